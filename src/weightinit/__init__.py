@@ -1,0 +1,73 @@
+"""weightinit: initialize neural networks well, and see why it matters.
+
+>>> import torch, weightinit as wi
+>>> w = wi.xavier_uniform_(torch.empty(256, 784), generator=torch.Generator().manual_seed(0))
+>>> model = wi.init_model(torch.nn.Sequential(torch.nn.Linear(784, 10)), "he_normal")
+"""
+
+from .init import (
+    DISTRIBUTIONS,
+    MODES,
+    NONLINEARITIES,
+    calculate_gain,
+    constant_,
+    dirac_,
+    eye_,
+    fans,
+    glorot_normal_,
+    glorot_uniform_,
+    he_normal_,
+    he_uniform_,
+    kaiming_normal_,
+    kaiming_uniform_,
+    lecun_normal_,
+    lecun_uniform_,
+    normal_,
+    ones_,
+    orthogonal_,
+    sparse_,
+    trunc_normal_,
+    uniform_,
+    variance_scaling_,
+    xavier_normal_,
+    xavier_uniform_,
+    zeros_,
+)
+from .schemes import SCHEMES, Scheme, init_model, layer_fans, layer_nonlinearities
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "DISTRIBUTIONS",
+    "MODES",
+    "NONLINEARITIES",
+    "SCHEMES",
+    "Scheme",
+    "calculate_gain",
+    "constant_",
+    "dirac_",
+    "eye_",
+    "fans",
+    "glorot_normal_",
+    "glorot_uniform_",
+    "he_normal_",
+    "he_uniform_",
+    "init_model",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "layer_fans",
+    "layer_nonlinearities",
+    "lecun_normal_",
+    "lecun_uniform_",
+    "normal_",
+    "ones_",
+    "orthogonal_",
+    "sparse_",
+    "trunc_normal_",
+    "uniform_",
+    "variance_scaling_",
+    "xavier_normal_",
+    "xavier_uniform_",
+    "zeros_",
+]

@@ -1,0 +1,695 @@
+"""Tensor initializers: everything in ``torch.nn.init`` and Keras, with the formulas right.
+
+Each function fills ``tensor`` in place under ``torch.no_grad()`` and returns it, like
+``torch.nn.init``. Random ones take ``generator: torch.Generator | None`` so a draw can be
+reproduced without touching the global RNG. Nothing is modified when an argument is
+refused; a zero-element tensor only warns.
+
+Fans. A weight is read in PyTorch's layout ``(out_features, in_features, *kernel)``
+(Linear, ConvNd), so ``fan_in = in·∏kernel`` and ``fan_out = out·∏kernel`` (:func:`fans`).
+That is right for Linear and ungrouped ConvNd only. Every fan-based function also takes
+explicit ``fan_in=``/``fan_out=``; :func:`weightinit.schemes.layer_fans` passes the correct
+fans of grouped and transposed convolutions, which ``torch.nn.init`` gets wrong
+(pytorch#23854, pytorch#30079).
+
+One general scheme, :func:`variance_scaling_` (Keras' VarianceScaling), and presets over it:
+
+=================  ===============================  ==========================
+function           variance of the weights          preset of variance_scaling_
+=================  ===============================  ==========================
+xavier_uniform_    gain²·2/(fan_in+fan_out)         scale=gain², fan_avg, uniform
+xavier_normal_     gain²·2/(fan_in+fan_out)         scale=gain², fan_avg, normal
+he_uniform_        gain²/fan   (gain=√2 for ReLU)   scale=gain², mode, uniform
+he_normal_         gain²/fan                        scale=gain², mode, normal
+lecun_uniform_     1/fan_in                         scale=1, fan_in, uniform
+lecun_normal_      1/fan_in                         scale=1, fan_in, normal
+=================  ===============================  ==========================
+
+``*_normal_`` draw from a plain normal, as ``torch.nn.init`` does. Keras' ``glorot_normal``,
+``he_normal`` and ``lecun_normal`` draw from a normal truncated at ±2 std instead: get them
+with ``variance_scaling_(t, scale, mode, "truncated_normal")``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+
+from ._checks import check_choice, check_generator, check_number, check_positive_int, check_tensor
+
+__all__ = [
+    "calculate_gain",
+    "fans",
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "zeros_",
+    "ones_",
+    "eye_",
+    "dirac_",
+    "sparse_",
+    "orthogonal_",
+    "variance_scaling_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "glorot_uniform_",
+    "glorot_normal_",
+    "he_uniform_",
+    "he_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "lecun_uniform_",
+    "lecun_normal_",
+    "MODES",
+    "DISTRIBUTIONS",
+    "NONLINEARITIES",
+]
+
+MODES = ("fan_in", "fan_out", "fan_avg")
+DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")
+
+# Std of a standard normal truncated to (-2, 2): sqrt(1 - 4·φ(2)/(Φ(2) - Φ(-2))).
+# Keras divides by it so that a normal truncated at ±2 std keeps the intended variance.
+TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+# Gains of the nonlinearities PyTorch does not define, by the second-moment rule of
+# He et al. (2015, eq. 7-10) at unit pre-activation variance:
+#     gain = 1 / sqrt(E[f(z)²]),  z ~ N(0, 1)
+# which gives ReLU's sqrt(2) and leaky ReLU's sqrt(2 / (1 + slope²)) exactly.
+# The values were integrated numerically (scipy.integrate.quad, 1e-13) and are re-derived
+# in tests/test_init.py.
+_SECOND_MOMENT_GAINS = {
+    "gelu": 1.5335304411955353,  # f(z) = z·Φ(z) (exact, erf-based GELU)
+    "silu": 1.6765324703310909,  # f(z) = z·sigmoid(z), a.k.a. swish
+    "mish": 1.4868475812732080,  # f(z) = z·tanh(softplus(z))
+    "softsign": 2.3375333631085398,  # f(z) = z / (1 + |z|)
+}
+
+_UNIT_GAIN = (
+    "linear",
+    "identity",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "sigmoid",
+)
+NONLINEARITIES = (*_UNIT_GAIN, "tanh", "relu", "leaky_relu", "selu", "elu", "swish", *_SECOND_MOMENT_GAINS)
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    r"""Return the recommended gain for a nonlinearity: the factor on the weights' std that
+    keeps the signal's second moment constant through ``f(W x)``.
+
+    ================= ====================================================================
+    nonlinearity      gain
+    ================= ====================================================================
+    linear, identity, :math:`1`
+    conv*, sigmoid
+    tanh              :math:`5/3` (PyTorch's value; the second-moment rule gives 1.5925)
+    relu              :math:`\sqrt{2}` (He et al. 2015)
+    leaky_relu        :math:`\sqrt{2 / (1 + \text{slope}^2)}`, ``param`` = slope, default 0.01
+    selu              :math:`3/4` (PyTorch's value; for self-normalizing nets use
+                      ``lecun_normal_``, i.e. gain 1, as Klambauer et al. 2017 do)
+    elu               :math:`1/\sqrt{1/2 + \alpha^2 (e^2\Phi(-2) - 2\sqrt{e}\,\Phi(-1) + 1/2)}`,
+                      ``param`` = alpha, default 1 (gives 1.2452)
+    gelu              1.5335
+    silu, swish       1.6765
+    mish              1.4868
+    softsign          2.3375
+    ================= ====================================================================
+
+    The gains PyTorch does not define follow the second-moment rule of He et al. (2015,
+    eq. 7-10) at unit pre-activation variance, :math:`1/\sqrt{E[f(z)^2]}` with
+    :math:`z \sim N(0, 1)`, which is exact for ReLU and leaky ReLU.
+
+    Args:
+        nonlinearity: the name of the nonlinear function (see :data:`NONLINEARITIES`).
+        param: the negative slope of ``leaky_relu`` or the alpha of ``elu``.
+
+    Examples:
+        >>> calculate_gain("leaky_relu", 0.2)
+        1.3867504905630728
+    """
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    if param is not None and nonlinearity not in ("leaky_relu", "elu"):
+        raise ValueError(
+            f"param={param!r} is not used by nonlinearity={nonlinearity!r}; "
+            "only 'leaky_relu' (negative slope) and 'elu' (alpha) take a param"
+        )
+    if nonlinearity in _UNIT_GAIN:
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        slope = 0.01 if param is None else check_number("param", param)
+        return math.sqrt(2.0 / (1.0 + slope**2))
+    if nonlinearity == "selu":
+        return 0.75
+    if nonlinearity == "elu":
+        alpha = 1.0 if param is None else check_number("param", param)
+        # E[elu(z)²] = 1/2 + α²·E[(e^z - 1)²; z < 0], in closed form with Φ the normal CDF.
+        negative_part = math.e**2 * _normal_cdf(-2.0) - 2.0 * math.sqrt(math.e) * _normal_cdf(-1.0) + 0.5
+        return 1.0 / math.sqrt(0.5 + alpha**2 * negative_part)
+    if nonlinearity == "swish":
+        return _SECOND_MOMENT_GAINS["silu"]
+    return _SECOND_MOMENT_GAINS[nonlinearity]
+
+
+def fans(tensor: torch.Tensor) -> tuple[int, int]:
+    r"""Return ``(fan_in, fan_out)`` of a weight in PyTorch's ``(out, in, *kernel)`` layout.
+
+    .. math::
+        \text{fan\_in} = \text{in} \cdot \prod \text{kernel}, \quad
+        \text{fan\_out} = \text{out} \cdot \prod \text{kernel}
+
+    Right for Linear and ungrouped ConvNd. For grouped or transposed convolutions use
+    :func:`weightinit.schemes.layer_fans`, which knows the layer.
+
+    Examples:
+        >>> fans(torch.empty(16, 3, 5, 5))
+        (75, 400)
+    """
+    check_tensor(tensor)
+    if tensor.dim() < 2:
+        raise ValueError(
+            f"tensor must have at least 2 dimensions to compute fans, got shape {tuple(tensor.shape)}; "
+            "pass fan_in= and fan_out= explicitly"
+        )
+    receptive_field = math.prod(tensor.shape[2:])
+    return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
+
+
+def _check_fans(fan_in: float | None, fan_out: float | None) -> tuple[float | None, float | None]:
+    if fan_in is not None:
+        fan_in = check_number("fan_in", fan_in, minimum=0, strictly=True)
+    if fan_out is not None:
+        fan_out = check_number("fan_out", fan_out, minimum=0, strictly=True)
+    return fan_in, fan_out
+
+
+def _fan(tensor: torch.Tensor, mode: str, fan_in: float | None, fan_out: float | None) -> float:
+    """The fan that ``mode`` asks for; explicit (checked) fans win over the tensor's shape."""
+    needs_in = mode in ("fan_in", "fan_avg") and fan_in is None
+    needs_out = mode in ("fan_out", "fan_avg") and fan_out is None
+    if needs_in or needs_out:
+        shape_in, shape_out = fans(tensor)
+        fan_in = shape_in if fan_in is None else fan_in
+        fan_out = shape_out if fan_out is None else fan_out
+    if mode == "fan_in":
+        fan = fan_in
+    elif mode == "fan_out":
+        fan = fan_out
+    else:
+        fan = (fan_in + fan_out) / 2.0
+    return float(fan)
+
+
+def _is_empty(tensor: torch.Tensor) -> bool:
+    if tensor.numel() == 0:
+        warnings.warn("Initializing a zero-element tensor is a no-op", UserWarning, stacklevel=3)
+        return True
+    return False
+
+
+def uniform_(
+    tensor: torch.Tensor, a: float = 0.0, b: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with draws from :math:`U(a, b)`.
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> uniform_(w, -0.1, 0.1)  # doctest: +SKIP
+    """
+    check_tensor(tensor)
+    a, b = check_number("a", a), check_number("b", b)
+    if not a <= b:
+        raise ValueError(f"a must be <= b, got a={a!r}, b={b!r}")
+    check_generator(generator)
+    if _is_empty(tensor):
+        return tensor
+    with torch.no_grad():
+        return tensor.uniform_(a, b, generator=generator)
+
+
+def normal_(
+    tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with draws from :math:`N(\text{mean}, \text{std}^2)`.
+
+    ``normal_(w)`` is the lecture's N(0, 1) initialization: with 784 inputs the first layer's
+    pre-activations have std 28, which is why it trains so badly.
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> normal_(w, 0.0, 0.01)  # doctest: +SKIP
+    """
+    check_tensor(tensor)
+    mean, std = check_number("mean", mean), check_number("std", std, minimum=0)
+    check_generator(generator)
+    if _is_empty(tensor):
+        return tensor
+    with torch.no_grad():
+        return tensor.normal_(mean, std, generator=generator)
+
+
+def _fill_truncated_standard_normal(
+    tensor: torch.Tensor, low: float, high: float, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Fill with z ~ N(0, 1) restricted to [low, high], by the inverse CDF in float64.
+
+    An interval wholly above 0 is mirrored below it first: there Φ is tiny rather than
+    close to 1, so far tails (up to about -37 std) keep their precision where
+    ``torch.nn.init.trunc_normal_`` returns inf or values outside [a, b].
+    """
+    mirrored = low > 0
+    lo, hi = (-high, -low) if mirrored else (low, high)
+    cdf_lo, cdf_hi = _normal_cdf(lo), _normal_cdf(hi)
+    u = torch.empty(tensor.shape, dtype=torch.float64, device=tensor.device)
+    u.uniform_(cdf_lo, cdf_hi, generator=generator)
+    z = torch.special.ndtri(u)
+    if mirrored:
+        z.neg_()
+    return tensor.copy_(z.clamp_(low, high))
+
+
+def trunc_normal_(
+    tensor: torch.Tensor,
+    mean: float = 0.0,
+    std: float = 1.0,
+    a: float = -2.0,
+    b: float = 2.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with draws from :math:`N(\text{mean}, \text{std}^2)` truncated to
+    :math:`[a, b]`.
+
+    ``a`` and ``b`` are **absolute** bounds, as in ``torch.nn.init.trunc_normal_``, not
+    multiples of ``std`` (Keras' TruncatedNormal cuts at ±2 std: use
+    ``a=mean - 2*std, b=mean + 2*std``). The result's std is smaller than ``std``; see
+    :func:`variance_scaling_` for the corrected version. Sampling uses the inverse CDF in
+    float64 and stays exact far in the tails.
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> trunc_normal_(w, std=0.02, a=-0.04, b=0.04)  # doctest: +SKIP
+    """
+    check_tensor(tensor)
+    mean = check_number("mean", mean)
+    std = check_number("std", std, minimum=0, strictly=True)
+    a, b = check_number("a", a), check_number("b", b)
+    if not a < b:
+        raise ValueError(f"a must be < b, got a={a!r}, b={b!r}")
+    check_generator(generator)
+    if _is_empty(tensor):
+        return tensor
+    with torch.no_grad():
+        _fill_truncated_standard_normal(tensor, (a - mean) / std, (b - mean) / std, generator)
+        return tensor.mul_(std).add_(mean).clamp_(a, b)
+
+
+def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
+    """Fill ``tensor`` with ``val``.
+
+    Examples:
+        >>> constant_(torch.empty(3, 5), 0.3)  # doctest: +SKIP
+    """
+    check_tensor(tensor)
+    val = check_number("val", val)
+    if _is_empty(tensor):
+        return tensor
+    with torch.no_grad():
+        return tensor.fill_(val)
+
+
+def zeros_(tensor: torch.Tensor) -> torch.Tensor:
+    """Fill ``tensor`` with 0. As a weight init it fails: every unit of a layer gets the same
+    gradient, so the units never differ (and with ReLU nothing moves at all).
+    """
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor: torch.Tensor) -> torch.Tensor:
+    """Fill ``tensor`` with 1."""
+    return constant_(tensor, 1.0)
+
+
+def eye_(tensor: torch.Tensor) -> torch.Tensor:
+    """Fill a 2-D ``tensor`` with the identity matrix (Keras' Identity), keeping the inputs
+    of a Linear layer in as many outputs as possible.
+    """
+    check_tensor(tensor)
+    if tensor.dim() != 2:
+        raise ValueError(f"tensor must be 2-D for eye_, got shape {tuple(tensor.shape)}")
+    if _is_empty(tensor):
+        return tensor
+    with torch.no_grad():
+        return tensor.copy_(torch.eye(*tensor.shape, dtype=tensor.dtype, device=tensor.device))
+
+
+def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """Fill a 3-, 4- or 5-D conv weight with the Dirac delta: the convolution is the
+    identity on as many channels as possible (in each of ``groups`` groups).
+    """
+    check_tensor(tensor)
+    if tensor.dim() not in (3, 4, 5):
+        raise ValueError(f"tensor must be 3-, 4- or 5-D for dirac_, got shape {tuple(tensor.shape)}")
+    groups = check_positive_int("groups", groups)
+    if tensor.shape[0] % groups != 0:
+        raise ValueError(f"groups={groups} must divide the output channels, got {tensor.shape[0]}")
+    if _is_empty(tensor):
+        return tensor
+    out_per_group = tensor.shape[0] // groups
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    with torch.no_grad():
+        tensor.zero_()
+        for g in range(groups):
+            for d in range(min(out_per_group, tensor.shape[1])):
+                tensor[(g * out_per_group + d, d, *centre)] = 1.0
+        return tensor
+
+
+def sparse_(
+    tensor: torch.Tensor, sparsity: float, std: float = 0.01, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill a 2-D ``tensor`` with :math:`N(0, \text{std}^2)` and set ``ceil(sparsity·rows)``
+    entries of every column to 0 (Martens 2010, "Deep learning via Hessian-free optimization").
+
+    Examples:
+        >>> sparse_(torch.empty(3, 5), sparsity=0.1)  # doctest: +SKIP
+    """
+    check_tensor(tensor)
+    if tensor.dim() != 2:
+        raise ValueError(f"tensor must be 2-D for sparse_, got shape {tuple(tensor.shape)}")
+    sparsity = check_number("sparsity", sparsity, minimum=0)
+    if sparsity > 1:
+        raise ValueError(f"sparsity must be in [0, 1], got {sparsity!r}")
+    std = check_number("std", std, minimum=0)
+    check_generator(generator)
+    if _is_empty(tensor):
+        return tensor
+    rows = tensor.shape[0]
+    n_zeros = math.ceil(sparsity * rows)
+    with torch.no_grad():
+        tensor.normal_(0.0, std, generator=generator)
+        # A random set of n_zeros rows per column: the first n_zeros of a random permutation.
+        keys = torch.empty(tensor.shape, device=tensor.device).uniform_(generator=generator)
+        zero_rows = keys.argsort(dim=0)[:n_zeros]
+        return tensor.scatter_(0, zero_rows, 0.0)
+
+
+def orthogonal_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Fill ``tensor`` with a (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014,
+    "Exact solutions to the nonlinear dynamics of learning in deep linear neural networks").
+
+    The tensor is viewed as ``(shape[0], numel / shape[0])``; rows (or columns, whichever are
+    fewer) are orthonormal: :math:`W W^\top = \text{gain}^2 I`. Drawn as the Q of a QR
+    decomposition of a standard normal matrix, computed in float64, with the signs of R's
+    diagonal folded into Q so that Q is uniform (Haar) over the orthogonal group
+    (Mezzadri 2007).
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> orthogonal_(w)  # doctest: +SKIP
+    """
+    check_tensor(tensor)
+    if tensor.dim() < 2:
+        raise ValueError(f"tensor must have at least 2 dimensions for orthogonal_, got shape {tuple(tensor.shape)}")
+    gain = check_number("gain", gain, minimum=0)
+    check_generator(generator)
+    if _is_empty(tensor):
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    # Draw in float32 (float64 for float64 tensors), as torch does, so a seeded generator gives
+    # torch's matrix; factorize in float64 so that W Wᵀ = gain² I holds to rounding.
+    draw_dtype = torch.float64 if tensor.dtype == torch.float64 else torch.float32
+    flat = torch.empty(rows, cols, dtype=draw_dtype, device=tensor.device).normal_(generator=generator).double()
+    if rows < cols:
+        flat = flat.T
+    q, r = torch.linalg.qr(flat)  # (max, min) with orthonormal columns
+    signs = torch.sign(torch.diagonal(r))
+    q = q * torch.where(signs == 0, torch.ones_like(signs), signs)
+    if rows < cols:
+        q = q.T
+    with torch.no_grad():
+        return tensor.copy_(q.reshape(tensor.shape)).mul_(gain)
+
+
+def variance_scaling_(
+    tensor: torch.Tensor,
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with zero-mean draws of variance ``scale / n`` (Keras' VarianceScaling).
+
+    .. math::
+        \sigma = \sqrt{\text{scale} / n}, \quad
+        n = \text{fan\_in},\ \text{fan\_out}\ \text{or}\ (\text{fan\_in} + \text{fan\_out}) / 2
+
+    - ``"normal"``: :math:`N(0, \sigma^2)`;
+    - ``"truncated_normal"``: :math:`N(0, (\sigma/0.8796)^2)` truncated at ±2 of its std,
+      whose std is then exactly :math:`\sigma` (0.87962566103423978 is the std of a standard
+      normal truncated to (-2, 2));
+    - ``"uniform"``: :math:`U(-\sqrt{3}\sigma, \sqrt{3}\sigma)`.
+
+    Xavier/Glorot, He/Kaiming and LeCun are presets of this function.
+
+    Args:
+        tensor: an n-dimensional tensor (n >= 2 unless the fans are given).
+        scale: the variance times the fan; ``gain**2`` of the presets.
+        mode: ``"fan_in"`` (keeps the forward signal), ``"fan_out"`` (keeps the backward
+            gradient) or ``"fan_avg"`` (Glorot's compromise).
+        distribution: ``"truncated_normal"``, ``"normal"`` or ``"uniform"``.
+        generator: the torch.Generator to sample from.
+        fan_in, fan_out: explicit fans, overriding the tensor's shape.
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> variance_scaling_(w, scale=2.0, mode="fan_in", distribution="truncated_normal")  # doctest: +SKIP
+    """
+    check_tensor(tensor)
+    scale = check_number("scale", scale, minimum=0)
+    check_choice("mode", mode, MODES)
+    check_choice("distribution", distribution, DISTRIBUTIONS)
+    check_generator(generator)
+    fan_in, fan_out = _check_fans(fan_in, fan_out)
+    if _is_empty(tensor):
+        return tensor
+    fan = _fan(tensor, mode, fan_in, fan_out)
+    std = math.sqrt(scale / fan)
+    with torch.no_grad():
+        if distribution == "uniform":
+            bound = math.sqrt(3.0) * std
+            return tensor.uniform_(-bound, bound, generator=generator)
+        if distribution == "normal":
+            return tensor.normal_(0.0, std, generator=generator)
+        _fill_truncated_standard_normal(tensor, -2.0, 2.0, generator)
+        return tensor.mul_(std / TRUNCATED_NORMAL_STD)
+
+
+def xavier_uniform_(
+    tensor: torch.Tensor,
+    gain: float = 1.0,
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with :math:`U(-a, a)` (Glorot & Bengio 2010, "Understanding the
+    difficulty of training deep feedforward neural networks").
+
+    .. math::
+        a = \text{gain} \times \sqrt{\frac{6}{\text{fan\_in} + \text{fan\_out}}}
+
+    Also known as Glorot uniform initialization. (The lecture's slide has a stray minus
+    sign under the square root.)
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> xavier_uniform_(w, gain=calculate_gain("relu"))  # doctest: +SKIP
+    """
+    gain = check_number("gain", gain, minimum=0)
+    return variance_scaling_(tensor, gain**2, "fan_avg", "uniform", generator, fan_in=fan_in, fan_out=fan_out)
+
+
+def xavier_normal_(
+    tensor: torch.Tensor,
+    gain: float = 1.0,
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with :math:`N(0, \sigma^2)` (Glorot & Bengio 2010).
+
+    .. math::
+        \sigma = \text{gain} \times \sqrt{\frac{2}{\text{fan\_in} + \text{fan\_out}}}
+
+    Also known as Glorot normal initialization. (The lecture's slide writes this std as the
+    variance.) Keras' glorot_normal truncates at ±2 std: ``variance_scaling_(t, 1,
+    "fan_avg", "truncated_normal")``.
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> xavier_normal_(w)  # doctest: +SKIP
+    """
+    gain = check_number("gain", gain, minimum=0)
+    return variance_scaling_(tensor, gain**2, "fan_avg", "normal", generator, fan_in=fan_in, fan_out=fan_out)
+
+
+def _he(
+    distribution: str,
+    tensor: torch.Tensor,
+    a: float,
+    mode: str,
+    nonlinearity: str,
+    generator: torch.Generator | None,
+    fan_in: float | None,
+    fan_out: float | None,
+) -> torch.Tensor:
+    check_choice("mode", mode, ("fan_in", "fan_out"))
+    a = check_number("a", a)
+    # `a` is the negative slope of leaky_relu (or elu's alpha); like torch, ignored otherwise.
+    gain = calculate_gain(nonlinearity, a if nonlinearity in ("leaky_relu", "elu") else None)
+    return variance_scaling_(tensor, gain**2, mode, distribution, generator, fan_in=fan_in, fan_out=fan_out)
+
+
+def he_uniform_(
+    tensor: torch.Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "relu",
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with :math:`U(-b, b)` (He et al. 2015, "Delving deep into rectifiers").
+
+    .. math::
+        b = \sqrt{3} \times \frac{\text{gain}}{\sqrt{\text{fan\_mode}}}, \quad
+        \text{gain} = \text{calculate\_gain}(\text{nonlinearity}, a)
+
+    For ReLU, :math:`b = \sqrt{6 / \text{fan\_in}}`. Also known as Kaiming uniform.
+    ``mode="fan_in"`` preserves the forward signal's variance, ``"fan_out"`` the backward one.
+
+    Args:
+        a: negative slope of ``leaky_relu`` (alpha of ``elu``); ignored otherwise.
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> he_uniform_(w, mode="fan_in", nonlinearity="relu")  # doctest: +SKIP
+    """
+    return _he("uniform", tensor, a, mode, nonlinearity, generator, fan_in, fan_out)
+
+
+def he_normal_(
+    tensor: torch.Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "relu",
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with :math:`N(0, \sigma^2)` (He et al. 2015).
+
+    .. math::
+        \sigma = \frac{\text{gain}}{\sqrt{\text{fan\_mode}}}, \quad
+        \text{gain} = \text{calculate\_gain}(\text{nonlinearity}, a)
+
+    For ReLU, :math:`\sigma = \sqrt{2 / \text{fan\_in}}`. Also known as Kaiming normal.
+
+    Examples:
+        >>> w = torch.empty(3, 5)
+        >>> he_normal_(w, mode="fan_out", nonlinearity="relu")  # doctest: +SKIP
+    """
+    return _he("normal", tensor, a, mode, nonlinearity, generator, fan_in, fan_out)
+
+
+def kaiming_uniform_(
+    tensor: torch.Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    """:func:`he_uniform_` with ``torch.nn.init.kaiming_uniform_``'s defaults
+    (``nonlinearity="leaky_relu"``, ``a=0``: gain √2), so code written for torch behaves the same.
+    """
+    return _he("uniform", tensor, a, mode, nonlinearity, generator, fan_in, fan_out)
+
+
+def kaiming_normal_(
+    tensor: torch.Tensor,
+    a: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    """:func:`he_normal_` with ``torch.nn.init.kaiming_normal_``'s defaults
+    (``nonlinearity="leaky_relu"``, ``a=0``: gain √2).
+    """
+    return _he("normal", tensor, a, mode, nonlinearity, generator, fan_in, fan_out)
+
+
+def lecun_uniform_(
+    tensor: torch.Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with :math:`U(-\sqrt{3/\text{fan\_in}}, \sqrt{3/\text{fan\_in}})`
+    (LeCun et al. 1998, "Efficient BackProp"): variance :math:`1/\text{fan\_in}`.
+
+    Examples:
+        >>> lecun_uniform_(torch.empty(3, 5))  # doctest: +SKIP
+    """
+    return variance_scaling_(tensor, 1.0, "fan_in", "uniform", generator, fan_in=fan_in, fan_out=fan_out)
+
+
+def lecun_normal_(
+    tensor: torch.Tensor,
+    generator: torch.Generator | None = None,
+    *,
+    fan_in: float | None = None,
+    fan_out: float | None = None,
+) -> torch.Tensor:
+    r"""Fill ``tensor`` with :math:`N(0, 1/\text{fan\_in})` (LeCun et al. 1998; the init of
+    self-normalizing SELU networks, Klambauer et al. 2017). Keras' lecun_normal truncates
+    at ±2 std: ``variance_scaling_(t, 1, "fan_in", "truncated_normal")``.
+
+    Examples:
+        >>> lecun_normal_(torch.empty(3, 5))  # doctest: +SKIP
+    """
+    return variance_scaling_(tensor, 1.0, "fan_in", "normal", generator, fan_in=fan_in, fan_out=fan_out)
+
+
+glorot_uniform_: Callable[..., torch.Tensor] = xavier_uniform_
+glorot_normal_: Callable[..., torch.Tensor] = xavier_normal_
