@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/weightinit compare
+	$(BIN)/weightinit schemes
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

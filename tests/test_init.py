@@ -13,7 +13,8 @@ from scipy import integrate, special, stats
 import weightinit as wi
 from weightinit import init as I
 
-P_MIN = 1e-4  # KS p-value below which a distribution is rejected, as PyTorch's own tests use
+from .distributions import P_MIN, ks_normal, ks_truncnorm, ks_uniform
+
 
 
 def random_shape(rng, dims: int) -> tuple[int, ...]:
@@ -25,19 +26,6 @@ def shape_fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """Fans recomputed independently of the library: PyTorch's (out, in, *kernel) layout."""
     k = int(np.prod(shape[2:])) if len(shape) > 2 else 1
     return shape[1] * k, shape[0] * k
-
-
-def ks_uniform(t: torch.Tensor, bound: float) -> float:
-    return stats.kstest(t.flatten().double().numpy(), "uniform", args=(-bound, 2 * bound)).pvalue
-
-
-def ks_normal(t: torch.Tensor, std: float, mean: float = 0.0) -> float:
-    return stats.kstest(t.flatten().double().numpy(), "norm", args=(mean, std)).pvalue
-
-
-def ks_truncnorm(t: torch.Tensor, mean: float, std: float, a: float, b: float) -> float:
-    dist = stats.truncnorm((a - mean) / std, (b - mean) / std, loc=mean, scale=std)
-    return stats.kstest(t.flatten().double().numpy(), dist.cdf).pvalue
 
 
 GAINS = [0.5, 1.0, math.sqrt(2.0), 5.0 / 3.0]
