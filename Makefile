@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/weightinit schemes
+	$(BIN)/weightinit compare
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

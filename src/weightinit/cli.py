@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .schemes import SCHEMES
+from .train import TrainConfig
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -33,6 +34,72 @@ def _cmd_schemes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .experiments import CompareConfig, compare
+    from .files import run_folder
+    from .models import NAMED_ARCHS, parse_arch
+    from .plots import plot_curves
+    from .report import format_table, to_json, write_compare_outputs
+
+    dataset_name = args.dataset or ("digits" if args.quick else "mnist")
+    epochs = args.epochs
+    if epochs is None:
+        epochs = (2 if dataset_name in ("mnist", "fashion-mnist") else 10) if args.quick else TrainConfig.epochs
+    train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=epochs,
+                        batch_size=args.batch_size, seed=args.seed, device=args.device)
+    config = CompareConfig(arch=args.arch, activation=args.activation, inits=_split_list(args.inits),
+                           seeds=args.seeds, nonlinearity=args.nonlinearity, train=train)
+    if config.arch not in NAMED_ARCHS:
+        parse_arch(config.arch)  # a malformed spec is refused before the data is loaded
+    dataset = load_dataset(dataset_name, args.data_dir)
+    parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
+    _say(f"data: {dataset.name}, {len(dataset.train)} train / {len(dataset.test)} test, from {dataset.source}")
+    with run_folder(args.out, "compare") as folder:
+        results = compare(dataset, config, progress=not args.no_progress)
+        write_compare_outputs(results, folder)
+        plot_curves(results, folder / "curves.png")
+    table = format_table(results["summary"])
+    if args.json:
+        sys.stdout.write(to_json(results))
+        _say(table)
+    else:
+        print(table)
+    _say(f"wrote {folder}/: results.json, results.csv, curves.png, report.md")
+    return 0
+
+
+def _cmd_data_fetch(args: argparse.Namespace) -> int:
+    from .data import default_data_dir
+    from .fetch import MNIST_MIRRORS, fetch_mnist
+
+    destination = args.to or default_data_dir()
+    paths = fetch_mnist(destination, args.mirror or MNIST_MIRRORS, timeout=args.timeout, progress=not args.no_progress)
+    for path in paths:
+        print(path)
+    _say(f"{args.name}: {len(paths)} files verified in {destination}")
+    return 0
+
+
+def _split_list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {defaults.epochs}; --quick: fewer)")
+    parser.add_argument("--optimizer", default=defaults.optimizer, help="adam or sgd (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate (default %(default)g)")
+    parser.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD momentum (default %(default)g)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default %(default)s")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="base seed (default %(default)s)")
+    parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda (default %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="weightinit", description="Initialize neural networks well, and see why it matters.")
     parser.add_argument("--version", action="version", version=f"weightinit {__version__}")
@@ -40,6 +107,42 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     schemes = commands.add_parser("schemes", help="list every initialization scheme with its formula")
     schemes.set_defaults(run=_cmd_schemes)
+
+    from .experiments import LECTURE_INITS
+
+    comp = commands.add_parser(
+        "compare",
+        help="train one network from several initializations and compare (the lecture's experiment)",
+        description="Train the same network on the same data from each initialization; print a table "
+        "sorted by test accuracy and write results.json, results.csv, curves.png and report.md.",
+    )
+    comp.add_argument("--dataset", default=None, help="mnist (default), fashion-mnist, digits or synthetic")
+    comp.add_argument("--data-dir", default=None, help="folder searched first for the data ($WEIGHTINIT_DATA)")
+    comp.add_argument("--arch", default="lecture",
+                      help="layer sizes such as 784-256-256-10, or lecture (in-256-256-out), deep (in-512x4-out)")
+    comp.add_argument("--activation", default="relu", help="hidden activation (default %(default)s)")
+    comp.add_argument("--inits", default=",".join(LECTURE_INITS), help="comma-separated schemes (see `weightinit schemes`)")
+    comp.add_argument("--seeds", type=int, default=1, help="runs per init, reported as mean ± std (default 1)")
+    comp.add_argument("--nonlinearity", default="auto",
+                      help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
+    _add_train_options(comp)
+    comp.add_argument("--out", default=None, help="output folder (default runs/<timestamp>-compare)")
+    comp.add_argument("--quick", action="store_true", help="seconds, not minutes: digits for 10 epochs (or 2 epochs of --dataset)")
+    comp.add_argument("--json", action="store_true", help="print results.json on stdout (the table goes to stderr)")
+    comp.add_argument("--no-progress", action="store_true", help="no progress bars")
+    comp.set_defaults(run=_cmd_compare)
+
+    data = commands.add_parser("data", help="datasets: fetch")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)
+    data_commands.required = True
+    fetch = data_commands.add_parser("fetch", help="download a dataset's files, verified by sha256")
+    fetch.add_argument("name", choices=["mnist"], help="the dataset")
+    fetch.add_argument("--to", default=None, help="destination folder (default $WEIGHTINIT_DATA or ~/.cache/weightinit)")
+    fetch.add_argument("--mirror", action="append", default=None,
+                       help="base URL to try, in order (repeatable; default: the public mirrors)")
+    fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per connection (default %(default)s)")
+    fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fetch.set_defaults(run=_cmd_data_fetch)
     return parser
 
 

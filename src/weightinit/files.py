@@ -10,12 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "sha256_file"]
+__all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "sha256_file", "run_folder"]
 
 
 @contextmanager
@@ -65,3 +66,32 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextmanager
+def run_folder(out: str | os.PathLike | None, kind: str, root: str | os.PathLike = "runs") -> Iterator[Path]:
+    """The folder a run writes into: ``out``, or ``runs/<YYYYmmdd-HHMMSS>-<kind>`` (with a
+    suffix if taken). An ``out`` that holds files of another run is refused. If the run
+    fails before writing anything, the folder is removed again.
+    """
+    if out is not None:
+        folder = Path(out).expanduser()
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"out={str(out)!r} exists and is not a folder")
+        if folder.is_dir() and any(folder.iterdir()):
+            raise ValueError(f"out={str(out)!r} already holds another run; choose a new or empty folder")
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = Path(root) / f"{stamp}-{kind}"
+        suffix = 1
+        while folder.exists():
+            suffix += 1
+            folder = Path(root) / f"{stamp}-{kind}-{suffix}"
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield folder
+    except BaseException:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise

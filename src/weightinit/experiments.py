@@ -1,0 +1,143 @@
+"""Named experiments. ``compare``: the lecture's experiment, one network trained from several
+initializations on the same data, everything else equal.
+
+The defaults are the lecture's (Lab 09-2): MNIST, 784-256-256-10 ReLU, Adam lr 1e-3, batch
+100, 15 epochs, seed 777, and the inits it discusses (N(0, 1), Xavier, He) plus PyTorch's
+default, LeCun and orthogonal. Run ``k`` of ``--seeds N`` uses seed ``seed + k`` for both the
+initialization draw and the data order, so every init sees the same batches.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from tqdm.auto import tqdm
+
+from . import __version__
+from ._checks import check_positive_int
+from .data import Dataset
+from .models import ACTIVATIONS, mlp, parse_arch
+from .schemes import SCHEMES, init_model
+from .train import TrainConfig, fit
+
+__all__ = ["LECTURE_INITS", "CompareConfig", "compare", "summarize"]
+
+LECTURE_INITS = (
+    "normal",
+    "default",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_normal",
+    "orthogonal",
+)
+
+
+@dataclass
+class CompareConfig:
+    """What ``compare`` runs: the network, the inits, the seeds and how to train."""
+
+    arch: str = "lecture"  # a spec "784-256-256-10" or a name: "lecture" (in-256-256-out), "deep"
+    activation: str = "relu"
+    inits: tuple[str, ...] = LECTURE_INITS
+    seeds: int = 1  # runs per init; mean ± std over them
+    nonlinearity: str = "auto"  # gain rule of init_model: "auto" = from the following activation
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        self.inits = tuple(self.inits)
+        if not self.inits:
+            raise ValueError("inits must name at least one scheme")
+        for name in self.inits:
+            if name not in SCHEMES:
+                raise ValueError(f"init={name!r} is not supported; use one of {list(SCHEMES)}")
+        if len(set(self.inits)) != len(self.inits):
+            raise ValueError(f"inits={list(self.inits)} names a scheme twice")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation={self.activation!r} is not supported; use one of {list(ACTIVATIONS)}")
+        check_positive_int("seeds", self.seeds)
+
+
+def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool) -> dict:
+    model = mlp(sizes, config.activation)
+    init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed))
+    train = replace(config.train, seed=seed)
+    n_batches = math.ceil(len(dataset.train) / train.batch_size)
+    with tqdm(total=train.epochs * n_batches, desc=f"{init} (seed {seed})", file=sys.stderr, leave=False,
+              disable=None if progress else True, mininterval=0.5) as bar:
+        history = fit(model, dataset, train, on_batch=bar.update)
+    records = history.to_dicts()
+    last = records[-1]
+    return {
+        "init": init,
+        "seed": seed,
+        "test_accuracy": last["test_accuracy"],
+        "final_train_loss": last["train_loss"],
+        "first_epoch_loss": records[0]["train_loss"],
+        "seconds_per_epoch": statistics.fmean(r["seconds"] for r in records),
+        "diverged": history.diverged,
+        "diverged_at": history.diverged_at,
+        "history": records,
+    }
+
+
+def summarize(runs: list[dict]) -> list[dict]:
+    """One row per init, mean (and std over seeds) of each measure, best accuracy first."""
+    rows = []
+    for init in dict.fromkeys(run["init"] for run in runs):
+        mine = [run for run in runs if run["init"] == init]
+        accuracy = [run["test_accuracy"] for run in mine]
+        rows.append({
+            "init": init,
+            "runs": len(mine),
+            "test_accuracy": statistics.fmean(accuracy),
+            "test_accuracy_std": statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0,
+            "first_epoch_loss": statistics.fmean(run["first_epoch_loss"] for run in mine),
+            "final_train_loss": statistics.fmean(run["final_train_loss"] for run in mine),
+            "seconds_per_epoch": statistics.fmean(run["seconds_per_epoch"] for run in mine),
+            "diverged": sum(run["diverged"] for run in mine),
+        })
+    return sorted(rows, key=_rank)
+
+
+def _rank(row: dict) -> tuple[bool, float]:
+    """Rows with a diverged run (or a NaN accuracy) last; the rest by accuracy, best first."""
+    accuracy = row["test_accuracy"]
+    failed = row["diverged"] > 0 or math.isnan(accuracy)
+    return failed, 0.0 if math.isnan(accuracy) else -accuracy
+
+
+def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False) -> dict:
+    """Train ``config.arch`` from each init in ``config.inits`` (``config.seeds`` times) on
+    ``dataset`` and return the results (the ``results.json`` schema).
+
+    A diverged run (NaN/inf or exploding loss) is recorded as such; the others carry on.
+    """
+    config = config or CompareConfig()
+    sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
+    runs = [
+        _run(dataset, sizes, config, init, config.train.seed + k, progress)
+        for init in config.inits
+        for k in range(config.seeds)
+    ]
+    return {
+        "experiment": "compare",
+        "dataset": dataset.name,
+        "source": dataset.source,
+        "arch": "-".join(map(str, sizes)),
+        "activation": config.activation,
+        "config": {
+            "inits": list(config.inits),
+            "seeds": config.seeds,
+            "nonlinearity": config.nonlinearity,
+            **asdict(config.train),
+        },
+        "versions": {"weightinit": __version__, "torch": torch.__version__},
+        "summary": summarize(runs),
+        "runs": runs,
+    }

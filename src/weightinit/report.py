@@ -1,0 +1,114 @@
+"""Results as text: the terminal table, ``results.json``, ``results.csv`` and ``report.md``.
+
+Every file is written atomically; an output folder never holds half a run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from .files import write_text_atomic
+
+__all__ = ["format_table", "markdown_table", "to_json", "write_compare_outputs"]
+
+_COLUMNS = ("init", "test accuracy", "loss after epoch 1", "final train loss", "s/epoch")
+
+
+def _accuracy(row: dict) -> str:
+    text = f"{100 * row['test_accuracy']:.2f}%"
+    if row["runs"] > 1:
+        text += f" ± {100 * row['test_accuracy_std']:.2f}"
+    if row["diverged"]:
+        text += f" (diverged {row['diverged']}/{row['runs']})"
+    return text
+
+
+def _loss(value: float) -> str:
+    return "nan" if math.isnan(value) else f"{value:.4g}"
+
+
+def _cells(summary: list[dict]) -> list[tuple[str, ...]]:
+    return [(r["init"], _accuracy(r), _loss(r["first_epoch_loss"]), _loss(r["final_train_loss"]),
+             f"{r['seconds_per_epoch']:.2f}") for r in summary]
+
+
+def format_table(summary: list[dict]) -> str:
+    """A plain-text table, best accuracy first, aligned for the terminal."""
+    rows = [_COLUMNS, *_cells(summary)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(summary: list[dict]) -> str:
+    rows = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    rows += ["| " + " | ".join(cells) + " |" for cells in _cells(summary)]
+    return "\n".join(rows)
+
+
+def _finite_or_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def to_json(results: dict) -> str:
+    """Strict JSON (NaN and inf, from diverged runs, become null)."""
+    return json.dumps(_finite_or_none(results), indent=2, allow_nan=False) + "\n"
+
+
+def _csv(runs: list[dict]) -> str:
+    fields = ["init", "seed", "test_accuracy", "first_epoch_loss", "final_train_loss", "seconds_per_epoch", "diverged"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(runs)
+    return buffer.getvalue()
+
+
+def _markdown(results: dict, figure: str | None) -> str:
+    config = results["config"]
+    settings = ", ".join(f"{k}={v}" for k, v in config.items() if k != "inits")
+    lines = [
+        f"# Initialization compared on {results['dataset']}",
+        "",
+        f"Network {results['arch']} with {results['activation']}; {settings}.",
+        f"Data: {results['source']}. Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".",
+        "",
+        markdown_table(results["summary"]),
+        "",
+    ]
+    diverged = [run for run in results["runs"] if run["diverged"]]
+    for run in diverged:
+        at = run["diverged_at"]
+        lines.append(f"- `{run['init']}` (seed {run['seed']}) diverged at epoch {at['epoch']}, batch {at['batch']} "
+                     f"(loss {at['loss']:.4g}).")
+    if diverged:
+        lines.append("")
+    if figure:
+        lines += [f"![training curves]({figure})", ""]
+    return "\n".join(lines)
+
+
+def write_compare_outputs(results: dict, folder: Path, figure: str | None = "curves.png") -> list[Path]:
+    """Write ``results.json``, ``results.csv`` and ``report.md`` into ``folder``."""
+    outputs = {
+        "results.json": to_json(results),
+        "results.csv": _csv(results["runs"]),
+        "report.md": _markdown(results, figure),
+    }
+    paths = []
+    for name, text in outputs.items():
+        write_text_atomic(folder / name, text)
+        paths.append(folder / name)
+    return paths

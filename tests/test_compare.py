@@ -1,0 +1,153 @@
+"""The lecture's experiment: compare() and `weightinit compare`, its files and its errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from weightinit.cli import main
+from weightinit.data import load_dataset
+from weightinit.experiments import CompareConfig, compare
+from weightinit.train import TrainConfig
+
+RUN_KEYS = {"init", "seed", "test_accuracy", "final_train_loss", "seconds_per_epoch", "diverged", "history"}
+EPOCH_KEYS = {"epoch", "train_loss", "test_loss", "test_accuracy", "seconds"}
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_dataset("synthetic")
+
+
+def test_compare_results_follow_the_schema(synthetic):
+    config = CompareConfig(arch="lecture", inits=("he_normal", "zeros"), seeds=2, train=TrainConfig(epochs=2))
+    results = compare(synthetic, config)
+    assert {"dataset", "arch", "activation", "config", "runs"} <= set(results)
+    assert results["arch"] == "64-256-256-10" and results["config"]["epochs"] == 2
+    assert [(r["init"], r["seed"]) for r in results["runs"]] == [("he_normal", 777), ("he_normal", 778),
+                                                                  ("zeros", 777), ("zeros", 778)]
+    for run in results["runs"]:
+        assert RUN_KEYS <= set(run)
+        assert [set(h) for h in run["history"]] == [EPOCH_KEYS, EPOCH_KEYS]
+    summary = results["summary"]
+    assert [row["init"] for row in summary] == ["he_normal", "zeros"]  # zeros cannot learn: ~10%
+    assert summary[0]["test_accuracy"] > 0.9 and summary[1]["test_accuracy"] < 0.3
+    assert summary[0]["test_accuracy_std"] >= 0
+
+
+def test_a_diverging_init_is_reported_and_the_others_carry_on(synthetic):
+    config = CompareConfig(arch="64-512-512-512-512-10", inits=("normal", "he_normal"),
+                           train=TrainConfig(optimizer="sgd", lr=0.01, epochs=2))
+    results = compare(synthetic, config)
+    runs = {r["init"]: r for r in results["runs"]}
+    assert runs["normal"]["diverged"] and runs["normal"]["diverged_at"]["epoch"] == 1
+    assert not runs["he_normal"]["diverged"] and len(runs["he_normal"]["history"]) == 2
+    assert results["summary"][-1]["init"] == "normal"
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"inits": ("xavier", "he_normal")}, "init='xavier' is not supported; use one of ['default'"),
+        ({"inits": ()}, "inits must name at least one scheme"),
+        ({"inits": ("he_normal", "he_normal")}, "names a scheme twice"),
+        ({"activation": "relu7"}, "activation='relu7' is not supported"),
+        ({"seeds": 0}, "seeds must be >= 1, got 0"),
+    ],
+)
+def test_bad_compare_config(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        CompareConfig(**kwargs)
+    assert message in str(info.value)
+
+
+def test_cli_writes_every_file(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal,normal", "--epochs", "2",
+                 "--out", str(out), "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split()[:3] == ["init", "test", "accuracy"]
+    assert table.splitlines()[2].startswith("he_normal")  # sorted by accuracy
+    assert sorted(p.name for p in out.iterdir()) == ["curves.png", "report.md", "results.csv", "results.json"]
+    results = json.loads((out / "results.json").read_text())
+    assert [r["init"] for r in results["runs"]] == ["he_normal", "normal"]
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert [r["init"] for r in rows] == ["he_normal", "normal"]
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    assert "| he_normal |" in report and "![training curves](curves.png)" in report
+
+
+def test_cli_json_prints_only_json_on_stdout(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "weightinit", "compare", "--quick", "--json", "--inits",
+                           "xavier_uniform,default", "--out", str(tmp_path / "q")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results["dataset"] == "digits" and results["config"]["epochs"] == 10
+    assert "test accuracy" in done.stderr  # the table went to stderr
+
+
+def test_cli_compare_on_real_mnist_one_epoch(tmp_path, capsys):
+    assert main(["compare", "--dataset", "mnist", "--inits", "he_normal", "--epochs", "1", "--out",
+                 str(tmp_path / "m"), "--no-progress"]) == 0
+    results = json.loads((tmp_path / "m" / "results.json").read_text())
+    assert results["arch"] == "784-256-256-10"
+    assert results["runs"][0]["test_accuracy"] > 0.95
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dataset", "cifar"], "dataset='cifar' is not supported"),
+        (["--inits", "he_normal,glorot"], "init='glorot' is not supported"),
+        (["--arch", "784-abc"], "arch='784-abc' is not a layer spec"),
+        (["--arch", "784-256-10"], "arch='784-256-10' starts with 784 inputs but the data has 64 features"),
+        (["--activation", "swish"], "activation='swish' is not supported"),
+        (["--epochs", "0"], "epochs must be >= 1, got 0"),
+        (["--lr", "-0.1"], "lr must be > 0, got -0.1"),
+        (["--batch-size", "0"], "batch_size must be >= 1, got 0"),
+        (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+        (["--seeds", "0"], "seeds must be >= 1, got 0"),
+    ],
+)
+def test_cli_errors_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["compare", "--dataset", "synthetic", *argv])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("weightinit") and message in err[0], err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_refuses_an_out_folder_holding_another_run(tmp_path, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "results.json").write_text("{}")
+    assert main(["compare", "--dataset", "synthetic", "--out", str(out), "--epochs", "1"]) == 2
+    assert "already holds another run" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["results.json"]
+
+
+def test_cli_unreadable_data_file_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "mnist.pkl.gz").write_bytes(b"\x1f\x8b truncated")
+    assert main(["compare", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "corrupt or truncated gzip" in err[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_default_run_folder_is_timestamped_and_never_reused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal", "--epochs", "1", "--no-progress"]) == 0
+    folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(folders) == 2 and all(name.split("-")[-1] in ("compare", "2") for name in folders)

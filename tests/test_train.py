@@ -1,0 +1,120 @@
+"""The training loop: it learns, it is reproducible, it notices divergence, it refuses bad configs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from weightinit import init_model
+from weightinit.data import load_dataset
+from weightinit.models import mlp
+from weightinit.train import TrainConfig, evaluate, fit
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    return load_dataset("synthetic")
+
+
+def _model(seed: int = 0, dropout: float = 0.0) -> nn.Module:
+    return init_model(mlp("64-32-10", dropout=dropout), "he_normal", generator=torch.Generator().manual_seed(seed))
+
+
+def test_learns_the_synthetic_task(synthetic):
+    history = fit(_model(), synthetic, TrainConfig(epochs=5, seed=1))
+    losses = [r.train_loss for r in history.epochs]
+    assert losses[-1] < losses[0] / 3
+    assert history.epochs[-1].test_accuracy > 0.95
+    assert not history.diverged and len(history.epochs) == 5
+    assert all(r.seconds > 0 for r in history.epochs)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_same_seed_same_result_and_global_rng_untouched(synthetic, dropout):
+    a, b, c = _model(dropout=dropout), _model(dropout=dropout), _model(dropout=dropout)
+    state = torch.random.get_rng_state()
+    ha = fit(a, synthetic, TrainConfig(epochs=2, seed=3))
+    hb = fit(b, synthetic, TrainConfig(epochs=2, seed=3))
+    hc = fit(c, synthetic, TrainConfig(epochs=2, seed=4))
+    assert [r.train_loss for r in ha.epochs] == [r.train_loss for r in hb.epochs]
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert [r.train_loss for r in ha.epochs] != [r.train_loss for r in hc.epochs]
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_train_loss_is_the_mean_over_batches_including_the_last_partial_one(synthetic):
+    # 2000 samples, batch 300: 7 batches, the last of 200.
+    model = _model()
+    history = fit(model, synthetic, TrainConfig(epochs=1, batch_size=300, lr=1e-12))
+    with torch.no_grad():
+        full_loss = nn.functional.cross_entropy(model(synthetic.train.x), synthetic.train.y).item()
+    # with a negligible learning rate every batch sees the initial weights
+    per_batch = torch.tensor([nn.functional.cross_entropy(model(synthetic.train.x[i:i + 300]),
+                                                          synthetic.train.y[i:i + 300]).item()
+                              for i in range(0, 2000, 300)])
+    assert history.epochs[0].train_loss == pytest.approx(per_batch.mean().item(), rel=0.05)
+    assert history.epochs[0].train_loss == pytest.approx(full_loss, rel=0.1)
+
+
+def test_fused_optimizers_match_the_reference_implementation(synthetic):
+    for name, make in (("adam", lambda p, fused: torch.optim.Adam(p, lr=1e-3, fused=fused)),
+                       ("sgd", lambda p, fused: torch.optim.SGD(p, lr=0.1, momentum=0.9, fused=fused))):
+        ours = _model()
+        fit(ours, synthetic, TrainConfig(optimizer=name, lr=1e-3 if name == "adam" else 0.1,
+                                         momentum=0.0 if name == "adam" else 0.9, epochs=1, seed=5))
+        reference = _model()
+        optimizer = make(reference.parameters(), False)
+        order = torch.Generator().manual_seed(5)
+        with torch.random.fork_rng():
+            perm = torch.randperm(2000, generator=order)
+            for b in range(20):
+                index = perm[b * 100:(b + 1) * 100]
+                loss = nn.functional.cross_entropy(reference(synthetic.train.x[index]), synthetic.train.y[index])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        for p, q in zip(ours.parameters(), reference.parameters()):
+            assert torch.allclose(p, q, atol=1e-5), name
+
+
+def test_divergence_is_detected_and_stops_the_run(synthetic):
+    model = init_model(mlp("64-64-64-10"), "normal", generator=torch.Generator().manual_seed(0))
+    history = fit(model, synthetic, TrainConfig(optimizer="sgd", lr=1e4, epochs=5))
+    assert history.diverged
+    assert history.diverged_at["epoch"] == 1 and history.diverged_at["batch"] >= 1
+    assert len(history.epochs) == 1
+
+
+def test_evaluate(synthetic):
+    model = _model()
+    loss, accuracy = evaluate(model, synthetic.test, chunk=7)
+    with torch.no_grad():
+        logits = model(synthetic.test.x)
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, synthetic.test.y).item(), rel=1e-5)
+    assert accuracy == pytest.approx((logits.argmax(1) == synthetic.test.y).double().mean().item(), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"epochs": 0}, "epochs must be >= 1, got 0"),
+        ({"lr": 0.0}, "lr must be > 0, got 0.0"),
+        ({"lr": -1e-3}, "lr must be > 0, got -0.001"),
+        ({"batch_size": 0}, "batch_size must be >= 1, got 0"),
+        ({"optimizer": "rmsprop"}, "optimizer='rmsprop' is not supported; use one of ['adam', 'sgd']"),
+        ({"momentum": 1.0}, "momentum must be in [0, 1), got 1.0"),
+        ({"device": "tpu"}, "device='tpu' is not supported; use one of ['auto', 'cpu', 'cuda']"),
+        ({"seed": -1}, "seed must be a non-negative integer, got -1"),
+    ],
+)
+def test_bad_config(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        TrainConfig(**kwargs)
+    assert message in str(info.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message when CUDA is missing")
+def test_cuda_asked_for_without_cuda(synthetic):
+    with pytest.raises(ValueError, match="device='cuda' was asked for but torch sees no CUDA device"):
+        fit(_model(), synthetic, TrainConfig(device="cuda"))
