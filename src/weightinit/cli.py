@@ -73,6 +73,46 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_rbm(args: argparse.Namespace) -> int:
+    from .data import load_dataset
+    from .experiments import rbm_experiment
+    from .files import run_folder
+    from .plots import plot_tiles
+    from .rbm import RBMConfig
+    from .files import write_text_atomic
+    from .report import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json, write_weights
+
+    lr = args.lr if args.lr is not None else (0.1 if args.visible == "bernoulli" else 0.01)
+    config = RBMConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, k=args.k, persistent=args.pcd,
+                       momentum=args.momentum, final_momentum=args.final_momentum, weight_decay=args.weight_decay,
+                       seed=args.seed, device=args.device, precision=args.precision)
+    if args.hidden < 1:
+        raise ValueError(f"hidden must be >= 1, got {args.hidden}")
+    dataset = load_dataset(args.dataset, args.data_dir)
+    _say(f"data: {dataset.name}, {len(dataset.train)} train / {len(dataset.test)} test, from {dataset.source}")
+    table = sys.stderr if args.json else sys.stdout
+    print(RBM_HEADER, file=table, flush=True)
+    with run_folder(args.out, "rbm") as folder:
+        rbm, results, samples = rbm_experiment(
+            dataset, hidden=args.hidden, visible=args.visible, config=config, ais_chains=args.ais_chains,
+            ais_steps=args.ais_steps, progress=not args.no_progress,
+            on_epoch=lambda record: print(rbm_epoch_row(record), file=table, flush=True),
+        )
+        write_weights(folder / "rbm.pt", {"state_dict": rbm.state_dict(), **results["model"]})
+        write_text_atomic(folder / "results.json", to_json(results))
+        shape = dataset.image_shape
+        plot_tiles(rbm.W[:100].cpu(), shape, folder / "filters.png", f"RBM filters (first {min(100, args.hidden)} hidden units)")
+        plot_tiles(samples, shape, folder / "samples.png", "Samples from the RBM (Gibbs chains, mean-field visible units)",
+                   per_tile=args.visible == "gaussian")
+    if args.json:
+        sys.stdout.write(to_json(results))
+        _say(rbm_summary(results))
+    else:
+        print(rbm_summary(results))
+    _say(f"wrote {folder}/: rbm.pt, results.json, filters.png, samples.png")
+    return 0
+
+
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
     from .data import default_data_dir
     from .fetch import MNIST_MIRRORS, fetch_mnist
@@ -131,6 +171,32 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--json", action="store_true", help="print results.json on stdout (the table goes to stderr)")
     comp.add_argument("--no-progress", action="store_true", help="no progress bars")
     comp.set_defaults(run=_cmd_compare)
+
+    rbm = commands.add_parser("rbm", help="train a restricted Boltzmann machine and measure it (AIS log-likelihood)",
+                              description="Train an RBM by CD-k or PCD-k; print a per-epoch table, then the test "
+                              "reconstruction error, pseudo-likelihood and AIS log-likelihood; write rbm.pt, "
+                              "results.json, filters.png and samples.png.")
+    rbm.add_argument("--dataset", default="mnist", help="mnist (default), fashion-mnist, digits or synthetic")
+    rbm.add_argument("--data-dir", default=None, help="folder searched first for the data")
+    rbm.add_argument("--hidden", type=int, default=500, help="hidden units (default %(default)s)")
+    rbm.add_argument("--visible", default="bernoulli", help="bernoulli (data in [0, 1]) or gaussian (standardized)")
+    rbm.add_argument("--epochs", type=int, default=10, help="default %(default)s")
+    rbm.add_argument("--k", type=int, default=1, help="Gibbs steps per update (default %(default)s)")
+    rbm.add_argument("--pcd", action="store_true", help="persistent contrastive divergence")
+    rbm.add_argument("--lr", type=float, default=None, help="learning rate (default 0.1; 0.01 for gaussian)")
+    rbm.add_argument("--batch-size", type=int, default=100, help="default %(default)s")
+    rbm.add_argument("--momentum", type=float, default=0.5, help="for the first 5 epochs (default %(default)s)")
+    rbm.add_argument("--final-momentum", type=float, default=0.9, help="afterwards (default %(default)s)")
+    rbm.add_argument("--weight-decay", type=float, default=0.0, help="L2 on the weights (default %(default)s)")
+    rbm.add_argument("--seed", type=int, default=0)
+    rbm.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    rbm.add_argument("--precision", default="float32", help="float32 or bf16 (bfloat16 matmul inputs)")
+    rbm.add_argument("--ais-chains", type=int, default=100, help="AIS runs (default %(default)s)")
+    rbm.add_argument("--ais-steps", type=int, default=14_500, help="AIS temperatures (default %(default)s)")
+    rbm.add_argument("--out", default=None, help="output folder (default runs/<timestamp>-rbm)")
+    rbm.add_argument("--json", action="store_true", help="print results.json on stdout (the rest goes to stderr)")
+    rbm.add_argument("--no-progress", action="store_true", help="no progress bar")
+    rbm.set_defaults(run=_cmd_rbm)
 
     data = commands.add_parser("data", help="datasets: fetch")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)

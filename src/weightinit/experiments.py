@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 import sys
+import time
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -21,10 +22,12 @@ from . import __version__
 from ._checks import check_positive_int
 from .data import Dataset
 from .models import ACTIVATIONS, mlp, parse_arch
+from .partition import ais_log_partition, average_log_likelihood
+from .rbm import RBM, RBMConfig, train_rbm
 from .schemes import SCHEMES, init_model
 from .train import TrainConfig, fit
 
-__all__ = ["LECTURE_INITS", "CompareConfig", "compare", "summarize"]
+__all__ = ["LECTURE_INITS", "CompareConfig", "compare", "summarize", "standardize", "rbm_experiment"]
 
 LECTURE_INITS = (
     "normal",
@@ -141,3 +144,67 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
         "summary": summarize(runs),
         "runs": runs,
     }
+
+
+def standardize(train: torch.Tensor, *others: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Scale every feature to mean 0, std 1 with the training set's statistics (constant
+    features stay 0): the input a Gaussian-visible RBM with unit variances expects."""
+    mean, std = train.mean(0), train.std(0)
+    std = torch.where(std > 0, std, torch.ones_like(std))
+    return tuple((x - mean) / std for x in (train, *others))
+
+
+def rbm_experiment(
+    dataset: Dataset,
+    *,
+    hidden: int = 500,
+    visible: str = "bernoulli",
+    config: RBMConfig | None = None,
+    ais_chains: int = 100,
+    ais_steps: int = 14_500,
+    n_samples: int = 100,
+    sample_steps: int = 1000,
+    progress: bool = False,
+    on_epoch=None,
+) -> tuple[RBM, dict, torch.Tensor]:
+    """Train an RBM on ``dataset.train``, then measure it on ``dataset.test``: reconstruction
+    error, pseudo-likelihood (Bernoulli), AIS log Z and the average test log-likelihood.
+
+    Returns the RBM, the results (the ``results.json`` schema) and ``n_samples`` Gibbs
+    samples (mean-field visible units after ``sample_steps`` steps from random test images).
+    """
+    config = config or RBMConfig()
+    train_x, test_x = dataset.train.x, dataset.test.x
+    if visible == "gaussian":
+        train_x, test_x = standardize(train_x, test_x)
+    rbm = RBM(dataset.n_features, hidden, visible)
+    n_batches = math.ceil(len(train_x) / config.batch_size)
+    with tqdm(total=config.epochs * n_batches, desc=f"RBM {dataset.n_features}-{hidden}", file=sys.stderr,
+              leave=False, disable=None if progress else True, mininterval=0.5) as bar:
+        history = train_rbm(rbm, train_x, config, monitor=test_x, on_batch=bar.update, on_epoch=on_epoch)
+    device = rbm.W.device
+    test_x = test_x.to(device)
+    generator = torch.Generator(device=device).manual_seed(config.seed + 2)
+    start = time.perf_counter()
+    ais = ais_log_partition(rbm, data=train_x, n_chains=ais_chains, n_steps=ais_steps, generator=generator)
+    ais_seconds = time.perf_counter() - start
+    pseudo = rbm.pseudo_likelihood(test_x, generator=generator).mean().item() if visible == "bernoulli" else None
+    chains = test_x[torch.randperm(len(test_x), generator=torch.Generator().manual_seed(config.seed))[:n_samples]]
+    samples = rbm.prob_v(rbm.sample_h(rbm.gibbs(chains, sample_steps, generator), generator))
+    results = {
+        "experiment": "rbm",
+        "dataset": dataset.name,
+        "source": dataset.source,
+        "model": {"n_visible": rbm.n_visible, "n_hidden": hidden, "visible": visible},
+        "config": asdict(config),
+        "history": history.to_dicts(),
+        "test": {
+            "reconstruction_error": rbm.reconstruction_error(test_x),
+            "pseudo_likelihood": pseudo,
+            "log_likelihood": average_log_likelihood(rbm, test_x, ais.log_z),
+            "ais": asdict(ais),
+        },
+        "seconds": {"train": sum(e.seconds for e in history.epochs), "ais": ais_seconds},
+        "versions": {"weightinit": __version__, "torch": torch.__version__},
+    }
+    return rbm, results, samples.cpu()

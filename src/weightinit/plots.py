@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .files import atomic_writer  # noqa: E402
 
-__all__ = ["plot_curves"]
+__all__ = ["plot_curves", "plot_tiles"]
 
 
 def _mean_curves(runs: list[dict], key: str) -> dict[str, tuple[list[int], list[float]]]:
@@ -46,5 +46,40 @@ def plot_curves(results: dict, path: str | Path) -> Path:
     path = Path(path)
     with atomic_writer(path) as handle:
         fig.savefig(handle, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _tile(images, image_shape: tuple[int, ...], per_tile: bool, columns: int = 10):
+    """Arrange (N, D) rows as a grid of image_shape tiles, each scaled to its own range
+    (``per_tile``) or all to [0, 1]."""
+    import numpy as np
+
+    images = np.asarray(images, dtype=np.float64)
+    n = len(images)
+    rows = -(-n // columns)
+    height, width = image_shape if len(image_shape) == 2 else (1, int(np.prod(image_shape)))
+    grid = np.full((rows * (height + 1) + 1, columns * (width + 1) + 1), np.nan)
+    for index, image in enumerate(images):
+        low, high = (image.min(), image.max()) if per_tile else (0.0, 1.0)
+        tile = np.clip((image - low) / (high - low), 0, 1) if high > low else np.zeros_like(image)
+        r, c = divmod(index, columns)
+        grid[1 + r * (height + 1): 1 + r * (height + 1) + height, 1 + c * (width + 1): 1 + c * (width + 1) + width] = \
+            tile.reshape(height, width)
+    return grid
+
+
+def plot_tiles(images, image_shape: tuple[int, ...], path: str | Path, title: str, *, per_tile: bool = True) -> Path:
+    """A grid of images (one per row of ``images``): RBM filters (each tile scaled to its own
+    range) or samples (``per_tile=False``: probabilities shown on one [0, 1] scale)."""
+    grid = _tile(images, image_shape, per_tile)
+    fig, ax = plt.subplots(figsize=(7, 7 * grid.shape[0] / grid.shape[1] + 0.4))
+    ax.imshow(grid, cmap="gray", interpolation="nearest")
+    ax.set_axis_off()
+    ax.set_title(title)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_writer(path) as handle:
+        fig.savefig(handle, format="png", dpi=100)
     plt.close(fig)
     return path

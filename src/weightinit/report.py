@@ -11,9 +11,12 @@ import json
 import math
 from pathlib import Path
 
-from .files import write_text_atomic
+import torch
 
-__all__ = ["format_table", "markdown_table", "to_json", "write_compare_outputs"]
+from .files import write_bytes_atomic, write_text_atomic
+
+__all__ = ["format_table", "markdown_table", "to_json", "write_compare_outputs", "rbm_epoch_row", "rbm_summary",
+           "write_weights"]
 
 _COLUMNS = ("init", "test accuracy", "loss after epoch 1", "final train loss", "s/epoch")
 
@@ -112,3 +115,34 @@ def write_compare_outputs(results: dict, folder: Path, figure: str | None = "cur
         write_text_atomic(folder / name, text)
         paths.append(folder / name)
     return paths
+
+
+def rbm_epoch_row(record) -> str:
+    """One line of the per-epoch RBM table."""
+    pl = "" if record.pseudo_likelihood is None else f"{record.pseudo_likelihood:10.2f}"
+    return f"{record.epoch:5d}  {record.reconstruction_error:10.3f}  {pl:>10}  {record.seconds:7.2f}"
+
+
+RBM_HEADER = "epoch  recon err   pseudo-LL   s/epoch"
+
+
+def rbm_summary(results: dict) -> str:
+    """The final measures of an RBM run, a line each."""
+    test, ais = results["test"], results["test"]["ais"]
+    lines = [f"test reconstruction error  {test['reconstruction_error']:.3f}"]
+    if test["pseudo_likelihood"] is not None:
+        lines.append(f"test pseudo-likelihood     {test['pseudo_likelihood']:.2f}")
+    lines += [
+        f"AIS log Z                  {ais['log_z']:.2f}  (3 s.e.: {ais['log_z_low']:.2f} .. {ais['log_z_high']:.2f}; "
+        f"{ais['n_chains']} chains x {ais['n_steps']} steps, {results['seconds']['ais']:.1f} s)",
+        f"test log-likelihood        {test['log_likelihood']:.2f} nats per image",
+    ]
+    return "\n".join(lines)
+
+
+def write_weights(path: Path, state: dict) -> None:
+    """A dict of tensors and plain values, saved so that ``torch.load(path, weights_only=True)``
+    reads it back (no pickled code), written atomically."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
