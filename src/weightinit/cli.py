@@ -78,7 +78,8 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
     from .experiments import rbm_experiment
     from .files import run_folder
     from .plots import plot_tiles
-    from .rbm import RBMConfig
+    from ._checks import check_choice
+    from .rbm import VISIBLE_TYPES, RBMConfig
     from .files import write_text_atomic
     from .report import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json, write_weights
 
@@ -88,6 +89,7 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
                        seed=args.seed, device=args.device, precision=args.precision)
     if args.hidden < 1:
         raise ValueError(f"hidden must be >= 1, got {args.hidden}")
+    check_choice("visible", args.visible, VISIBLE_TYPES)
     dataset = load_dataset(args.dataset, args.data_dir)
     _say(f"data: {dataset.name}, {len(dataset.train)} train / {len(dataset.test)} test, from {dataset.source}")
     table = sys.stderr if args.json else sys.stdout

@@ -202,7 +202,7 @@ class RBM(nn.Module):
             # F(ṽ) - F(v) = -b_i·δ - (softplus-sum(ṽ) - softplus-sum(v))
             diff = -self.b_v[i] * delta - (flipped - base)
             return self.n_visible * F.logsigmoid(diff)
-        total = torch.zeros(len(v), device=v.device)
+        total = torch.zeros(len(v), device=v.device, dtype=hidden_in.dtype)
         for i in range(self.n_visible):
             delta = sign[:, i]
             flipped = F.softplus(hidden_in + delta[:, None] * self.W[:, i]).sum(1)
@@ -300,15 +300,15 @@ class RBMTrainer:
         return {
             "generator": self.generator.get_state(),
             "epochs_done": self.epochs_done,
-            "chain_h": None if self.chain_h is None else self.chain_h.cpu(),
-            "velocity": [v.cpu() for v in self._velocity],
+            "chain_h": None if self.chain_h is None else self.chain_h.detach().cpu().clone(),
+            "velocity": [v.detach().cpu().clone() for v in self._velocity],
         }
 
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
         self.epochs_done = int(state["epochs_done"])
-        self.chain_h = None if state["chain_h"] is None else state["chain_h"].to(self.device)
-        self._velocity = [v.to(self.device) for v in state["velocity"]]
+        self.chain_h = None if state["chain_h"] is None else state["chain_h"].to(self.device, copy=True)
+        self._velocity = [v.to(self.device, copy=True) for v in state["velocity"]]
 
     @property
     def momentum(self) -> float:

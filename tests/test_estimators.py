@@ -1,0 +1,101 @@
+"""The scikit-learn BernoulliRBM: check_estimator, scikit-learn's own regression value, pickling."""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.neural_network import BernoulliRBM as SklearnRBM
+from sklearn.utils.estimator_checks import check_estimator
+
+from weightinit.estimators import BernoulliRBM
+
+
+@pytest.fixture(scope="module")
+def digits01():
+    x = load_digits().data
+    x -= x.min()
+    x /= x.max()
+    return x
+
+
+def test_passes_check_estimator():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the clipping warning on the checks' unbounded data
+        results = check_estimator(BernoulliRBM(n_components=8, n_iter=3), on_fail=None)
+    failed = [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"]
+    assert failed == []
+    assert len(results) > 40
+
+
+def test_scikit_learns_digits_regression_value(digits01):
+    # sklearn/neural_network/tests/test_rbm.py::test_fit expects -21.0 (to 0 decimals) of its RBM
+    before = digits01.copy()
+    rbm = BernoulliRBM(n_components=64, learning_rate=0.1, batch_size=10, n_iter=7, random_state=9).fit(digits01)
+    assert rbm.score_samples(digits01).mean() >= -21.5
+    assert np.array_equal(digits01, before)
+
+
+def test_same_constructor_as_scikit_learn():
+    ours = inspect.signature(BernoulliRBM).parameters
+    theirs = inspect.signature(SklearnRBM).parameters
+    for name, param in theirs.items():
+        assert ours[name].default == param.default and ours[name].kind == param.kind, name
+
+
+def test_fitted_attributes_and_methods(digits01):
+    x = digits01[:200].astype(np.float32)
+    rbm = BernoulliRBM(n_components=16, n_iter=2, random_state=0).fit(x)
+    assert rbm.components_.shape == (16, 64) and rbm.intercept_hidden_.shape == (16,)
+    assert rbm.intercept_visible_.shape == (64,)
+    h = rbm.transform(x)
+    assert h.shape == (200, 16) and h.dtype == np.float32 and ((0 <= h) & (h <= 1)).all()
+    assert np.allclose(rbm.fit_transform(x), BernoulliRBM(n_components=16, n_iter=2, random_state=0).fit(x).transform(x))
+    v = rbm.gibbs(x[:5])
+    assert v.shape == (5, 64) and set(np.unique(v)) <= {0.0, 1.0}
+    assert rbm.score_samples(x).shape == (200,)
+    assert list(rbm.get_feature_names_out()[:2]) == ["bernoullirbm0", "bernoullirbm1"]
+
+
+def test_pickled_estimator_continues_exactly(digits01):
+    a = BernoulliRBM(n_components=16, n_iter=1, batch_size=20, random_state=0).fit(digits01)
+    b = pickle.loads(pickle.dumps(a))
+    a.partial_fit(digits01)
+    b.partial_fit(digits01)
+    assert np.array_equal(a.components_, b.components_)
+    assert np.array_equal(a.gibbs(digits01[:3]), b.gibbs(digits01[:3]))
+
+
+def test_user_set_attributes_are_used(digits01):
+    rbm = BernoulliRBM(n_components=4, n_iter=1, random_state=0).fit(digits01)
+    rbm.components_ = np.zeros_like(rbm.components_)
+    rbm.intercept_hidden_ = np.zeros_like(rbm.intercept_hidden_)
+    assert np.allclose(rbm.transform(digits01[:3]), 0.5)
+
+
+def test_values_outside_unit_interval_are_clipped_with_a_warning(digits01):
+    with pytest.warns(UserWarning, match=r"outside \[0, 1\] .* clipped"):
+        BernoulliRBM(n_components=4, n_iter=1).fit(digits01 * 2)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({"n_components": 0}, "n_components must be an integer >= 1, got 0"),
+     ({"k": 0}, "k must be >= 1, got 0"),
+     ({"learning_rate": -1.0}, "lr must be > 0, got -1.0"),
+     ({"device": "tpu"}, "device='tpu' is not supported")],
+)
+def test_bad_parameters(digits01, params, message):
+    with pytest.raises(ValueError, match=message):
+        BernoulliRBM(**params).fit(digits01)
+
+
+def test_nan_is_refused_with_scikit_learns_message(digits01):
+    x = digits01.copy()
+    x[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        BernoulliRBM().fit(x)

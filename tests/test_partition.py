@@ -1,0 +1,62 @@
+"""Partition functions: enumeration against brute force, AIS against enumeration."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from scipy import integrate
+
+from weightinit.partition import ais_log_partition, average_log_likelihood, beta_schedule, log_partition_exact
+from weightinit.rbm import RBM
+
+from .test_rbm import states, tiny_rbm
+
+
+def test_exact_log_z_matches_summing_over_visible_states():
+    rbm = tiny_rbm(10, 6, seed=3)
+    brute = torch.logsumexp(-rbm.free_energy(states(10)), 0).item()
+    assert log_partition_exact(rbm) == pytest.approx(brute, abs=1e-9)
+
+
+def test_exact_gaussian_log_z_matches_numerical_integration():
+    rbm = tiny_rbm(1, 3, "gaussian", seed=4, scale=0.7)
+    z, _ = integrate.quad(lambda x: math.exp(-rbm.free_energy(torch.tensor([[x]], dtype=torch.float64)).item()),
+                          -30, 30, epsabs=1e-12, limit=200)
+    assert log_partition_exact(rbm) == pytest.approx(math.log(z), abs=1e-8)
+
+
+@pytest.mark.parametrize("visible, scale", [("bernoulli", 1.0), ("gaussian", 0.2)])
+def test_ais_agrees_with_the_exact_value(visible, scale):
+    rbm = tiny_rbm(12, 8, visible, seed=0, scale=scale).float()
+    data = (torch.rand(200, 12, generator=torch.Generator().manual_seed(1)) < 0.4).float() if visible == "bernoulli" \
+        else torch.randn(200, 12, generator=torch.Generator().manual_seed(1))
+    result = ais_log_partition(rbm, data=data, n_chains=400, n_steps=2000, generator=torch.Generator().manual_seed(2))
+    exact = log_partition_exact(rbm)
+    assert result.log_z == pytest.approx(exact, abs=0.1)
+    assert result.log_z_low <= exact + 0.05 and exact - 0.05 <= result.log_z_high
+
+
+def test_ais_without_data_and_log_likelihood():
+    rbm = tiny_rbm(10, 5, seed=5).float()
+    result = ais_log_partition(rbm, n_chains=300, n_steps=1500, generator=torch.Generator().manual_seed(0))
+    exact = log_partition_exact(rbm)
+    assert result.log_z == pytest.approx(exact, abs=0.1)
+    v = states(10).float()
+    log_p = (-rbm.free_energy(v).double() - exact)
+    assert torch.logsumexp(log_p, 0).item() == pytest.approx(0.0, abs=1e-6)  # a normalized distribution
+    assert average_log_likelihood(rbm, v[:7], exact) == pytest.approx(log_p[:7].mean().item(), abs=1e-6)
+
+
+def test_beta_schedule():
+    betas = beta_schedule(14_500)
+    assert len(betas) == 14_501 and betas[0] == 0 and betas[-1] == 1
+    assert (betas[1:] > betas[:-1]).all()
+    assert (betas <= 0.5).sum() == 501  # 500 steps to 0.5, as in Salakhutdinov & Murray
+    assert len(beta_schedule(100)) == 101 and len(beta_schedule(2)) == 3
+
+
+def test_exact_refuses_large_hidden_layers():
+    with pytest.raises(ValueError, match="n_hidden=21 > 20, use AIS"):
+        log_partition_exact(RBM(5, 21))
