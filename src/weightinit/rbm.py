@@ -322,7 +322,7 @@ class RBMTrainer:
         # Everything that feeds a matmul is kept in the working precision (float32, or
         # bfloat16 for precision="bf16"); parameters and their updates stay float32.
         w, b_v, b_h = (rbm.W, rbm.b_v, rbm.b_h) if dt == torch.float32 else (rbm.W.to(dt), rbm.b_v.to(dt), rbm.b_h.to(dt))
-        v0_dt = v0.to(dt)
+        v0 = v0.to(dt)
 
         def hidden(v: torch.Tensor) -> torch.Tensor:  # p(h | v), (B, H)
             return torch.sigmoid(torch.addmm(b_h, v, w.T))
@@ -330,7 +330,7 @@ class RBMTrainer:
         def visible(h: torch.Tensor) -> torch.Tensor:  # a sample of v | h, (B, V)
             return rbm._sample_v_from_input(torch.addmm(b_v, h, w), g)
 
-        h0 = hidden(v0_dt)
+        h0 = hidden(v0)
         if self.config.persistent:
             if self.chain_h is None or len(self.chain_h) != len(v0):
                 self.chain_h = _bernoulli(h0, g)
@@ -344,23 +344,26 @@ class RBMTrainer:
                 h = _bernoulli(hk, g)
         if self.config.persistent:
             self.chain_h = h
-        self._apply(v0, v0_dt, h0, vk, hk)
+        self._apply(v0, h0, vk, hk)
 
-    def _apply(self, v0: torch.Tensor, v0_dt: torch.Tensor, h0: torch.Tensor, vk: torch.Tensor, hk: torch.Tensor) -> None:
+    def _apply(self, v0: torch.Tensor, h0: torch.Tensor, vk: torch.Tensor, hk: torch.Tensor) -> None:
         rbm, c = self.rbm, self.config
         scale = c.lr / len(v0)
         mu = self.momentum
-        vel_w, vel_bv, vel_bh = self._velocity
         # positive minus negative statistics in one product: [h0, hk]ᵀ [v0, -vk]
-        grad_w = torch.cat([h0, hk]).T @ torch.cat([v0_dt, -vk])  # (H, V)
-        vel_w.mul_(mu).add_(grad_w, alpha=scale)
-        if c.weight_decay:
-            vel_w.add_(rbm.W, alpha=-c.lr * c.weight_decay)
-        vel_bv.mul_(mu).add_(v0.sum(0) - vk.sum(0, dtype=torch.float32), alpha=scale)
-        vel_bh.mul_(mu).add_(h0.sum(0, dtype=torch.float32) - hk.sum(0, dtype=torch.float32), alpha=scale)
-        rbm.W.add_(vel_w)
-        rbm.b_v.add_(vel_bv)
-        rbm.b_h.add_(vel_bh)
+        grads = (
+            torch.cat([h0, hk]).T @ torch.cat([v0, -vk]),  # (H, V)
+            v0.sum(0, dtype=torch.float32) - vk.sum(0, dtype=torch.float32),
+            h0.sum(0, dtype=torch.float32) - hk.sum(0, dtype=torch.float32),
+        )
+        for param, velocity, grad in zip((rbm.W, rbm.b_v, rbm.b_h), self._velocity, grads):
+            if mu == 0 and not (c.weight_decay and param is rbm.W):
+                param.add_(grad, alpha=scale)  # no momentum: skip the velocity's two passes
+                continue
+            velocity.mul_(mu).add_(grad, alpha=scale)
+            if c.weight_decay and param is rbm.W:
+                velocity.add_(param, alpha=-c.lr * c.weight_decay)
+            param.add_(velocity)
 
     def epoch(self, x: torch.Tensor, on_batch: Callable[[], None] | None = None) -> float:
         """One pass over ``x`` in a random order (batches are index slices of a permutation);

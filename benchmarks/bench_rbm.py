@@ -1,0 +1,81 @@
+"""RBM training speed and quality: scikit-learn's BernoulliRBM against weightinit's RBM.
+
+One process, the same MNIST data (60,000 x 784 in [0, 1]), 784 -> 500 hidden units, batch 100,
+learning rate 0.1, no momentum (scikit-learn has none), the same number of epochs:
+
+- scikit-learn's BernoulliRBM: PCD-1 in float64 (numpy/BLAS);
+- weightinit: PCD-1 and CD-1 in float32, and with --bf16 also bfloat16 matmul inputs.
+
+Prints seconds per epoch, the ratio to scikit-learn, the test pseudo-likelihood (scikit-learn's
+one-random-unit estimate, same draws for every model) and the AIS test log-likelihood of
+every model, scikit-learn's included (its weights loaded into weightinit's RBM).
+
+    .venv/bin/python benchmarks/bench_rbm.py [--epochs 3] [--ais-steps 14500] [--bf16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from sklearn.neural_network import BernoulliRBM as SklearnRBM
+
+from weightinit.data import load_dataset
+from weightinit.partition import ais_log_partition, average_log_likelihood
+from weightinit.precision import bf16_supported
+from weightinit.rbm import RBM, RBMConfig, RBMTrainer
+
+
+def measure(rbm: RBM, train: torch.Tensor, test: torch.Tensor, ais_steps: int) -> tuple[float, float]:
+    pl = rbm.pseudo_likelihood(test, generator=torch.Generator().manual_seed(123)).mean().item()
+    ais = ais_log_partition(rbm, data=train, n_chains=100, n_steps=ais_steps, generator=torch.Generator().manual_seed(7))
+    return pl, average_log_likelihood(rbm, test, ais.log_z)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--ais-steps", type=int, default=14_500)
+    parser.add_argument("--bf16", action="store_true", help="also time bfloat16 matmul inputs")
+    args = parser.parse_args()
+    data = load_dataset("mnist")
+    train, test = data.train.x, data.test.x
+    print(f"MNIST {tuple(train.shape)} from {data.source}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"784-500, batch 100, lr 0.1, no momentum, {args.epochs} epochs")
+
+    rows = []
+    sk = SklearnRBM(n_components=500, learning_rate=0.1, batch_size=100, n_iter=args.epochs, random_state=0)
+    start = time.perf_counter()
+    sk.fit(train.double().numpy())
+    sk_epoch = (time.perf_counter() - start) / args.epochs
+    as_ours = RBM(784, 500)
+    with torch.no_grad():
+        as_ours.W.copy_(torch.from_numpy(sk.components_))
+        as_ours.b_h.copy_(torch.from_numpy(sk.intercept_hidden_))
+        as_ours.b_v.copy_(torch.from_numpy(sk.intercept_visible_))
+    rows.append(("scikit-learn PCD-1 float64", sk_epoch, *measure(as_ours, train, test, args.ais_steps)))
+
+    variants = [("float32", True), ("float32", False)]
+    if args.bf16:
+        if not bf16_supported(torch.device("cpu")):
+            print("this CPU has no native bfloat16 (avx512_bf16/amx_bf16): bf16 rows skipped")
+        else:
+            variants += [("bf16", True), ("bf16", False)]
+    for precision, persistent in variants:
+        rbm = RBM(784, 500).reset_parameters(train, torch.Generator().manual_seed(0))
+        config = RBMConfig(lr=0.1, momentum=0.0, final_momentum=0.0, persistent=persistent, precision=precision,
+                           device="cpu")
+        trainer = RBMTrainer(rbm, config)
+        seconds = [trainer.epoch(train) for _ in range(args.epochs)]
+        name = f"weightinit {'PCD' if persistent else 'CD'}-1 {precision}"
+        rows.append((name, statistics.median(seconds), *measure(rbm, train, test, args.ais_steps)))
+
+    print(f"{'model':32s} {'s/epoch':>8s} {'ratio':>6s} {'test PL':>8s} {'test LL (AIS)':>14s}")
+    for name, seconds, pl, ll in rows:
+        print(f"{name:32s} {seconds:8.2f} {seconds / sk_epoch:6.2f} {pl:8.2f} {ll:14.2f}")
+
+
+if __name__ == "__main__":
+    main()
