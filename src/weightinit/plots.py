@@ -42,10 +42,15 @@ def plot_curves(results: dict, path: str | Path) -> Path:
         ax.grid(True, which="both", alpha=0.3)
     ax_acc.legend(fontsize=8, loc="lower right")
     fig.suptitle(f"{results['dataset']} {results['arch']} {results['activation']}: initialization compared")
+    return _save(fig, path, dpi=110)
+
+
+def _save(fig, path: str | Path, dpi: int) -> Path:
+    """Write ``fig`` as a PNG atomically and close it."""
     fig.tight_layout()
     path = Path(path)
     with atomic_writer(path) as handle:
-        fig.savefig(handle, format="png", dpi=110)
+        fig.savefig(handle, format="png", dpi=dpi)
     plt.close(fig)
     return path
 
@@ -77,9 +82,4 @@ def plot_tiles(images, image_shape: tuple[int, ...], path: str | Path, title: st
     ax.imshow(grid, cmap="gray", interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_writer(path) as handle:
-        fig.savefig(handle, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=100)
