@@ -34,6 +34,7 @@ from .init import (
     zeros_,
 )
 from .schemes import SCHEMES, Scheme, init_model, layer_fans, layer_nonlinearities
+from . import dbn as _dbn  # noqa: E402,F401  registers the "dbn" scheme
 
 __version__ = "0.1.0"
 

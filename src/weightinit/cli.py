@@ -53,7 +53,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=epochs,
                         batch_size=args.batch_size, seed=args.seed, device=args.device)
     config = CompareConfig(arch=args.arch, activation=args.activation, inits=_split_list(args.inits),
-                           seeds=args.seeds, nonlinearity=args.nonlinearity, train=train)
+                           seeds=args.seeds, nonlinearity=args.nonlinearity, pretrain_epochs=args.pretrain_epochs,
+                           train=train)
     if config.arch not in NAMED_ARCHS:
         parse_arch(config.arch)  # a malformed spec is refused before the data is loaded
     dataset = load_dataset(dataset_name, args.data_dir)
@@ -80,8 +81,8 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
     from .plots import plot_tiles
     from ._checks import check_choice
     from .rbm import VISIBLE_TYPES, RBMConfig
-    from .files import write_text_atomic
-    from .report import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json, write_weights
+    from .files import write_text_atomic, write_weights
+    from .report import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json
 
     lr = args.lr if args.lr is not None else (0.1 if args.visible == "bernoulli" else 0.01)
     config = RBMConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, k=args.k, persistent=args.pcd,
@@ -113,6 +114,97 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
         print(rbm_summary(results))
     _say(f"wrote {folder}/: rbm.pt, results.json, filters.png, samples.png")
     return 0
+
+
+def _cmd_dbn(args: argparse.Namespace) -> int:
+    from .dbn import check_layer_sizes
+    from .models import parse_arch
+
+    layers = check_layer_sizes(parse_arch(args.layers))
+    return _run_dbn(args, layers, controls=(), references=None, kind="dbn")
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .experiments import HINTON2006_REFERENCES
+
+    controls = (("random init, sigmoid, xavier_uniform", "xavier_uniform", "sigmoid"),
+                ("random init, ReLU, he_normal", "he_normal", "relu"))
+    return _run_dbn(args, [784, 500, 500, 2000], controls, HINTON2006_REFERENCES, kind=args.name)
+
+
+def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, kind: str) -> int:
+    from .data import load_dataset
+    from .experiments import dbn_experiment
+    from .files import run_folder, write_text_atomic, write_weights
+    from .plots import plot_curves, plot_tiles
+    from .rbm import RBMConfig
+    from .report import dbn_table, to_json
+
+    pretrain = RBMConfig(epochs=args.pretrain_epochs, lr=args.pretrain_lr, k=args.k, persistent=args.pcd,
+                         seed=args.seed, device=args.device, precision=args.precision)
+    train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=args.finetune_epochs,
+                        batch_size=args.batch_size, seed=args.seed, device=args.device)
+    dataset = load_dataset(args.dataset, args.data_dir)
+    if layers[0] != dataset.n_features:
+        raise ValueError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
+    _say(f"data: {dataset.name}, {len(dataset.train)} train ({args.n_valid} of them for validation) / "
+         f"{len(dataset.test)} test, from {dataset.source}")
+    with run_folder(args.out, kind, resume=args.resume) as folder:
+        def on_layer(i: int, history) -> None:
+            status = "loaded from checkpoint" if history is None else (
+                f"{len(history.epochs)} epochs, recon err {history.epochs[-1].reconstruction_error:.2f}, "
+                f"{sum(e.seconds for e in history.epochs):.0f} s")
+            _say(f"layer {i + 1} ({layers[i]}-{layers[i + 1]}): {status}")
+
+        dbn, model, results = dbn_experiment(dataset, layers=layers, pretrain=pretrain, train=train,
+                                             n_valid=args.n_valid, controls=controls,
+                                             checkpoint_dir=str(folder / "checkpoints"),
+                                             progress=not args.no_progress, on_layer=on_layer)
+        results["references"] = references or {}
+        write_weights(folder / "dbn.pt", {"state_dict": dbn.state_dict(), "layer_sizes": layers})
+        write_weights(folder / "classifier.pt", {"state_dict": model.state_dict(), "arch": results["arch"]})
+        write_text_atomic(folder / "results.json", to_json(results))
+        table = dbn_table(results, references)
+        write_text_atomic(folder / "report.md", f"# {kind} on {dataset.name}\n\n{table}\n\n"
+                          f"Wall time: pre-training {results['seconds']['pretrain']:.0f} s, fine-tuning "
+                          f"{results['seconds']['finetune']:.0f} s, controls {results['seconds']['controls']:.0f} s.\n\n"
+                          "![fine-tuning curves](curves.png)\n")
+        curves = {"dataset": dataset.name, "arch": results["arch"], "activation": "fine-tuning (validation accuracy)",
+                  "runs": [{"init": r["name"], "history": [{"epoch": h["epoch"], "train_loss": h["train_loss"],
+                                                            "test_accuracy": h["valid_accuracy"]} for h in r["history"]]}
+                           for r in results["runs"]]}
+        plot_curves(curves, folder / "curves.png")
+        plot_tiles(dbn.rbms[0].W[:100].cpu(), dataset.image_shape, folder / "filters.png", "first-layer RBM filters")
+    if args.json:
+        sys.stdout.write(to_json(results))
+        _say(table)
+    else:
+        print(table)
+    _say(f"wall time: pre-training {results['seconds']['pretrain']:.0f} s, fine-tuning "
+         f"{results['seconds']['finetune']:.0f} s, controls {results['seconds']['controls']:.0f} s; wrote {folder}/")
+    return 0
+
+
+def _add_dbn_options(parser: argparse.ArgumentParser, finetune_epochs: int) -> None:
+    parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--pretrain-epochs", type=int, default=10, help="RBM epochs per layer (default %(default)s)")
+    parser.add_argument("--pretrain-lr", type=float, default=0.1, help="RBM learning rate (default %(default)s)")
+    parser.add_argument("--k", type=int, default=1, help="Gibbs steps (default %(default)s)")
+    parser.add_argument("--pcd", action="store_true", help="persistent contrastive divergence")
+    parser.add_argument("--precision", default="float32", help="RBM matmuls: float32 or bf16")
+    parser.add_argument("--finetune-epochs", type=int, default=finetune_epochs, help="default %(default)s")
+    parser.add_argument("--optimizer", default="sgd", help="fine-tuning optimizer, adam or sgd (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=0.1, help="fine-tuning learning rate (default %(default)g)")
+    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default %(default)g)")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--n-valid", type=int, default=10_000, help="training images held out for model choice")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=None, help="output folder (default runs/<timestamp>-<name>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out: finished layers are loaded")
+    parser.add_argument("--json", action="store_true", help="print results.json on stdout")
+    parser.add_argument("--no-progress", action="store_true")
 
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
@@ -167,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--seeds", type=int, default=1, help="runs per init, reported as mean ± std (default 1)")
     comp.add_argument("--nonlinearity", default="auto",
                       help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
+    comp.add_argument("--pretrain-epochs", type=int, default=5, help="RBM epochs per layer for --inits dbn (default 5)")
     _add_train_options(comp)
     comp.add_argument("--out", default=None, help="output folder (default runs/<timestamp>-compare)")
     comp.add_argument("--quick", action="store_true", help="seconds, not minutes: digits for 10 epochs (or 2 epochs of --dataset)")
@@ -199,6 +292,19 @@ def build_parser() -> argparse.ArgumentParser:
     rbm.add_argument("--json", action="store_true", help="print results.json on stdout (the rest goes to stderr)")
     rbm.add_argument("--no-progress", action="store_true", help="no progress bar")
     rbm.set_defaults(run=_cmd_rbm)
+
+    dbn = commands.add_parser("dbn", help="pre-train a Deep Belief Network, fine-tune it, report test error",
+                              description="Greedy RBM pre-training (x-h1, h1-h2, ...), then back-propagation "
+                              "fine-tuning of the sigmoid network it initializes, with model choice on a "
+                              "validation split and one evaluation on the test set.")
+    dbn.add_argument("--layers", default="784-500-500-2000", help="visible and hidden sizes (default %(default)s)")
+    _add_dbn_options(dbn, finetune_epochs=30)
+    dbn.set_defaults(run=_cmd_dbn)
+
+    reproduce = commands.add_parser("reproduce", help="reproduce a paper's experiment: hinton2006")
+    reproduce.add_argument("name", choices=["hinton2006"], help="hinton2006: DBN 784-500-500-2000 vs random inits")
+    _add_dbn_options(reproduce, finetune_epochs=30)
+    reproduce.set_defaults(run=_cmd_reproduce)
 
     data = commands.add_parser("data", help="datasets: fetch")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)

@@ -13,6 +13,7 @@ import math
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
@@ -20,14 +21,16 @@ from tqdm.auto import tqdm
 
 from . import __version__
 from ._checks import check_positive_int
-from .data import Dataset
+from .data import Dataset, Split
+from .dbn import DBN
 from .models import ACTIVATIONS, mlp, parse_arch
 from .partition import ais_log_partition, average_log_likelihood
 from .rbm import RBM, RBMConfig, train_rbm
 from .schemes import SCHEMES, init_model
-from .train import TrainConfig, fit
+from .train import TrainConfig, evaluate, fit
 
-__all__ = ["LECTURE_INITS", "CompareConfig", "compare", "summarize", "standardize", "rbm_experiment"]
+__all__ = ["LECTURE_INITS", "CompareConfig", "compare", "summarize", "standardize", "rbm_experiment",
+           "split_validation", "finetune", "dbn_experiment", "HINTON2006_REFERENCES"]
 
 LECTURE_INITS = (
     "normal",
@@ -50,6 +53,7 @@ class CompareConfig:
     inits: tuple[str, ...] = LECTURE_INITS
     seeds: int = 1  # runs per init; mean ± std over them
     nonlinearity: str = "auto"  # gain rule of init_model: "auto" = from the following activation
+    pretrain_epochs: int = 5  # RBM epochs per layer for the data-driven "dbn" init
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -64,11 +68,16 @@ class CompareConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} is not supported; use one of {list(ACTIVATIONS)}")
         check_positive_int("seeds", self.seeds)
+        check_positive_int("pretrain_epochs", self.pretrain_epochs)
 
 
 def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool) -> dict:
     model = mlp(sizes, config.activation)
-    init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed))
+    start = time.perf_counter()
+    pretrain = RBMConfig(epochs=config.pretrain_epochs, device=config.train.device)
+    init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed),
+               data=dataset.train.x, config=pretrain)
+    init_seconds = time.perf_counter() - start
     train = replace(config.train, seed=seed)
     n_batches = math.ceil(len(dataset.train) / train.batch_size)
     with tqdm(total=train.epochs * n_batches, desc=f"{init} (seed {seed})", file=sys.stderr, leave=False,
@@ -83,6 +92,7 @@ def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, s
         "final_train_loss": last["train_loss"],
         "first_epoch_loss": records[0]["train_loss"],
         "seconds_per_epoch": statistics.fmean(r["seconds"] for r in records),
+        "init_seconds": init_seconds,
         "diverged": history.diverged,
         "diverged_at": history.diverged_at,
         "history": records,
@@ -138,6 +148,7 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
             "inits": list(config.inits),
             "seeds": config.seeds,
             "nonlinearity": config.nonlinearity,
+            "pretrain_epochs": config.pretrain_epochs,
             **asdict(config.train),
         },
         "versions": {"weightinit": __version__, "torch": torch.__version__},
@@ -208,3 +219,105 @@ def rbm_experiment(
         "versions": {"weightinit": __version__, "torch": torch.__version__},
     }
     return rbm, results, samples.cpu()
+
+
+# Published MNIST test errors for the 784-500-500-2000 network, for the hinton2006 table.
+HINTON2006_REFERENCES = {
+    "Hinton, Osindero & Teh 2006 (DBN, up-down fine-tuning)": 1.25,
+    "Hinton & Salakhutdinov 2006 (DBN + back-prop fine-tuning)": 1.2,
+    "deeplearning.net tutorial DBN": 1.34,
+    "plain back-prop of that era": 1.6,
+}
+
+
+def split_validation(dataset: Dataset, n_valid: int = 10_000) -> tuple[Dataset, Split]:
+    """Carve the last ``n_valid`` training samples off as a validation set; the returned
+    Dataset's ``test`` *is* that validation set, so that training code never sees the test set."""
+    if not 0 < n_valid < len(dataset.train):
+        raise ValueError(f"n_valid must be in [1, {len(dataset.train) - 1}], got {n_valid}")
+    train = Split(dataset.train.x[:-n_valid], dataset.train.y[:-n_valid])
+    valid = Split(dataset.train.x[-n_valid:], dataset.train.y[-n_valid:])
+    return Dataset(dataset.name, train, valid, dataset.image_shape, dataset.n_classes, dataset.source), dataset.test
+
+
+def finetune(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, *, n_valid: int, name: str,
+             progress: bool = False) -> dict:
+    """Train on the training set less ``n_valid`` samples, keep the weights of the epoch with
+    the best validation accuracy, and evaluate them once on the test set."""
+    tuning, test = split_validation(dataset, n_valid)
+    best = {"accuracy": -1.0, "epoch": 0, "state": None}
+
+    def keep_best(record, model) -> None:
+        if record.test_accuracy > best["accuracy"]:
+            best.update(accuracy=record.test_accuracy, epoch=record.epoch,
+                        state={k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    n_batches = math.ceil(len(tuning.train) / config.batch_size)
+    with tqdm(total=config.epochs * n_batches, desc=name, file=sys.stderr, leave=False,
+              disable=None if progress else True, mininterval=0.5) as bar:
+        history = fit(model, tuning, config, on_batch=bar.update, on_epoch=keep_best)
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    device = next(model.parameters()).device
+    test_loss, test_accuracy = evaluate(model, Split(test.x.to(device), test.y.to(device)))
+    return {
+        "name": name,
+        "best_epoch": best["epoch"],
+        "valid_accuracy": best["accuracy"],
+        "test_accuracy": test_accuracy,
+        "test_error_percent": 100 * (1 - test_accuracy),
+        "test_loss": test_loss,
+        "diverged": history.diverged,
+        "seconds": sum(r.seconds for r in history.epochs),
+        "history": [{"epoch": r["epoch"], "train_loss": r["train_loss"], "valid_loss": r["test_loss"],
+                     "valid_accuracy": r["test_accuracy"], "seconds": r["seconds"]} for r in history.to_dicts()],
+    }
+
+
+def dbn_experiment(
+    dataset: Dataset,
+    *,
+    layers: Sequence[int],
+    pretrain: RBMConfig,
+    train: TrainConfig,
+    n_valid: int = 10_000,
+    controls: Sequence[tuple[str, str, str]] = (),
+    checkpoint_dir: str | None = None,
+    progress: bool = False,
+    on_layer=None,
+) -> tuple[DBN, torch.nn.Module, dict]:
+    """The lecture's pipeline: greedy RBM pre-training of ``layers``, a sigmoid network
+    initialized from it and fine-tuned by back-propagation; and, as controls, the same network
+    from random initializations ``(name, scheme, activation)``. Model choice uses a validation
+    split carved from the training set; the test set is evaluated once per network.
+    """
+    layers = list(layers)
+    if layers[0] != dataset.n_features:
+        raise ValueError(f"layers start with {layers[0]} units but the data has {dataset.n_features} features")
+    tuning, _ = split_validation(dataset, n_valid)
+    dbn = DBN(layers)
+    start = time.perf_counter()
+    n_batches = math.ceil(len(tuning.train) / pretrain.batch_size) * pretrain.epochs * (len(layers) - 1)
+    with tqdm(total=n_batches, desc="pre-training", file=sys.stderr, leave=False,
+              disable=None if progress else True, mininterval=0.5) as bar:
+        dbn.pretrain(tuning.train.x, pretrain, checkpoint_dir=checkpoint_dir, on_layer=on_layer, on_batch=bar.update)
+    pretrain_seconds = time.perf_counter() - start
+    model = dbn.to_mlp(dataset.n_classes, "sigmoid", torch.Generator().manual_seed(train.seed))
+    runs = [finetune(model, dataset, train, n_valid=n_valid, name="DBN pre-training + fine-tuning (sigmoid)",
+                     progress=progress)]
+    for name, scheme, activation in controls:
+        control = mlp([*layers, dataset.n_classes], activation)
+        init_model(control, scheme, generator=torch.Generator().manual_seed(train.seed))
+        runs.append(finetune(control, dataset, train, n_valid=n_valid, name=name, progress=progress))
+    results = {
+        "experiment": "dbn",
+        "dataset": dataset.name,
+        "source": dataset.source,
+        "arch": "-".join(map(str, [*layers, dataset.n_classes])),
+        "config": {"pretrain": asdict(pretrain), "finetune": asdict(train), "n_valid": n_valid},
+        "seconds": {"pretrain": pretrain_seconds, "finetune": runs[0]["seconds"],
+                    "controls": sum(r["seconds"] for r in runs[1:])},
+        "runs": runs,
+        "versions": {"weightinit": __version__, "torch": torch.__version__},
+    }
+    return dbn, model, results

@@ -8,6 +8,7 @@ of one.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 import time
@@ -16,7 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "sha256_file", "run_folder"]
+import torch
+
+__all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "write_weights", "sha256_file", "run_folder"]
 
 
 @contextmanager
@@ -60,6 +63,14 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
+def write_weights(path: str | os.PathLike, state: dict) -> None:
+    """A dict of tensors and plain values, saved so that ``torch.load(path, weights_only=True)``
+    reads it back (no pickled code), written atomically."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -69,11 +80,18 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 @contextmanager
-def run_folder(out: str | os.PathLike | None, kind: str, root: str | os.PathLike = "runs") -> Iterator[Path]:
+def run_folder(
+    out: str | os.PathLike | None, kind: str, root: str | os.PathLike = "runs", *, resume: bool = False
+) -> Iterator[Path]:
     """The folder a run writes into: ``out``, or ``runs/<YYYYmmdd-HHMMSS>-<kind>`` (with a
-    suffix if taken). An ``out`` that holds files of another run is refused. If the run
-    fails before writing anything, the folder is removed again.
+    suffix if taken). An ``out`` that holds files of another run is refused, unless the run
+    ``resume``s it. If the run fails before writing anything, the folder is removed again.
     """
+    if resume:
+        if out is None or not Path(out).expanduser().is_dir():
+            raise ValueError(f"resume needs --out naming the folder of the run to continue, got {out!r}")
+        yield Path(out).expanduser()
+        return
     if out is not None:
         folder = Path(out).expanduser()
         if folder.exists() and not folder.is_dir():

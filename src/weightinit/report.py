@@ -11,12 +11,10 @@ import json
 import math
 from pathlib import Path
 
-import torch
-
-from .files import write_bytes_atomic, write_text_atomic
+from .files import write_text_atomic
 
 __all__ = ["format_table", "markdown_table", "to_json", "write_compare_outputs", "rbm_epoch_row", "rbm_summary",
-           "write_weights"]
+           "dbn_table"]
 
 _COLUMNS = ("init", "test accuracy", "loss after epoch 1", "final train loss", "s/epoch")
 
@@ -140,9 +138,13 @@ def rbm_summary(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_weights(path: Path, state: dict) -> None:
-    """A dict of tensors and plain values, saved so that ``torch.load(path, weights_only=True)``
-    reads it back (no pickled code), written atomically."""
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
+def dbn_table(results: dict, references: dict[str, float] | None = None) -> str:
+    """Markdown: each network's test error (the test set touched once), best epoch by
+    validation, and the published references."""
+    lines = ["| network | test error | valid accuracy | best epoch | fine-tuning s |", "|---|---|---|---|---|"]
+    for run in results["runs"]:
+        lines.append(f"| {run['name']} | {run['test_error_percent']:.2f}% | {100 * run['valid_accuracy']:.2f}% | "
+                     f"{run['best_epoch']} | {run['seconds']:.0f} |")
+    for name, error in (references or {}).items():
+        lines.append(f"| *published:* {name} | {error:.2f}% | | | |")
+    return "\n".join(lines)

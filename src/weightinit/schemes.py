@@ -19,6 +19,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,7 +27,8 @@ from torch import nn
 from . import init as I
 from ._checks import check_choice, check_generator, check_number
 
-__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "init_model", "layer_fans", "layer_nonlinearities", "is_layer"]
+__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "init_model", "register_scheme", "layer_fans", "layer_nonlinearities",
+           "is_layer"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -128,6 +130,9 @@ def layer_nonlinearities(model: nn.Module) -> dict[str, tuple[str, float | None]
 WeightInit = Callable[[torch.Tensor, float, float, float, "torch.Generator | None"], None]
 
 
+ModelInit = Callable[[nn.Module, torch.Tensor, "torch.Generator | None", Any], None]
+
+
 @dataclass(frozen=True)
 class Scheme:
     """A named initialization scheme.
@@ -135,16 +140,24 @@ class Scheme:
     Attributes:
         name: the registry key.
         formula: one line for ``weightinit schemes`` and the README.
-        init_weight: ``(weight, fan_in, fan_out, gain, generator) -> None``, filling the weight.
+        init_weight: ``(weight, fan_in, fan_out, gain, generator) -> None``, filling one
+            layer's weight; None for a model-level scheme.
         uses_gain: whether ``gain`` (from the following activation) enters the formula.
         bias: the bias rule ``bias="auto"`` stands for.
+        init_model: a model-level scheme that needs data (``dbn``, ``lsuv``):
+            ``(model, data, generator, config) -> None``.
     """
 
     name: str
     formula: str
-    init_weight: WeightInit
+    init_weight: WeightInit | None
     uses_gain: bool
     bias: str = "zeros"
+    init_model: ModelInit | None = None
+
+    @property
+    def needs_data(self) -> bool:
+        return self.init_model is not None
 
 
 def _torch_default_bound(weight: torch.Tensor) -> float:
@@ -238,6 +251,17 @@ SCHEMES: dict[str, Scheme] = {
 BIAS_RULES = ("auto", "zeros", "default", "keep")
 
 
+def register_scheme(scheme: Scheme) -> Scheme:
+    """Add a scheme to :data:`SCHEMES` (modules that build on this one register theirs:
+    ``weightinit.dbn`` adds ``dbn``)."""
+    if scheme.name in SCHEMES:
+        raise ValueError(f"scheme {scheme.name!r} is registered already")
+    if (scheme.init_weight is None) == (scheme.init_model is None):
+        raise ValueError(f"scheme {scheme.name!r} needs exactly one of init_weight and init_model")
+    SCHEMES[scheme.name] = scheme
+    return scheme
+
+
 def _resolve_nonlinearity(nonlinearity: str) -> tuple[str, float | None] | None:
     if nonlinearity == "auto":
         return None
@@ -252,6 +276,8 @@ def init_model(
     nonlinearity: str = "auto",
     bias: str | float = "auto",
     generator: torch.Generator | None = None,
+    data: torch.Tensor | None = None,
+    config: Any = None,
 ) -> nn.Module:
     """Initialize every Linear, ConvNd and ConvTransposeNd of ``model`` in place and return it.
 
@@ -265,6 +291,8 @@ def init_model(
         bias: ``"auto"`` (zeros, or PyTorch's U(±1/√fan_in) for the ``default`` scheme),
             ``"zeros"``, ``"default"``, ``"keep"`` or a number to fill with.
         generator: the torch.Generator every draw comes from.
+        data: training inputs, (N, in_features), for the schemes that need data (``dbn``).
+        config: settings of a data-driven scheme (an ``RBMConfig`` for ``dbn``).
 
     Examples:
         >>> model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
@@ -280,6 +308,11 @@ def init_model(
         bias = check_number("bias", bias)
     check_generator(generator)
     spec = SCHEMES[scheme]
+    if spec.needs_data:
+        if not isinstance(data, torch.Tensor):
+            raise ValueError(f"scheme={scheme!r} needs data=: a tensor of training inputs")
+        spec.init_model(model, data, generator, config)
+        return model
     bias_rule = spec.bias if bias == "auto" else bias
 
     # Plan every layer before touching any, so that a refused layer leaves the model as it was.

@@ -116,6 +116,7 @@ def fit(
     config: TrainConfig | None = None,
     *,
     on_batch: Callable[[], None] | None = None,
+    on_epoch: Callable[[EpochRecord, nn.Module], None] | None = None,
 ) -> History:
     """Train ``model`` (logits out) with cross-entropy on ``dataset.train``; evaluate on
     ``dataset.test`` after every epoch.
@@ -126,6 +127,8 @@ def fit(
         dataset: the in-memory data; its tensors are copied to the device once.
         config: the hyperparameters (default: the lecture's).
         on_batch: called after every optimizer step (a progress bar's ``update``).
+        on_epoch: called with the epoch's record and the model after each evaluation (to
+            keep the best weights by a validation set passed as ``dataset.test``, say).
 
     Returns:
         The per-epoch history; ``diverged`` tells whether the run blew up, and where.
@@ -165,6 +168,8 @@ def fit(
                 history.diverged_at = {"epoch": epoch, "batch": first + 1, "loss": float(losses[first])}
             test_loss, test_accuracy = evaluate(model, test)
             history.epochs.append(EpochRecord(epoch, float(losses.mean()), test_loss, test_accuracy, seconds))
+            if on_epoch is not None:
+                on_epoch(history.epochs[-1], model)
             if history.diverged:
                 break
     return history

@@ -1,0 +1,217 @@
+"""Deep Belief Networks: RBMs stacked and trained greedily, then turned into the initial
+weights of a feed-forward network (Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006).
+
+The lecture's recipe: train an RBM on the data x (layer 1 <-> 2), then an RBM on its hidden
+activities h¹ (layer 2 <-> 3), then on h², ..., and use the weights as the starting point of
+a network fine-tuned by back-propagation. ``DBN.pretrain`` is the first half; ``DBN.to_mlp``
+hands the weights to the second. The RBM maths stays in :mod:`weightinit.rbm`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ._checks import check_choice
+from .files import write_text_atomic, write_weights
+from .init import xavier_uniform_
+from .models import ACTIVATIONS
+from .rbm import RBM, RBMConfig, RBMEpoch, RBMHistory, check_visible, train_rbm
+from .schemes import Scheme, register_scheme
+
+__all__ = ["DBN", "PROPAGATE", "check_layer_sizes"]
+
+PROPAGATE = ("probabilities", "samples")
+
+
+def check_layer_sizes(layer_sizes: Sequence[int]) -> list[int]:
+    sizes = list(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes must name at least 2 sizes (visible and one hidden layer), got {sizes}")
+    for size in sizes:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"layer_sizes must be positive integers, got {sizes}")
+    return sizes
+
+
+class DBN(nn.Module):
+    """A stack of RBMs, ``layer_sizes[i] -> layer_sizes[i + 1]``.
+
+    Args:
+        layer_sizes: e.g. ``[784, 500, 500, 2000]`` (Hinton et al. 2006).
+        visible: the first RBM's visible units, ``"bernoulli"`` (data in [0, 1]) or
+            ``"gaussian"`` (standardized data); every higher RBM sees probabilities.
+
+    Examples:
+        >>> dbn = DBN([784, 500, 500, 2000])
+        >>> dbn.pretrain(x, RBMConfig(epochs=10))  # doctest: +SKIP
+        >>> model = dbn.to_mlp(n_classes=10)  # doctest: +SKIP
+    """
+
+    def __init__(self, layer_sizes: Sequence[int] = (784, 500, 500, 2000), visible: str = "bernoulli") -> None:
+        super().__init__()
+        self.layer_sizes = check_layer_sizes(layer_sizes)
+        self.visible = check_choice("visible", visible, ("bernoulli", "gaussian"))
+        self.rbms = nn.ModuleList(
+            RBM(n_in, n_out, visible if i == 0 else "bernoulli")
+            for i, (n_in, n_out) in enumerate(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        )
+
+    @torch.no_grad()
+    def transform(self, x: torch.Tensor, upto: int | None = None) -> torch.Tensor:
+        """Propagate ``x`` up through the first ``upto`` RBMs (default: all) by p(h | v)."""
+        for rbm in list(self.rbms)[:upto]:
+            x = rbm.prob_h(x)
+        return x
+
+    def pretrain(
+        self,
+        x: torch.Tensor,
+        configs: RBMConfig | Sequence[RBMConfig] | None = None,
+        *,
+        propagate: str = "probabilities",
+        checkpoint_dir: str | Path | None = None,
+        on_layer: Callable[[int, RBMHistory | None], None] | None = None,
+        on_epoch: Callable[[int, RBMEpoch], None] | None = None,
+        on_batch: Callable[[], None] | None = None,
+    ) -> list[RBMHistory | None]:
+        """Train the RBMs greedily, bottom up; each one's data is the layer below's hidden
+        probabilities (or samples of them) on ``x``.
+
+        Args:
+            configs: one RBMConfig for every layer, or one per layer.
+            propagate: ``"probabilities"`` (Hinton et al. 2006) or ``"samples"``.
+            checkpoint_dir: after each layer, its weights (``layer-<i>.pt``) and settings
+                (``layer-<i>.json``) are written there; a layer whose files are already there
+                with the same settings is loaded instead of trained (its history is None),
+                and one with other settings is refused, naming them.
+            on_layer: called with (layer index, history) after each layer.
+        """
+        check_choice("propagate", propagate, PROPAGATE)
+        configs = self._layer_configs(configs)
+        folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        data = check_visible(x, self.layer_sizes[0], self.visible, "x")
+        histories: list[RBMHistory | None] = []
+        for i, (rbm, config) in enumerate(zip(self.rbms, configs)):
+            settings = {"layer": i, "sizes": [rbm.n_visible, rbm.n_hidden], "visible": rbm.visible,
+                        "propagate": propagate, "rbm": asdict(config)}
+            history = None
+            if folder is not None and self._resume_layer(folder, i, rbm, settings):
+                rbm.to(data.device)
+            else:
+                history = train_rbm(rbm, data, config, on_batch=on_batch,
+                                    on_epoch=None if on_epoch is None else lambda e, i=i: on_epoch(i, e))
+                if folder is not None:
+                    write_weights(folder / f"layer-{i}.pt", {"state_dict": rbm.state_dict()})
+                    write_text_atomic(folder / f"layer-{i}.json", json.dumps(settings, indent=2) + "\n")
+            histories.append(history)
+            if on_layer is not None:
+                on_layer(i, history)
+            if i < len(self.rbms) - 1:
+                data = data.to(rbm.W.device)
+                probabilities = rbm.prob_h(data)
+                if propagate == "samples":
+                    g = torch.Generator(device=probabilities.device).manual_seed(config.seed + 1)
+                    probabilities = (torch.rand(probabilities.shape, generator=g, device=probabilities.device)
+                                     < probabilities).float()
+                data = probabilities
+        return histories
+
+    def _layer_configs(self, configs: RBMConfig | Sequence[RBMConfig] | None) -> list[RBMConfig]:
+        if configs is None or isinstance(configs, RBMConfig):
+            base = configs or RBMConfig()
+            # every layer its own seed, so that stacked layers don't share random streams
+            return [replace(base, seed=base.seed + i) for i in range(len(self.rbms))]
+        configs = list(configs)
+        if len(configs) != len(self.rbms) or not all(isinstance(c, RBMConfig) for c in configs):
+            raise ValueError(f"configs must be one RBMConfig or {len(self.rbms)} of them (one per layer)")
+        return configs
+
+    @staticmethod
+    def _resume_layer(folder: Path, i: int, rbm: RBM, settings: dict) -> bool:
+        weights, meta = folder / f"layer-{i}.pt", folder / f"layer-{i}.json"
+        if not (weights.is_file() and meta.is_file()):
+            return False
+        saved = json.loads(meta.read_text())
+        differing = sorted(_differing_keys(saved, json.loads(json.dumps(settings))))
+        if differing:
+            raise ValueError(f"checkpoint {meta} was made with other settings ({', '.join(differing)} differ); "
+                             "use a new folder or the same settings")
+        state = torch.load(weights, weights_only=True)
+        rbm.load_state_dict(state["state_dict"])
+        return True
+
+    def to_mlp(
+        self, n_classes: int, activation: str = "sigmoid", generator: torch.Generator | None = None
+    ) -> nn.Sequential:
+        """A feed-forward classifier whose hidden Linear layers carry the RBMs' weights and
+        hidden biases (so that with sigmoid its first layer computes the first RBM's
+        p(h | v)), topped by a fresh output layer (Glorot uniform, zero bias)."""
+        check_choice("activation", activation, ACTIVATIONS)
+        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+            raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+        layers: list[nn.Module] = []
+        for rbm in self.rbms:
+            linear = nn.Linear(rbm.n_visible, rbm.n_hidden)
+            with torch.no_grad():
+                linear.weight.copy_(rbm.W)
+                linear.bias.copy_(rbm.b_h)
+            layers += [linear, ACTIVATIONS[activation]()]
+        output = nn.Linear(self.layer_sizes[-1], n_classes)
+        with torch.no_grad():
+            xavier_uniform_(output.weight, generator=generator)
+            output.bias.zero_()
+        return nn.Sequential(*layers, output).to(self.rbms[0].W.device)
+
+
+def _differing_keys(a, b, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = []
+        for key in sorted(set(a) | set(b)):
+            keys += _differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        return keys
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+# ---------------------------------------------------------------- the "dbn" scheme
+def _linear_chain(model: nn.Module) -> list[nn.Linear]:
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if len(layers) < 2 or any(a.out_features != b.in_features for a, b in zip(layers, layers[1:])):
+        raise ValueError("scheme 'dbn' needs a model whose Linear layers form a chain of at least two "
+                         "(in -> hidden ... -> out), such as weightinit.models.mlp")
+    return layers
+
+
+def init_from_dbn(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None, config: RBMConfig | None) -> None:
+    """Pre-train a DBN on ``data`` with the sizes of the model's hidden layers and copy it in;
+    the output layer gets Glorot uniform weights and zero bias."""
+    layers = _linear_chain(model)
+    sizes = [layers[0].in_features] + [layer.out_features for layer in layers[:-1]]
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator is not None else 0
+    config = replace(config or RBMConfig(epochs=5), seed=seed)
+    dbn = DBN(sizes)
+    dbn.pretrain(data.to(layers[0].weight.device), config)
+    with torch.no_grad():
+        for linear, rbm in zip(layers, dbn.rbms):
+            linear.weight.copy_(rbm.W)
+            if linear.bias is not None:
+                linear.bias.copy_(rbm.b_h)
+        xavier_uniform_(layers[-1].weight, generator=generator)
+        if layers[-1].bias is not None:
+            layers[-1].bias.zero_()
+
+
+register_scheme(Scheme(
+    "dbn",
+    "greedy RBM pre-training of the hidden layers on data (Hinton et al. 2006); output layer Glorot uniform",
+    init_weight=None,
+    uses_gain=False,
+    init_model=init_from_dbn,
+))
