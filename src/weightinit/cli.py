@@ -158,7 +158,8 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
 
         dbn, model, results = dbn_experiment(dataset, layers=layers, pretrain=pretrain, train=train,
                                              n_valid=args.n_valid, controls=controls,
-                                             checkpoint_dir=str(folder / "checkpoints"),
+                                             checkpoint_dir=str(folder / "checkpoints"), dropout=args.dropout,
+                                             input_dropout=args.input_dropout,
                                              progress=not args.no_progress, on_layer=on_layer)
         results["references"] = references or {}
         write_weights(folder / "dbn.pt", {"state_dict": dbn.state_dict(), "layer_sizes": layers})
@@ -198,6 +199,8 @@ def _add_dbn_options(parser: argparse.ArgumentParser, finetune_epochs: int) -> N
     parser.add_argument("--lr", type=float, default=0.1, help="fine-tuning learning rate (default %(default)g)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default %(default)g)")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--dropout", type=float, default=0.0, help="dropout after each hidden layer when fine-tuning")
+    parser.add_argument("--input-dropout", type=float, default=0.0, help="dropout on the inputs when fine-tuning")
     parser.add_argument("--n-valid", type=int, default=10_000, help="training images held out for model choice")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._checks import check_choice
+from ._checks import check_choice, check_number
 from .files import write_text_atomic, write_weights
 from .init import xavier_uniform_
 from .models import ACTIVATIONS
@@ -149,21 +149,36 @@ class DBN(nn.Module):
         return True
 
     def to_mlp(
-        self, n_classes: int, activation: str = "sigmoid", generator: torch.Generator | None = None
+        self,
+        n_classes: int,
+        activation: str = "sigmoid",
+        generator: torch.Generator | None = None,
+        *,
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
     ) -> nn.Sequential:
         """A feed-forward classifier whose hidden Linear layers carry the RBMs' weights and
         hidden biases (so that with sigmoid its first layer computes the first RBM's
-        p(h | v)), topped by a fresh output layer (Glorot uniform, zero bias)."""
+        p(h | v)), topped by a fresh output layer (Glorot uniform, zero bias).
+
+        ``dropout`` after each hidden layer and ``input_dropout`` on the inputs are the
+        fine-tuning of Srivastava et al. (2014), who report 0.92% MNIST test error for this
+        DBN fine-tuned with dropout."""
         check_choice("activation", activation, ACTIVATIONS)
         if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
             raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
-        layers: list[nn.Module] = []
+        for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0 <= check_number(name, p) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {p!r}")
+        layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout else []
         for rbm in self.rbms:
             linear = nn.Linear(rbm.n_visible, rbm.n_hidden)
             with torch.no_grad():
                 linear.weight.copy_(rbm.W)
                 linear.bias.copy_(rbm.b_h)
             layers += [linear, ACTIVATIONS[activation]()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
         output = nn.Linear(self.layer_sizes[-1], n_classes)
         with torch.no_grad():
             xavier_uniform_(output.weight, generator=generator)

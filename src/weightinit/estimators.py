@@ -2,7 +2,8 @@
 
 ``BernoulliRBM`` is a drop-in for :class:`sklearn.neural_network.BernoulliRBM`: the same
 constructor, methods and fitted attributes, plus ``k``, ``persistent``, ``momentum``,
-``weight_decay``, ``device`` and ``precision``. The maths lives in :mod:`weightinit.rbm`.
+``weight_decay``, ``device`` and ``precision``. ``DBNClassifier`` pre-trains a Deep Belief
+Network and fine-tunes it. The maths lives in :mod:`weightinit.rbm` and :mod:`weightinit.dbn`.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .rbm import RBM, RBMConfig, RBMTrainer
 from .train import resolve_device
 
-__all__ = ["BernoulliRBM"]
+__all__ = ["BernoulliRBM", "DBNClassifier"]
 
 
 class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -243,3 +245,129 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class DBNClassifier(ClassifierMixin, BaseEstimator):
+    """A Deep Belief Network classifier: greedy RBM pre-training of the hidden layers, then a
+    sigmoid network initialized from them and fine-tuned by back-propagation (Hinton,
+    Osindero & Teh 2006; Hinton & Salakhutdinov 2006).
+
+    Inputs in [0, 1] feed Bernoulli visible units; any other input is standardized (the
+    training set's mean and std, kept in ``mean_``/``scale_``) and feeds Gaussian ones.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(500, 500, 2000)
+    pretrain_epochs : int, default=10
+        RBM epochs per layer (0: no pre-training; the hidden layers keep the RBMs'
+        N(0, 0.01²) initial weights).
+    pretrain_learning_rate : float, default=0.1
+    k : int, default=1
+        Gibbs steps of CD-k.
+    finetune_epochs : int, default=30
+    learning_rate : float, default=0.1
+    optimizer : {"sgd", "adam"}, default="sgd"
+    momentum : float, default=0.9
+        SGD momentum of the fine-tuning.
+    batch_size : int, default=100
+    random_state : int, RandomState instance or None, default=None
+    device : {"cpu", "cuda", "auto"}, default="cpu"
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    model_ : torch.nn.Sequential
+        The fine-tuned network (logits out).
+    dbn_ : weightinit.dbn.DBN
+        The pre-trained stack.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = DBNClassifier(hidden_layer_sizes=(64,), finetune_epochs=5).fit(X / 16, y)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(500, 500, 2000),
+        *,
+        pretrain_epochs=10,
+        pretrain_learning_rate=0.1,
+        k=1,
+        finetune_epochs=30,
+        learning_rate=0.1,
+        optimizer="sgd",
+        momentum=0.9,
+        batch_size=100,
+        random_state=None,
+        device="cpu",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_learning_rate = pretrain_learning_rate
+        self.k = k
+        self.finetune_epochs = finetune_epochs
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.momentum = momentum
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.device = device
+
+    def _inputs(self, X: np.ndarray) -> torch.Tensor:
+        x = torch.tensor(X, dtype=torch.float32)
+        if self.visible_ == "gaussian":
+            x = (x - torch.as_tensor(self.mean_, dtype=torch.float32)) / torch.as_tensor(self.scale_, dtype=torch.float32)
+        return x.to(resolve_device(self.device))
+
+    def fit(self, X, y):
+        """Pre-train on X, then fine-tune on (X, y)."""
+        from .data import Dataset, Split
+        from .dbn import DBN
+        from .train import TrainConfig, fit
+
+        X, y = validate_data(self, X, y, accept_sparse=False, dtype=(np.float64, np.float32))
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        sizes = [X.shape[1], *[int(s) for s in np.atleast_1d(self.hidden_layer_sizes)]]
+        if isinstance(self.pretrain_epochs, bool) or not isinstance(self.pretrain_epochs, Integral) or self.pretrain_epochs < 0:
+            raise ValueError(f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        self.visible_ = "bernoulli" if X.min() >= 0 and X.max() <= 1 else "gaussian"
+        self.mean_, self.scale_ = X.mean(0), X.std(0)
+        self.scale_ = np.where(self.scale_ > 0, self.scale_, 1.0)
+        x = self._inputs(X)
+        self.dbn_ = DBN(sizes, visible=self.visible_)
+        generator = torch.Generator().manual_seed(seed)
+        if self.pretrain_epochs:
+            config = RBMConfig(epochs=int(self.pretrain_epochs), lr=float(self.pretrain_learning_rate), k=self.k,
+                               batch_size=self.batch_size, seed=seed, device=self.device)
+            self.dbn_.pretrain(x, config)
+        else:
+            for rbm in self.dbn_.rbms:
+                rbm.reset_parameters(generator=generator)
+        self.model_ = self.dbn_.to_mlp(len(self.classes_), "sigmoid", generator)
+        labels = torch.as_tensor(encoded, dtype=torch.int64)
+        probe = slice(0, min(len(x), 256))  # fit() reports accuracy each epoch; a small probe keeps it cheap
+        data = Dataset("X", Split(x.cpu(), labels), Split(x.cpu()[probe], labels[probe]), (X.shape[1],),
+                       len(self.classes_))
+        fit(self.model_, data, TrainConfig(optimizer=self.optimizer, lr=float(self.learning_rate),
+                                           momentum=float(self.momentum) if self.optimizer == "sgd" else 0.0,
+                                           epochs=max(int(self.finetune_epochs), 1), batch_size=self.batch_size,
+                                           seed=seed, device=self.device))
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities, of shape (n_samples, n_classes), columns in ``classes_`` order."""
+        check_is_fitted(self, ("model_", "classes_"))
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        self.model_.eval()
+        with torch.no_grad():
+            return torch.softmax(self.model_(self._inputs(X)), dim=1).cpu().double().numpy()
+
+    def predict(self, X):
+        """The most probable class of each sample."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]

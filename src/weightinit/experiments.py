@@ -283,6 +283,8 @@ def dbn_experiment(
     n_valid: int = 10_000,
     controls: Sequence[tuple[str, str, str]] = (),
     checkpoint_dir: str | None = None,
+    dropout: float = 0.0,
+    input_dropout: float = 0.0,
     progress: bool = False,
     on_layer=None,
 ) -> tuple[DBN, torch.nn.Module, dict]:
@@ -302,11 +304,14 @@ def dbn_experiment(
               disable=None if progress else True, mininterval=0.5) as bar:
         dbn.pretrain(tuning.train.x, pretrain, checkpoint_dir=checkpoint_dir, on_layer=on_layer, on_batch=bar.update)
     pretrain_seconds = time.perf_counter() - start
-    model = dbn.to_mlp(dataset.n_classes, "sigmoid", torch.Generator().manual_seed(train.seed))
+    model = dbn.to_mlp(dataset.n_classes, "sigmoid", torch.Generator().manual_seed(train.seed), dropout=dropout,
+                       input_dropout=input_dropout)
     runs = [finetune(model, dataset, train, n_valid=n_valid, name="DBN pre-training + fine-tuning (sigmoid)",
                      progress=progress)]
     for name, scheme, activation in controls:
-        control = mlp([*layers, dataset.n_classes], activation)
+        control = mlp([*layers, dataset.n_classes], activation, dropout=dropout)
+        if input_dropout:
+            control.insert(0, torch.nn.Dropout(input_dropout))
         init_model(control, scheme, generator=torch.Generator().manual_seed(train.seed))
         runs.append(finetune(control, dataset, train, n_valid=n_valid, name=name, progress=progress))
     results = {
@@ -314,7 +319,8 @@ def dbn_experiment(
         "dataset": dataset.name,
         "source": dataset.source,
         "arch": "-".join(map(str, [*layers, dataset.n_classes])),
-        "config": {"pretrain": asdict(pretrain), "finetune": asdict(train), "n_valid": n_valid},
+        "config": {"pretrain": asdict(pretrain), "finetune": asdict(train), "n_valid": n_valid, "dropout": dropout,
+                   "input_dropout": input_dropout},
         "seconds": {"pretrain": pretrain_seconds, "finetune": runs[0]["seconds"],
                     "controls": sum(r["seconds"] for r in runs[1:])},
         "runs": runs,

@@ -1,0 +1,167 @@
+"""Deep Belief Networks: greedy pre-training, export to an MLP, resume, the dbn scheme, DBNClassifier."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils.estimator_checks import check_estimator
+
+from weightinit import init_model
+from weightinit.cli import main
+from weightinit.data import load_dataset
+from weightinit.dbn import DBN
+from weightinit.estimators import DBNClassifier
+from weightinit.models import mlp
+from weightinit.rbm import RBMConfig
+from weightinit.train import TrainConfig, fit
+
+CONFIG = RBMConfig(epochs=4, batch_size=10, lr=0.05, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+@pytest.fixture(scope="module")
+def pretrained(digits):
+    dbn = DBN([64, 48, 32])
+    histories = dbn.pretrain(digits.train.x, CONFIG)
+    return dbn, histories
+
+
+def test_greedy_pretraining_trains_every_layer(pretrained):
+    dbn, histories = pretrained
+    assert [len(h.epochs) for h in histories] == [4, 4]
+    for h in histories:
+        assert h.epochs[-1].reconstruction_error < h.epochs[0].reconstruction_error
+
+
+def test_exported_mlp_first_layer_is_the_rbms_prob_h(pretrained, digits):
+    dbn, _ = pretrained
+    model = dbn.to_mlp(10)
+    x = digits.test.x
+    with torch.no_grad():
+        assert torch.allclose(model[1](model[0](x)), dbn.rbms[0].prob_h(x), atol=1e-6)
+        assert torch.allclose(model[3](model[2](model[1](model[0](x)))), dbn.transform(x), atol=1e-6)
+    assert [type(m).__name__ for m in model] == ["Linear", "Sigmoid", "Linear", "Sigmoid", "Linear"]
+    assert model[4].out_features == 10 and torch.count_nonzero(model[4].bias) == 0
+
+
+def test_finetuning_lowers_the_loss_and_beats_all_zeros(pretrained, digits):
+    dbn, _ = pretrained
+    config = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, epochs=15, batch_size=20)
+    model = dbn.to_mlp(10, generator=torch.Generator().manual_seed(0))
+    history = fit(model, digits, config)
+    assert history.epochs[-1].train_loss < 0.5 * history.epochs[0].train_loss
+    zeros = init_model(mlp("64-48-32-10", activation="sigmoid"), "zeros")
+    baseline = fit(zeros, digits, config)
+    assert history.epochs[-1].test_accuracy > 0.85 > baseline.epochs[-1].test_accuracy + 0.3
+
+
+def test_resume_skips_finished_layers_and_matches_an_uninterrupted_run(digits, tmp_path):
+    uninterrupted = DBN([64, 32, 16])
+    uninterrupted.pretrain(digits.train.x, CONFIG, checkpoint_dir=tmp_path / "a")
+
+    def crash_after_first_layer(i, history):
+        if i == 0:
+            raise KeyboardInterrupt
+
+    interrupted = DBN([64, 32, 16])
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.pretrain(digits.train.x, CONFIG, checkpoint_dir=tmp_path / "b", on_layer=crash_after_first_layer)
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["layer-0.json", "layer-0.pt"]
+    resumed = DBN([64, 32, 16])
+    histories = resumed.pretrain(digits.train.x, CONFIG, checkpoint_dir=tmp_path / "b")
+    assert histories[0] is None and histories[1] is not None  # layer 1 loaded, layer 2 trained
+    for p, q in zip(uninterrupted.parameters(), resumed.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_resume_with_other_settings_is_refused(digits, tmp_path):
+    DBN([64, 16]).pretrain(digits.train.x, CONFIG, checkpoint_dir=tmp_path)
+    before = (tmp_path / "layer-0.pt").read_bytes()
+    with pytest.raises(ValueError, match=r"other settings \(rbm.epochs, rbm.lr differ\)"):
+        DBN([64, 16]).pretrain(digits.train.x, replace(CONFIG, epochs=2, lr=0.01), checkpoint_dir=tmp_path)
+    assert (tmp_path / "layer-0.pt").read_bytes() == before
+    assert json.loads((tmp_path / "layer-0.json").read_text())["rbm"]["epochs"] == 4
+
+
+def test_dbn_scheme_pretrains_an_existing_mlp(digits):
+    model = mlp("64-32-16-10", activation="sigmoid")
+    init_model(model, "dbn", data=digits.train.x, config=RBMConfig(epochs=2), generator=torch.Generator().manual_seed(0))
+    reference = DBN([64, 32, 16])
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=torch.Generator().manual_seed(0)))
+    reference.pretrain(digits.train.x, replace(RBMConfig(epochs=2), seed=seed))
+    assert torch.equal(model[0].weight, reference.rbms[0].W) and torch.equal(model[2].bias, reference.rbms[1].b_h)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda d: DBN([64]), "at least 2 sizes"),
+        (lambda d: DBN([64, 0]), "positive integers"),
+        (lambda d: DBN([64, 8], visible="poisson"), "visible='poisson' is not supported"),
+        (lambda d: DBN([60, 8]).pretrain(d.train.x, CONFIG), r"must have shape \(n_samples, 60\)"),
+        (lambda d: DBN([64, 8]).pretrain(d.train.x, CONFIG, propagate="means"), "propagate='means' is not supported"),
+        (lambda d: DBN([64, 8, 4]).pretrain(d.train.x, [CONFIG]), "one RBMConfig or 2 of them"),
+        (lambda d: init_model(mlp("64-8-10"), "dbn"), "scheme='dbn' needs data="),
+        (lambda d: init_model(torch.nn.Sequential(torch.nn.Linear(64, 8)), "dbn", data=d.train.x), "form a chain"),
+    ],
+)
+def test_bad_input(digits, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(digits)
+
+
+def test_dbn_classifier_passes_check_estimator():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(DBNClassifier(hidden_layer_sizes=(16,), pretrain_epochs=1, finetune_epochs=10,
+                                                batch_size=10), on_fail=None)
+    assert [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"] == []
+
+
+def test_dbn_classifier_on_digits(digits):
+    clf = DBNClassifier(hidden_layer_sizes=(64,), pretrain_epochs=5, finetune_epochs=20, batch_size=20, random_state=0)
+    clf.fit(digits.train.x.numpy(), digits.train.y.numpy())
+    assert clf.score(digits.test.x.numpy(), digits.test.y.numpy()) > 0.85
+    proba = clf.predict_proba(digits.test.x.numpy())
+    assert np.allclose(proba.sum(1), 1) and proba.shape == (360, 10)
+
+
+def test_cli_dbn_runs_and_resumes(tmp_path, capsys):
+    out = tmp_path / "d"
+    argv = ["dbn", "--dataset", "digits", "--layers", "64-32-16", "--pretrain-epochs", "2", "--finetune-epochs", "3",
+            "--n-valid", "300", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert {"dbn.pt", "classifier.pt", "results.json", "report.md", "curves.png", "filters.png", "checkpoints"} <= \
+        {p.name for p in out.iterdir()}
+    first = json.loads((out / "results.json").read_text())
+    assert main([*argv, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "layer 1 (64-32): loaded from checkpoint" in err and "layer 2 (32-16): loaded from checkpoint" in err
+    again = json.loads((out / "results.json").read_text())
+    assert again["runs"][0]["test_accuracy"] == first["runs"][0]["test_accuracy"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--layers", "784-500"], "layers start with 784 units but digits has 64 features"),
+        (["--layers", "64"], "arch='64' is not a layer spec"),
+        (["--layers", "64-16", "--resume"], "resume needs --out"),
+        (["--finetune-epochs", "0"], "epochs must be >= 1, got 0"),
+    ],
+)
+def test_cli_dbn_errors(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert main(["dbn", "--dataset", "digits", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and err[-1].startswith("weightinit: error:")
+    assert not (tmp_path / "runs").exists()
