@@ -163,5 +163,5 @@ def test_cli_dbn_errors(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
     assert main(["dbn", "--dataset", "digits", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert message in err[-1] and err[-1].startswith("weightinit: error:")
+    assert len(err) == 1 and message in err[0] and err[0].startswith("weightinit: error:"), err
     assert not (tmp_path / "runs").exists()

@@ -38,13 +38,29 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _describe(dataset, note: str = "") -> None:
+    """Say in one line (stderr) what the data is and where it came from."""
+    _say(f"data: {dataset.name}, {len(dataset.train)} train{note} / {len(dataset.test)} test, from {dataset.source}")
+
+
+def _emit(results: dict, text: str, as_json: bool) -> None:
+    """The run's text on stdout, or with --json the results JSON there and the text on stderr."""
+    from .report import to_json
+
+    if as_json:
+        sys.stdout.write(to_json(results))
+        _say(text)
+    else:
+        print(text)
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .experiments import CompareConfig, compare
     from .files import run_folder
     from .models import NAMED_ARCHS, parse_arch
     from .plots import plot_curves
-    from .report import format_table, to_json, write_compare_outputs
+    from .report import format_table, write_compare_outputs
 
     dataset_name = args.dataset or ("digits" if args.quick else "mnist")
     epochs = args.epochs
@@ -59,17 +75,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         parse_arch(config.arch)  # a malformed spec is refused before the data is loaded
     dataset = load_dataset(dataset_name, args.data_dir)
     parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
-    _say(f"data: {dataset.name}, {len(dataset.train)} train / {len(dataset.test)} test, from {dataset.source}")
+    _describe(dataset)
     with run_folder(args.out, "compare") as folder:
         results = compare(dataset, config, progress=not args.no_progress)
         write_compare_outputs(results, folder)
         plot_curves(results, folder / "curves.png")
-    table = format_table(results["summary"])
-    if args.json:
-        sys.stdout.write(to_json(results))
-        _say(table)
-    else:
-        print(table)
+    _emit(results, format_table(results["summary"]), args.json)
     _say(f"wrote {folder}/: results.json, results.csv, curves.png, report.md")
     return 0
 
@@ -92,7 +103,7 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
         raise ValueError(f"hidden must be >= 1, got {args.hidden}")
     check_choice("visible", args.visible, VISIBLE_TYPES)
     dataset = load_dataset(args.dataset, args.data_dir)
-    _say(f"data: {dataset.name}, {len(dataset.train)} train / {len(dataset.test)} test, from {dataset.source}")
+    _describe(dataset)
     table = sys.stderr if args.json else sys.stdout
     print(RBM_HEADER, file=table, flush=True)
     with run_folder(args.out, "rbm") as folder:
@@ -107,11 +118,7 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
         plot_tiles(rbm.W[:100].cpu(), shape, folder / "filters.png", f"RBM filters (first {min(100, args.hidden)} hidden units)")
         plot_tiles(samples, shape, folder / "samples.png", "Samples from the RBM (Gibbs chains, mean-field visible units)",
                    per_tile=args.visible == "gaussian")
-    if args.json:
-        sys.stdout.write(to_json(results))
-        _say(rbm_summary(results))
-    else:
-        print(rbm_summary(results))
+    _emit(results, rbm_summary(results), args.json)
     _say(f"wrote {folder}/: rbm.pt, results.json, filters.png, samples.png")
     return 0
 
@@ -144,12 +151,12 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
                          seed=args.seed, device=args.device, precision=args.precision)
     train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=args.finetune_epochs,
                         batch_size=args.batch_size, seed=args.seed, device=args.device)
-    dataset = load_dataset(args.dataset, args.data_dir)
-    if layers[0] != dataset.n_features:
-        raise ValueError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
-    _say(f"data: {dataset.name}, {len(dataset.train)} train ({args.n_valid} of them for validation) / "
-         f"{len(dataset.test)} test, from {dataset.source}")
-    with run_folder(args.out, kind, resume=args.resume) as folder:
+    with run_folder(args.out, kind, resume=args.resume) as folder:  # removed again if nothing is written
+        dataset = load_dataset(args.dataset, args.data_dir)
+        if layers[0] != dataset.n_features:
+            raise ValueError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
+        _describe(dataset, f" ({args.n_valid} of them for validation)")
+
         def on_layer(i: int, history) -> None:
             status = "loaded from checkpoint" if history is None else (
                 f"{len(history.epochs)} epochs, recon err {history.epochs[-1].reconstruction_error:.2f}, "
@@ -176,11 +183,7 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
                            for r in results["runs"]]}
         plot_curves(curves, folder / "curves.png")
         plot_tiles(dbn.rbms[0].W[:100].cpu(), dataset.image_shape, folder / "filters.png", "first-layer RBM filters")
-    if args.json:
-        sys.stdout.write(to_json(results))
-        _say(table)
-    else:
-        print(table)
+    _emit(results, table, args.json)
     _say(f"wall time: pre-training {results['seconds']['pretrain']:.0f} s, fine-tuning "
          f"{results['seconds']['finetune']:.0f} s, controls {results['seconds']['controls']:.0f} s; wrote {folder}/")
     return 0

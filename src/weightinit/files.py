@@ -105,11 +105,13 @@ def run_folder(
         while folder.exists():
             suffix += 1
             folder = Path(root) / f"{stamp}-{kind}-{suffix}"
-    created = not folder.exists()
+    # the folders this call creates, outermost first, to be removed again if nothing is written
+    created = [p for p in (*reversed(folder.parents), folder) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     try:
         yield folder
     except BaseException:
-        if created and not any(folder.iterdir()):
-            folder.rmdir()
+        for path in reversed(created):
+            if path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
         raise
