@@ -189,10 +189,9 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
     return 0
 
 
-def _add_dbn_options(parser: argparse.ArgumentParser, pretrain_epochs: int, finetune_epochs: int,
+def _add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs: int, finetune_epochs: int,
                      dropout: float, input_dropout: float) -> None:
-    parser.add_argument("--dataset", default="mnist")
-    parser.add_argument("--data-dir", default=None)
+    _add_data_options(parser)
     parser.add_argument("--pretrain-epochs", type=int, default=pretrain_epochs, help="RBM epochs per layer (default %(default)s)")
     parser.add_argument("--pretrain-lr", type=float, default=0.1, help="RBM learning rate (default %(default)s)")
     parser.add_argument("--k", type=int, default=1, help="Gibbs steps (default %(default)s)")
@@ -210,10 +209,8 @@ def _add_dbn_options(parser: argparse.ArgumentParser, pretrain_epochs: int, fine
     parser.add_argument("--n-valid", type=int, default=10_000, help="training images held out for model choice")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=None, help="output folder (default runs/<timestamp>-<name>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out: finished layers are loaded")
-    parser.add_argument("--json", action="store_true", help="print results.json on stdout")
-    parser.add_argument("--no-progress", action="store_true")
+    _add_output_options(parser, kind)
 
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
@@ -230,6 +227,18 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
 
 def _split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _add_data_options(parser: argparse.ArgumentParser, default: str | None = "mnist") -> None:
+    parser.add_argument("--dataset", default=default,
+                        help="mnist (default), fashion-mnist, digits or synthetic")
+    parser.add_argument("--data-dir", default=None, help="folder searched first for the data ($WEIGHTINIT_DATA)")
+
+
+def _add_output_options(parser: argparse.ArgumentParser, kind: str) -> None:
+    parser.add_argument("--out", default=None, help=f"output folder (default runs/<timestamp>-{kind})")
+    parser.add_argument("--json", action="store_true", help="print results.json on stdout (the rest goes to stderr)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
@@ -259,8 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the same network on the same data from each initialization; print a table "
         "sorted by test accuracy and write results.json, results.csv, curves.png and report.md.",
     )
-    comp.add_argument("--dataset", default=None, help="mnist (default), fashion-mnist, digits or synthetic")
-    comp.add_argument("--data-dir", default=None, help="folder searched first for the data ($WEIGHTINIT_DATA)")
+    _add_data_options(comp, default=None)
     comp.add_argument("--arch", default="lecture",
                       help="layer sizes such as 784-256-256-10, or lecture (in-256-256-out), deep (in-512x4-out)")
     comp.add_argument("--activation", default="relu", help="hidden activation (default %(default)s)")
@@ -270,18 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
     comp.add_argument("--pretrain-epochs", type=int, default=5, help="RBM epochs per layer for --inits dbn (default 5)")
     _add_train_options(comp)
-    comp.add_argument("--out", default=None, help="output folder (default runs/<timestamp>-compare)")
     comp.add_argument("--quick", action="store_true", help="seconds, not minutes: digits for 10 epochs (or 2 epochs of --dataset)")
-    comp.add_argument("--json", action="store_true", help="print results.json on stdout (the table goes to stderr)")
-    comp.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_output_options(comp, "compare")
     comp.set_defaults(run=_cmd_compare)
 
     rbm = commands.add_parser("rbm", help="train a restricted Boltzmann machine and measure it (AIS log-likelihood)",
                               description="Train an RBM by CD-k or PCD-k; print a per-epoch table, then the test "
                               "reconstruction error, pseudo-likelihood and AIS log-likelihood; write rbm.pt, "
                               "results.json, filters.png and samples.png.")
-    rbm.add_argument("--dataset", default="mnist", help="mnist (default), fashion-mnist, digits or synthetic")
-    rbm.add_argument("--data-dir", default=None, help="folder searched first for the data")
+    _add_data_options(rbm)
     rbm.add_argument("--hidden", type=int, default=500, help="hidden units (default %(default)s)")
     rbm.add_argument("--visible", default="bernoulli", help="bernoulli (data in [0, 1]) or gaussian (standardized)")
     rbm.add_argument("--epochs", type=int, default=10, help="default %(default)s")
@@ -297,9 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     rbm.add_argument("--precision", default="float32", help="float32 or bf16 (bfloat16 matmul inputs)")
     rbm.add_argument("--ais-chains", type=int, default=100, help="AIS runs (default %(default)s)")
     rbm.add_argument("--ais-steps", type=int, default=14_500, help="AIS temperatures (default %(default)s)")
-    rbm.add_argument("--out", default=None, help="output folder (default runs/<timestamp>-rbm)")
-    rbm.add_argument("--json", action="store_true", help="print results.json on stdout (the rest goes to stderr)")
-    rbm.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_output_options(rbm, "rbm")
     rbm.set_defaults(run=_cmd_rbm)
 
     dbn = commands.add_parser("dbn", help="pre-train a Deep Belief Network, fine-tune it, report test error",
@@ -307,13 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "fine-tuning of the sigmoid network it initializes, with model choice on a "
                               "validation split and one evaluation on the test set.")
     dbn.add_argument("--layers", default="784-500-500-2000", help="visible and hidden sizes (default %(default)s)")
-    _add_dbn_options(dbn, pretrain_epochs=10, finetune_epochs=30, dropout=0.0, input_dropout=0.0)
+    _add_dbn_options(dbn, "dbn", pretrain_epochs=10, finetune_epochs=30, dropout=0.0, input_dropout=0.0)
     dbn.set_defaults(run=_cmd_dbn)
 
     reproduce = commands.add_parser("reproduce", help="reproduce a paper's experiment: hinton2006")
     reproduce.add_argument("name", choices=["hinton2006"], help="hinton2006: DBN 784-500-500-2000 vs random inits")
     # the settings of the run measured in the README
-    _add_dbn_options(reproduce, pretrain_epochs=20, finetune_epochs=80, dropout=0.5, input_dropout=0.2)
+    _add_dbn_options(reproduce, "hinton2006", pretrain_epochs=20, finetune_epochs=80, dropout=0.5, input_dropout=0.2)
     reproduce.set_defaults(run=_cmd_reproduce)
 
     data = commands.add_parser("data", help="datasets: fetch")
