@@ -151,3 +151,11 @@ def test_default_run_folder_is_timestamped_and_never_reused(tmp_path, monkeypatc
         assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal", "--epochs", "1", "--no-progress"]) == 0
     folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert len(folders) == 2 and all(name.split("-")[-1] in ("compare", "2") for name in folders)
+
+
+def test_data_driven_inits_in_compare(synthetic):
+    config = CompareConfig(arch="64-32-32-10", activation="sigmoid", inits=("dbn", "lsuv"), pretrain_epochs=1,
+                           train=TrainConfig(epochs=2))
+    results = compare(synthetic, config)
+    assert [r["init"] for r in results["runs"]] == ["dbn", "lsuv"]
+    assert all(r["test_accuracy"] > 0.5 and r["init_seconds"] > 0 for r in results["runs"])

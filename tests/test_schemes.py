@@ -267,3 +267,70 @@ def test_lazy_layer_is_refused_before_anything_changes():
 def test_model_without_layers_warns():
     with pytest.warns(UserWarning, match="no Linear/Conv layers"):
         wi.init_model(nn.Sequential(nn.ReLU()), "he_normal")
+
+
+# ---------------------------------------------------------------- LSUV
+from weightinit.schemes import LSUVConfig  # noqa: E402
+
+
+def _output_variances(model: nn.Module, x: torch.Tensor) -> list[float]:
+    outputs: list[float] = []
+    hooks = [m.register_forward_hook(lambda mod, i, o: outputs.append(float(o.var())))
+             for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+    with torch.no_grad():
+        model(x)
+    for hook in hooks:
+        hook.remove()
+    return outputs
+
+
+@pytest.mark.parametrize("activation", [nn.Tanh, nn.ReLU])
+def test_lsuv_gives_every_layer_unit_output_variance(activation):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2000, 64, generator=g)
+    model = nn.Sequential(nn.Linear(64, 128), activation(), nn.Linear(128, 128), activation(), nn.Linear(128, 10))
+    wi.init_model(model, "lsuv", data=x, generator=g)
+    batch = x[torch.randperm(2000, generator=torch.Generator().manual_seed(0))[:512]]
+    assert all(abs(v - 1) < 0.1 for v in _output_variances(model, batch))  # on the batch it used
+    assert all(abs(v - 1) < 0.15 for v in _output_variances(model, x))  # and on the rest of the data
+
+
+def test_lsuv_on_a_conv_net_with_bias_shift():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 3, 12, 12, generator=g) * 3 + 1
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 8, 3, padding=1), nn.ReLU(),
+                          nn.Flatten(), nn.Linear(8 * 144, 10))
+    wi.init_model(model, "lsuv", data=x, generator=g, config=LSUVConfig(bias_shift=True, tol=0.05))
+    assert all(abs(v - 1) < 0.05 for v in _output_variances(model, x))
+    with torch.no_grad():
+        first = model[0](x)
+    assert first.mean(dim=(0, 2, 3)).abs().max() < 1e-4  # each channel centred
+
+
+def test_lsuv_is_reproducible_and_leaves_training_mode():
+    x = torch.rand(600, 20, generator=torch.Generator().manual_seed(0))
+    a = nn.Sequential(nn.Linear(20, 30), nn.Dropout(0.5), nn.ReLU(), nn.Linear(30, 5))
+    b = nn.Sequential(nn.Linear(20, 30), nn.Dropout(0.5), nn.ReLU(), nn.Linear(30, 5))
+    for m in (a, b):
+        wi.init_model(m, "lsuv", data=x, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert a.training
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({}, ValueError, "scheme='lsuv' needs data="),
+        ({"data": torch.rand(10, 4), "config": {"tol": 0.1}}, TypeError, "config must be an LSUVConfig"),
+    ],
+)
+def test_lsuv_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        wi.init_model(nn.Sequential(nn.Linear(4, 3)), "lsuv", **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"tol": 0}, "tol must be > 0"), ({"max_iter": 0}, "max_iter must be"),
+                                             ({"batch_size": 1}, "batch_size must be")])
+def test_lsuv_config_checks(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LSUVConfig(**kwargs)

@@ -28,7 +28,7 @@ from . import init as I
 from ._checks import check_choice, check_generator, check_number
 
 __all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "init_model", "register_scheme", "layer_fans", "layer_nonlinearities",
-           "is_layer"]
+           "is_layer", "LSUVConfig", "lsuv"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -342,3 +342,86 @@ def init_model(
             else:
                 I.constant_(layer.bias, bias_rule)
     return model
+
+
+# ---------------------------------------------------------------- LSUV
+@dataclass(frozen=True)
+class LSUVConfig:
+    """Settings of layer-sequential unit-variance init (Mishkin & Matas 2016)."""
+
+    tol: float = 0.1  # stop when |Var(output) - 1| < tol
+    max_iter: int = 10  # scaling passes per layer at most
+    bias_shift: bool = False  # also shift the bias so that the output's mean is 0
+    batch_size: int = 512  # rows of `data` used (a random subset if there are more)
+
+    def __post_init__(self) -> None:
+        check_number("tol", self.tol, minimum=0, strictly=True)
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
+            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 2:
+            raise ValueError(f"batch_size must be an integer >= 2, got {self.batch_size!r}")
+
+
+def _forward_order(model: nn.Module, batch: torch.Tensor) -> list[nn.Module]:
+    """The Linear/Conv layers in the order a forward pass on ``batch`` calls them."""
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: order.append(m) if m not in order else None)
+             for m in model.modules() if is_layer(m)]
+    try:
+        with torch.no_grad():
+            model(batch)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return order
+
+
+@torch.no_grad()
+def lsuv(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None, config: LSUVConfig | None) -> None:
+    """Layer-sequential unit-variance initialization (Mishkin & Matas, "All you need is a good
+    init", ICLR 2016): orthonormal weights, then, for each Linear/Conv layer in forward order,
+    divide its weights by the std of its output on a data batch until
+    :math:`|\\mathrm{Var}(\\text{output}) - 1| < \\text{tol}` (at most ``max_iter`` passes); biases
+    start at zero and, with ``bias_shift``, are moved so that each output has mean 0.
+    """
+    config = config or LSUVConfig()
+    if not isinstance(config, LSUVConfig):
+        raise TypeError(f"config must be an LSUVConfig for scheme 'lsuv', got {type(config).__name__}")
+    if len(data) > config.batch_size:
+        rows = torch.randperm(len(data), generator=generator)[: config.batch_size]
+        data = data[rows.to(data.device)]
+    was_training = model.training
+    model.eval()  # dropout off, batch norm on running statistics: the network as it will infer
+    try:
+        for layer in _forward_order(model, data):
+            I.orthogonal_(layer.weight, 1.0, generator)
+            if layer.bias is not None:
+                I.zeros_(layer.bias)
+            captured: dict[str, torch.Tensor] = {}
+            hook = layer.register_forward_hook(lambda m, i, o: captured.__setitem__("out", o))
+            try:
+                for _ in range(config.max_iter):
+                    model(data)
+                    out = captured["out"]
+                    if config.bias_shift and layer.bias is not None:
+                        mean = out.transpose(0, 1).reshape(out.shape[1], -1).mean(1)  # per output unit/channel
+                        layer.bias.sub_(mean)
+                    variance = float(out.var())
+                    if not math.isfinite(variance) or variance == 0:
+                        raise ValueError(f"LSUV: the output of {type(layer).__name__} has variance {variance} on the data")
+                    if abs(variance - 1.0) < config.tol:
+                        break
+                    layer.weight.div_(math.sqrt(variance))
+            finally:
+                hook.remove()
+    finally:
+        model.train(was_training)
+
+
+register_scheme(Scheme(
+    "lsuv",
+    "orthonormal, then each layer's weights scaled until its output variance on data= is 1 (Mishkin & Matas 2016)",
+    init_weight=None,
+    uses_gain=False,
+    init_model=lsuv,
+))
