@@ -74,9 +74,10 @@ class CompareConfig:
 def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool) -> dict:
     model = mlp(sizes, config.activation)
     start = time.perf_counter()
-    pretrain = RBMConfig(epochs=config.pretrain_epochs, device=config.train.device)
+    # settings of the data-driven schemes; the others take none
+    scheme_config = {"dbn": RBMConfig(epochs=config.pretrain_epochs, device=config.train.device)}.get(init)
     init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed),
-               data=dataset.train.x, config=pretrain)
+               data=dataset.train.x, config=scheme_config)
     init_seconds = time.perf_counter() - start
     train = replace(config.train, seed=seed)
     n_batches = math.ceil(len(dataset.train) / train.batch_size)
