@@ -213,6 +213,53 @@ def _add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs
     _add_output_options(parser, kind)
 
 
+def _cmd_diagnose(args: argparse.Namespace) -> int:
+    import torch
+
+    from .data import load_dataset
+    from .diagnostics import diagnose
+    from .files import run_folder, write_text_atomic
+    from .models import NAMED_ARCHS, mlp, parse_arch
+    from .plots import plot_histograms, plot_std_by_layer
+    from .report import to_json
+    from .schemes import SCHEMES, init_model
+
+    inits = _split_list(args.inits)
+    for name in inits:
+        if name not in SCHEMES:
+            raise ValueError(f"init={name!r} is not supported; use one of {list(SCHEMES)}")
+    if not inits:
+        raise ValueError("inits must name at least one scheme")
+    if args.batch < 2:
+        raise ValueError(f"batch must be >= 2, got {args.batch}")
+    if args.arch not in NAMED_ARCHS:
+        parse_arch(args.arch)
+    dataset = load_dataset(args.dataset, args.data_dir)
+    sizes = parse_arch(args.arch, dataset.n_features, dataset.n_classes)
+    _describe(dataset)
+    rows = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(args.seed))[: args.batch]
+    batch = (dataset.train.x[rows], dataset.train.y[rows])
+    reports, text = {}, []
+    for init in inits:
+        model = mlp(sizes, args.activation)
+        init_model(model, init, generator=torch.Generator().manual_seed(args.seed), data=dataset.train.x)
+        reports[init] = diagnose(model, batch)
+        text.append(f"== {init} ({args.activation}, loss {reports[init].loss:.4g})\n{reports[init].table()}")
+    arch = "-".join(map(str, sizes))
+    results = {"experiment": "diagnose", "dataset": dataset.name, "arch": arch, "activation": args.activation,
+               "batch": args.batch, "seed": args.seed,
+               "inits": {init: {"loss": r.loss, "layers": r.to_dicts()} for init, r in reports.items()}}
+    with run_folder(args.out, "diagnose") as folder:
+        title = f"{dataset.name} {arch} {args.activation}, at initialization"
+        plot_std_by_layer(reports, folder / "std_by_layer.png", title)
+        plot_histograms(reports, "post", folder / "activations.png", f"Activations per layer ({title})")
+        plot_histograms(reports, "grad", folder / "gradients.png", f"Back-propagated gradients per layer ({title})")
+        write_text_atomic(folder / "results.json", to_json(results))
+    _emit(results, "\n\n".join(text), args.json)
+    _say(f"wrote {folder}/: results.json, std_by_layer.png, activations.png, gradients.png")
+    return 0
+
+
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
     from .data import default_data_dir
     from .fetch import MNIST_MIRRORS, fetch_mnist
@@ -318,6 +365,19 @@ def build_parser() -> argparse.ArgumentParser:
     # the settings of the run measured in the README
     _add_dbn_options(reproduce, "hinton2006", pretrain_epochs=20, finetune_epochs=80, dropout=0.5, input_dropout=0.2)
     reproduce.set_defaults(run=_cmd_reproduce)
+
+    diag = commands.add_parser("diagnose", help="per-layer activation and gradient statistics at initialization",
+                               description="One forward/backward pass of a training batch through the network from "
+                               "each init: a table per init, std_by_layer.png, activations.png, gradients.png.")
+    _add_data_options(diag)
+    diag.add_argument("--arch", default="784-256-256-256-256-10", help="layer sizes or lecture/deep (default %(default)s)")
+    diag.add_argument("--activation", default="tanh", help="hidden activation (default %(default)s)")
+    diag.add_argument("--inits", default="normal,default,xavier_uniform,he_normal",
+                      help="comma-separated schemes (default %(default)s)")
+    diag.add_argument("--batch", type=int, default=256, help="samples in the batch (default %(default)s)")
+    diag.add_argument("--seed", type=int, default=0)
+    _add_output_options(diag, "diagnose")
+    diag.set_defaults(run=_cmd_diagnose)
 
     data = commands.add_parser("data", help="datasets: fetch")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", parser_class=_Parser)

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .files import atomic_writer  # noqa: E402
 
-__all__ = ["plot_curves", "plot_tiles"]
+__all__ = ["plot_curves", "plot_tiles", "plot_std_by_layer", "plot_histograms"]
 
 
 def _mean_curves(runs: list[dict], key: str) -> dict[str, tuple[list[int], list[float]]]:
@@ -82,4 +82,42 @@ def plot_tiles(images, image_shape: tuple[int, ...], path: str | Path, title: st
     ax.imshow(grid, cmap="gray", interpolation="nearest")
     ax.set_axis_off()
     ax.set_title(title)
+    return _save(fig, path, dpi=100)
+
+
+def plot_std_by_layer(reports: dict, path: str | Path, title: str) -> Path:
+    """Std of activations (left) and of back-propagated gradients (right) against depth, log
+    scale, one line per init: vanishing and exploding signals at a glance."""
+    fig, (ax_act, ax_grad) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for init, report in reports.items():
+        depth = list(range(1, len(report.layers) + 1))
+        (line,) = ax_act.plot(depth, [max(s.post_std, 1e-30) for s in report.layers], marker="o", label=init)
+        ax_grad.plot(depth, [max(s.grad_std, 1e-30) for s in report.layers], marker="o", color=line.get_color(),
+                     label=init)
+    ax_act.set(yscale="log", xlabel="layer", ylabel="std of the layer's output after its activation",
+               title="Activations")
+    ax_grad.set(yscale="log", xlabel="layer", ylabel="std of dLoss/d(layer output)", title="Back-propagated gradients")
+    for ax in (ax_act, ax_grad):
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xticks(depth)
+    ax_grad.legend(fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path, dpi=110)
+
+
+def plot_histograms(reports: dict, key: str, path: str | Path, title: str) -> Path:
+    """Per-layer histograms of activations (``key="post"``, Glorot & Bengio fig. 6) or
+    back-propagated gradients (``"grad"``, fig. 7), one panel per init."""
+    import numpy as np
+
+    fig, axes = plt.subplots(1, len(reports), figsize=(4.2 * len(reports), 3.6), squeeze=False)
+    for ax, (init, report) in zip(axes[0], reports.items()):
+        values = [s.samples[key].numpy() for s in report.layers[:-1]] or [s.samples[key].numpy() for s in report.layers]
+        high = max(float(np.percentile(np.abs(v), 99.5)) for v in values) or 1.0
+        bins = np.linspace(-high, high, 61)
+        for i, v in enumerate(values, 1):
+            ax.hist(v, bins=bins, histtype="step", density=True, label=f"layer {i}")
+        ax.set(title=init, yscale="log", xlabel="value")
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
     return _save(fig, path, dpi=100)

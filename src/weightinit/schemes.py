@@ -28,7 +28,7 @@ from . import init as I
 from ._checks import check_choice, check_generator, check_number
 
 __all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "init_model", "register_scheme", "layer_fans", "layer_nonlinearities",
-           "is_layer", "LSUVConfig", "lsuv"]
+           "is_layer", "layers_with_activations", "LSUVConfig", "lsuv"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -102,6 +102,21 @@ def _activation(module: nn.Module) -> tuple[str, float | None] | None:
     return None
 
 
+def layers_with_activations(model: nn.Module) -> list[tuple[str, nn.Module, nn.Module | None]]:
+    """Each layer's qualified name, the layer, and the activation module that follows it (None
+    for a linear one), by the rule in this module's docstring."""
+    pairs: list[list] = []
+    waiting = False  # the last layer still waits for its activation
+    for name, module in model.named_modules():
+        if is_layer(module):
+            pairs.append([name, module, None])
+            waiting = True
+        elif waiting and _activation(module) is not None:
+            pairs[-1][2] = module
+            waiting = False
+    return [tuple(pair) for pair in pairs]
+
+
 def layer_nonlinearities(model: nn.Module) -> dict[str, tuple[str, float | None]]:
     """Map each layer's qualified name to the ``(nonlinearity, param)`` that follows it,
     by the rule in this module's docstring.
@@ -110,21 +125,8 @@ def layer_nonlinearities(model: nn.Module) -> dict[str, tuple[str, float | None]
         >>> layer_nonlinearities(nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)))
         {'0': ('tanh', None), '2': ('linear', None)}
     """
-    result: dict[str, tuple[str, float | None]] = {}
-    pending: str | None = None  # the last layer still waiting for its activation
-    for name, module in model.named_modules():
-        if is_layer(module):
-            if pending is not None:
-                result[pending] = ("linear", None)
-            pending = name
-            continue
-        activation = _activation(module)
-        if activation is not None and pending is not None:
-            result[pending] = activation
-            pending = None
-    if pending is not None:
-        result[pending] = ("linear", None)
-    return result
+    return {name: ("linear", None) if activation is None else _activation(activation)
+            for name, _, activation in layers_with_activations(model)}
 
 
 WeightInit = Callable[[torch.Tensor, float, float, float, "torch.Generator | None"], None]
