@@ -12,6 +12,7 @@ from torch import nn
 from weightinit import init_model
 from weightinit.cli import main
 from weightinit.diagnostics import diagnose
+from weightinit.schemes import LSUVConfig
 
 
 def _model(init: str, activation=nn.Tanh, depth: int = 4) -> nn.Sequential:
@@ -111,3 +112,57 @@ def test_cli_diagnose_errors(tmp_path, capsys, monkeypatch, argv, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "runs").exists()
+
+
+def _deep(depth: int, width: int, activation) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [nn.Linear(width, width), activation()]
+    return nn.Sequential(*layers, nn.Linear(width, 10))
+
+
+def test_ten_layer_tanh_xavier_keeps_its_scale_and_normal_saturates():
+    x = torch.rand(256, 256, generator=torch.Generator().manual_seed(0))
+    xavier = diagnose(init_model(_deep(10, 256, nn.Tanh), "xavier_uniform", nonlinearity="linear",
+                                 generator=torch.Generator().manual_seed(0)), x).layers
+    assert 0.3 <= xavier[9].post_std / xavier[0].post_std <= 3
+    normal = diagnose(init_model(_deep(10, 256, nn.Tanh), "normal", generator=torch.Generator().manual_seed(0)), x)
+    assert min(s.saturated for s in normal.layers[1:10]) > 0.9
+
+
+def test_twenty_relu_layers_he_holds_and_glorot_decays():
+    x = torch.randn(256, 128, generator=torch.Generator().manual_seed(0))
+    he = diagnose(init_model(_deep(20, 128, nn.ReLU), "he_normal", generator=torch.Generator().manual_seed(0)), x)
+    assert 0.5 <= he.layers[19].post_std / he.layers[0].post_std <= 2
+    # Glorot's gain-1 formula, as in the paper and torch's default gain
+    glorot = diagnose(init_model(_deep(20, 128, nn.ReLU), "xavier_normal", nonlinearity="linear",
+                                 generator=torch.Generator().manual_seed(0)), x)
+    assert glorot.layers[19].post_std / glorot.layers[0].post_std < 0.1
+
+
+def test_diagnose_leaves_parameters_bit_identical(batch):
+    model = _model("orthogonal")
+    before = [p.detach().clone() for p in model.parameters()]
+    diagnose(model, batch)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_nan_activations_name_the_first_layer(batch):
+    model = _model("he_normal")
+    with torch.no_grad():
+        model[2].weight[0, 0] = float("nan")
+    with pytest.warns(RuntimeWarning, match="layer '2' is the first to hold NaN"):
+        report = diagnose(model, batch)
+    assert report.first_nonfinite == "2"
+
+
+def test_lsuv_that_cannot_converge_warns_and_a_failure_changes_nothing():
+    x = torch.rand(64, 8, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(RuntimeWarning, match="did not reach"):
+        init_model(nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 4)), "lsuv", data=x,
+                   config=LSUVConfig(tol=1e-9, max_iter=1))
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="has variance 0"):
+        init_model(model, "lsuv", data=torch.zeros(64, 8))  # all-zero input: nothing to scale
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -15,6 +15,7 @@ restored; the pass runs in eval mode (dropout off) inside ``torch.random.fork_rn
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
@@ -51,6 +52,7 @@ class LayerStats:
 class Report:
     layers: list[LayerStats]
     loss: float
+    first_nonfinite: str | None = None  # the first layer whose output holds NaN/inf, if any
 
     def to_dicts(self) -> list[dict]:
         return [{k: v for k, v in asdict(layer).items() if k != "samples"} for layer in self.layers]
@@ -153,7 +155,10 @@ def diagnose(
         for s in stats:
             s.post_std_ratio = s.post_std / stats[0].post_std if stats[0].post_std else float("nan")
             s.grad_std_ratio = s.grad_std / stats[0].grad_std if stats[0].grad_std else float("nan")
-        return Report(stats, float(loss.detach()))
+        bad = next((name for name, c in captured.items() if "pre" in c and not torch.isfinite(c["pre"]).all()), None)
+        if bad is not None:
+            warnings.warn(f"the output of layer {bad!r} is the first to hold NaN or inf", RuntimeWarning, stacklevel=2)
+        return Report(stats, float(loss.detach()), bad)
     finally:
         for hook in hooks:
             hook.remove()

@@ -393,6 +393,8 @@ def lsuv(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None
         rows = torch.randperm(len(data), generator=generator)[: config.batch_size]
         data = data[rows.to(data.device)]
     was_training = model.training
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    missed: list[str] = []
     model.eval()  # dropout off, batch norm on running statistics: the network as it will infer
     try:
         for layer in _forward_order(model, data):
@@ -414,10 +416,18 @@ def lsuv(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None
                     if abs(variance - 1.0) < config.tol:
                         break
                     layer.weight.div_(math.sqrt(variance))
+                else:
+                    missed.append(f"{type(layer).__name__} (variance {variance:.3g})")
             finally:
                 hook.remove()
+    except BaseException:
+        model.load_state_dict(saved)  # a refused call leaves the model as it was
+        raise
     finally:
         model.train(was_training)
+    if missed:
+        warnings.warn(f"LSUV did not reach |variance - 1| < {config.tol} within {config.max_iter} passes for: "
+                      + ", ".join(missed), RuntimeWarning, stacklevel=3)
 
 
 register_scheme(Scheme(
