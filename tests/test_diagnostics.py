@@ -166,3 +166,22 @@ def test_lsuv_that_cannot_converge_warns_and_a_failure_changes_nothing():
     with pytest.raises(ValueError, match="has variance 0"):
         init_model(model, "lsuv", data=torch.zeros(64, 8))  # all-zero input: nothing to scale
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("name", ["glorot2010", "he2015"])
+def test_reproductions_run_quick(tmp_path, capsys, name):
+    out = tmp_path / name
+    assert main(["reproduce", name, "--quick", "--epochs", "2", "--out", str(out), "--json", "--no-progress"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["experiment"] == name and results["findings"]
+    assert {"results.json", "report.md", "curves.png"} <= {p.name for p in out.iterdir()}
+    if name == "glorot2010":
+        runs = {(r["activation"], r["init"]): r for r in results["runs"]}
+        assert len(runs) == 6 and (out / "std_by_layer.png").is_file()
+        # the paper's point at initialization: normalized init keeps gradients steadier across layers
+        for activation in ("tanh", "sigmoid", "softsign"):
+            assert runs[(activation, "normalized")]["at_init"]["top_over_bottom_grad_std"] < \
+                runs[(activation, "standard")]["at_init"]["top_over_bottom_grad_std"]
+    else:
+        assert [r["depth"] for r in results["runs"]] == [22, 22, 30, 30]
+        assert all(len(r["history"]) == 2 for r in results["runs"])

@@ -132,6 +132,8 @@ def _cmd_dbn(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    if args.name in ("glorot2010", "he2015"):
+        return _reproduce_init_paper(args)
     from .experiments import HINTON2006_REFERENCES
 
     controls = (("random init, sigmoid, xavier_uniform", "xavier_uniform", "sigmoid"),
@@ -186,6 +188,52 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
     _emit(results, table, args.json)
     _say(f"wall time: pre-training {results['seconds']['pretrain']:.0f} s, fine-tuning "
          f"{results['seconds']['finetune']:.0f} s, controls {results['seconds']['controls']:.0f} s; wrote {folder}/")
+    return 0
+
+
+def _reproduce_init_paper(args: argparse.Namespace) -> int:
+    """glorot2010 / he2015: the papers' experiments, or smaller ones on digits with --quick."""
+    from .data import load_dataset
+    from .experiments import glorot2010, he2015
+    from .files import run_folder, write_text_atomic
+    from .plots import plot_curves, plot_std_by_layer
+    from .report import to_json
+
+    epochs = args.epochs if args.epochs is not None else (3 if args.quick else 5)
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    dataset = load_dataset("digits" if args.quick and args.dataset == "mnist" else args.dataset, args.data_dir)
+    _describe(dataset)
+    with run_folder(args.out, args.name) as folder:
+        if args.name == "glorot2010":
+            results, reports = glorot2010(dataset, hidden=(100 if args.quick else 1000,) * 5, epochs=epochs,
+                                          seed=args.seed, device=args.device)
+            plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results['arch']}: at initialization")
+            curves = [{"init": f"{r['activation']} {r['init']}", "history": r["history"]} for r in results["runs"]]
+            lines = ["| activation | init | top/bottom activation std (init -> 1 epoch) | top/bottom gradient std "
+                     "(init -> 1 epoch) | top layer saturated after 1 epoch | test error |", "|---|---|---|---|---|---|"]
+            for r in results["runs"]:
+                a, b = r["at_init"], r["after_1_epoch"]
+                sat = b["saturated"][-1]
+                lines.append(f"| {r['activation']} | {r['init']} | {a['top_over_bottom_post_std']:.2f} -> "
+                             f"{b['top_over_bottom_post_std']:.2f} | {a['top_over_bottom_grad_std']:.2f} -> "
+                             f"{b['top_over_bottom_grad_std']:.2f} | {'' if sat is None else f'{100 * sat:.0f}%'} | "
+                             f"{r['test_error_percent']:.2f}% |")
+        else:
+            results = he2015(dataset, width=64 if args.quick else 256, epochs=epochs, seed=args.seed,
+                             device=args.device)
+            curves = results["runs"]
+            lines = ["| network | train loss per epoch | test accuracy |", "|---|---|---|"]
+            for r in results["runs"]:
+                losses = ", ".join(f"{h['train_loss']:.3f}" for h in r["history"])
+                lines.append(f"| {r['init']} | {losses} | {100 * r['test_accuracy']:.2f}% |")
+        plot_curves({"dataset": dataset.name, "arch": args.name, "activation": "", "runs": curves},
+                    folder / "curves.png")
+        table = "\n".join(lines + [""] + [f"- {f}" for f in results["findings"]])
+        write_text_atomic(folder / "results.json", to_json(results))
+        write_text_atomic(folder / "report.md", f"# {args.name} on {dataset.name}\n\n{table}\n\n![curves](curves.png)\n")
+    _emit(results, table, args.json)
+    _say(f"wrote {folder}/")
     return 0
 
 
@@ -360,8 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dbn_options(dbn, "dbn", pretrain_epochs=10, finetune_epochs=30, dropout=0.0, input_dropout=0.0)
     dbn.set_defaults(run=_cmd_dbn)
 
-    reproduce = commands.add_parser("reproduce", help="reproduce a paper's experiment: hinton2006")
-    reproduce.add_argument("name", choices=["hinton2006"], help="hinton2006: DBN 784-500-500-2000 vs random inits")
+    reproduce = commands.add_parser("reproduce", help="reproduce a paper's experiment: hinton2006, glorot2010, he2015")
+    reproduce.add_argument("name", choices=["hinton2006", "glorot2010", "he2015"],
+                           help="hinton2006: DBN 784-500-500-2000 vs random inits; glorot2010: 5x1000 tanh/sigmoid/"
+                           "softsign, standard vs normalized init; he2015: 22/30-layer ReLU nets, Xavier vs He")
+    reproduce.add_argument("--quick", action="store_true", help="glorot2010/he2015: a smaller version on digits")
+    reproduce.add_argument("--epochs", type=int, default=None, help="glorot2010/he2015 epochs (default 5; --quick 3)")
     # the settings of the run measured in the README
     _add_dbn_options(reproduce, "hinton2006", pretrain_epochs=20, finetune_epochs=80, dropout=0.5, input_dropout=0.2)
     reproduce.set_defaults(run=_cmd_reproduce)
