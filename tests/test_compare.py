@@ -160,3 +160,12 @@ def test_data_driven_inits_in_compare(synthetic):
     for run in results["runs"]:
         assert run["init_seconds"] > 0 and not run["diverged"]
         assert run["final_train_loss"] < run["first_epoch_loss"] and run["test_accuracy"] > 0.8
+
+
+def test_compare_diagnose_adds_the_epoch_0_picture(tmp_path, capsys):
+    out = tmp_path / "dg"
+    assert main(["compare", "--dataset", "synthetic", "--inits", "normal,he_normal", "--epochs", "1", "--diagnose",
+                 "--out", str(out), "--no-progress"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["diagnostics"]) == {"normal", "he_normal"} and (out / "std_by_layer.png").is_file()
+    assert len(results["diagnostics"]["normal"]) == 3  # 64-256-256-10: three layers

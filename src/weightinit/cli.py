@@ -76,8 +76,22 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     dataset = load_dataset(dataset_name, args.data_dir)
     parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
     _describe(dataset)
+    reports = {}
+    if args.diagnose:  # the per-layer picture of each init at epoch 0, on one batch of training data
+        from .diagnostics import diagnose
+
+        probe = (dataset.train.x[:256], dataset.train.y[:256])
+
+        def on_init(init, seed, model):
+            if seed == config.train.seed:
+                reports[init] = diagnose(model, probe)
     with run_folder(args.out, "compare") as folder:
-        results = compare(dataset, config, progress=not args.no_progress)
+        results = compare(dataset, config, progress=not args.no_progress, on_init=on_init if args.diagnose else None)
+        if reports:
+            from .plots import plot_std_by_layer
+
+            results["diagnostics"] = {init: r.to_dicts() for init, r in reports.items()}
+            plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results['arch']} {results['activation']}: epoch 0")
         write_compare_outputs(results, folder)
         plot_curves(results, folder / "curves.png")
     _emit(results, format_table(results["summary"]), args.json)
@@ -373,6 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
     comp.add_argument("--pretrain-epochs", type=int, default=5, help="RBM epochs per layer for --inits dbn (default 5)")
     _add_train_options(comp)
+    comp.add_argument("--diagnose", action="store_true",
+                      help="also write std_by_layer.png: per-layer activation/gradient std of each init at epoch 0")
     comp.add_argument("--quick", action="store_true", help="seconds, not minutes: digits for 10 epochs (or 2 epochs of --dataset)")
     _add_output_options(comp, "compare")
     comp.set_defaults(run=_cmd_compare)

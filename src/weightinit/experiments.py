@@ -71,7 +71,8 @@ class CompareConfig:
         check_positive_int("pretrain_epochs", self.pretrain_epochs)
 
 
-def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool) -> dict:
+def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool,
+         on_init=None) -> dict:
     model = mlp(sizes, config.activation)
     start = time.perf_counter()
     # settings of the data-driven schemes; the others take none
@@ -79,6 +80,8 @@ def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, s
     init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed),
                data=dataset.train.x, config=scheme_config)
     init_seconds = time.perf_counter() - start
+    if on_init is not None:
+        on_init(init, seed, model)
     train = replace(config.train, seed=seed)
     n_batches = math.ceil(len(dataset.train) / train.batch_size)
     with tqdm(total=train.epochs * n_batches, desc=f"{init} (seed {seed})", file=sys.stderr, leave=False,
@@ -126,16 +129,17 @@ def _rank(row: dict) -> tuple[bool, float]:
     return failed, 0.0 if math.isnan(accuracy) else -accuracy
 
 
-def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False) -> dict:
+def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False, on_init=None) -> dict:
     """Train ``config.arch`` from each init in ``config.inits`` (``config.seeds`` times) on
     ``dataset`` and return the results (the ``results.json`` schema).
 
     A diverged run (NaN/inf or exploding loss) is recorded as such; the others carry on.
+    ``on_init(init, seed, model)`` is called with each freshly initialized model (epoch 0).
     """
     config = config or CompareConfig()
     sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
     runs = [
-        _run(dataset, sizes, config, init, config.train.seed + k, progress)
+        _run(dataset, sizes, config, init, config.train.seed + k, progress, on_init)
         for init in config.inits
         for k in range(config.seeds)
     ]
