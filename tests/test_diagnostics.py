@@ -185,3 +185,14 @@ def test_reproductions_run_quick(tmp_path, capsys, name):
     else:
         assert [r["depth"] for r in results["runs"]] == [22, 22, 30, 30]
         assert all(len(r["history"]) == 2 for r in results["runs"])
+
+
+def test_a_batch_of_the_wrong_shape_is_a_clear_error():
+    model = _model("he_normal")
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"a batch of shape \(8, 50\) does not fit the model"):
+        diagnose(model, torch.randn(8, 50))
+    with pytest.raises(ValueError, match=r"a batch of shape \(8, 50\) does not fit the model"):
+        init_model(model, "lsuv", data=torch.randn(8, 50))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert not model[0]._forward_hooks

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .schemes import layers_with_activations
+from .schemes import forward_checked, layers_with_activations
 
 __all__ = ["LayerStats", "Report", "diagnose"]
 
@@ -128,7 +128,7 @@ def diagnose(
         for p in model.parameters():
             p.grad = None
         with torch.random.fork_rng(devices=[]), torch.enable_grad():
-            output = model(x)
+            output = forward_checked(model, x)
             if loss_fn is not None:
                 loss = loss_fn(output, y)
             elif y is not None:

@@ -28,7 +28,7 @@ from . import init as I
 from ._checks import check_choice, check_generator, check_number
 
 __all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "init_model", "register_scheme", "layer_fans", "layer_nonlinearities",
-           "is_layer", "layers_with_activations", "LSUVConfig", "lsuv"]
+           "is_layer", "layers_with_activations", "forward_checked", "LSUVConfig", "lsuv"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -364,6 +364,14 @@ class LSUVConfig:
             raise ValueError(f"batch_size must be an integer >= 2, got {self.batch_size!r}")
 
 
+def forward_checked(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """``model(batch)``, with a batch that does not fit the model reported as a ValueError."""
+    try:
+        return model(batch)
+    except RuntimeError as error:
+        raise ValueError(f"a batch of shape {tuple(batch.shape)} does not fit the model: {error}") from None
+
+
 def _forward_order(model: nn.Module, batch: torch.Tensor) -> list[nn.Module]:
     """The Linear/Conv layers in the order a forward pass on ``batch`` calls them."""
     order: list[nn.Module] = []
@@ -371,7 +379,7 @@ def _forward_order(model: nn.Module, batch: torch.Tensor) -> list[nn.Module]:
              for m in model.modules() if is_layer(m)]
     try:
         with torch.no_grad():
-            model(batch)
+            forward_checked(model, batch)
     finally:
         for hook in hooks:
             hook.remove()
