@@ -84,7 +84,7 @@ def test_values_outside_unit_interval_are_clipped_with_a_warning(digits01):
 
 @pytest.mark.parametrize(
     "params, message",
-    [({"n_components": 0}, "n_components must be an integer >= 1, got 0"),
+    [({"n_components": 0}, "n_components must be >= 1, got 0"),
      ({"k": 0}, "k must be >= 1, got 0"),
      ({"learning_rate": -1.0}, "lr must be > 0, got -1.0"),
      ({"device": "tpu"}, "device='tpu' is not supported")],

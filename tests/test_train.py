@@ -105,7 +105,7 @@ def test_evaluate(synthetic):
         ({"optimizer": "rmsprop"}, "optimizer='rmsprop' is not supported; use one of ['adam', 'sgd']"),
         ({"momentum": 1.0}, "momentum must be in [0, 1), got 1.0"),
         ({"device": "tpu"}, "device='tpu' is not supported; use one of ['auto', 'cpu', 'cuda']"),
-        ({"seed": -1}, "seed must be a non-negative integer, got -1"),
+        ({"seed": -1}, "seed must be >= 0, got -1"),
     ],
 )
 def test_bad_config(kwargs, message):

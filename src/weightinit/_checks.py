@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from numbers import Integral
 from typing import Any
 
 import torch
@@ -46,13 +47,18 @@ def check_number(
     return value
 
 
-def check_positive_int(name: str, value: Any) -> int:
-    """Return ``value`` if it is an int >= 1 (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` as an int if it is an integer (numpy's too, bools refused) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-    return value
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """Return ``value`` if it is an integer >= 1."""
+    return check_int(name, value, 1)
 
 
 def check_tensor(tensor: Any) -> torch.Tensor:

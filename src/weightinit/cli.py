@@ -284,14 +284,9 @@ def _cmd_diagnose(args: argparse.Namespace) -> int:
     from .models import NAMED_ARCHS, mlp, parse_arch
     from .plots import plot_histograms, plot_std_by_layer
     from .report import to_json
-    from .schemes import SCHEMES, init_model
+    from .schemes import check_schemes, init_model
 
-    inits = _split_list(args.inits)
-    for name in inits:
-        if name not in SCHEMES:
-            raise ValueError(f"init={name!r} is not supported; use one of {list(SCHEMES)}")
-    if not inits:
-        raise ValueError("inits must name at least one scheme")
+    inits = check_schemes(_split_list(args.inits))
     if args.batch < 2:
         raise ValueError(f"batch must be >= 2, got {args.batch}")
     if args.arch not in NAMED_ARCHS:

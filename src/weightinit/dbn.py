@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_number
+from ._checks import check_choice, check_int, check_number
 from .files import write_text_atomic, write_weights
 from .init import xavier_uniform_
 from .models import ACTIVATIONS
@@ -165,8 +165,7 @@ class DBN(nn.Module):
         fine-tuning of Srivastava et al. (2014), who report 0.92% MNIST test error for this
         DBN fine-tuned with dropout."""
         check_choice("activation", activation, ACTIVATIONS)
-        if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
-            raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+        check_int("n_classes", n_classes, 1)
         for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
             if not 0 <= check_number(name, p) < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {p!r}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._checks import check_int
 from .rbm import RBM, RBMConfig, RBMTrainer
 from .train import resolve_device
 
@@ -130,10 +130,8 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def _config(self) -> RBMConfig:
         """The trainer's configuration; it validates every hyperparameter, naming the bad one."""
-        if isinstance(self.n_components, bool) or not isinstance(self.n_components, Integral) or self.n_components < 1:
-            raise ValueError(f"n_components must be an integer >= 1, got {self.n_components!r}")
-        if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, Integral) or self.n_iter < 0:
-            raise ValueError(f"n_iter must be an integer >= 0, got {self.n_iter!r}")
+        check_int("n_components", self.n_components, 1)
+        check_int("n_iter", self.n_iter, 0)
         return RBMConfig(
             epochs=max(int(self.n_iter), 1), batch_size=self.batch_size, lr=float(self.learning_rate), k=self.k,
             persistent=self.persistent, momentum=float(self.momentum), final_momentum=float(self.momentum),
@@ -332,8 +330,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         sizes = [X.shape[1], *[int(s) for s in np.atleast_1d(self.hidden_layer_sizes)]]
-        if isinstance(self.pretrain_epochs, bool) or not isinstance(self.pretrain_epochs, Integral) or self.pretrain_epochs < 0:
-            raise ValueError(f"pretrain_epochs must be an integer >= 0, got {self.pretrain_epochs!r}")
+        check_int("pretrain_epochs", self.pretrain_epochs, 0)
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         self.visible_ = "bernoulli" if X.min() >= 0 and X.max() <= 1 else "gaussian"
         self.mean_, self.scale_ = X.mean(0), X.std(0)

@@ -26,7 +26,7 @@ from .dbn import DBN
 from .models import ACTIVATIONS, mlp, parse_arch
 from .partition import ais_log_partition, average_log_likelihood
 from .rbm import RBM, RBMConfig, train_rbm
-from .schemes import SCHEMES, init_model
+from .schemes import check_schemes, init_model
 from .train import TrainConfig, evaluate, fit
 
 __all__ = ["LECTURE_INITS", "CompareConfig", "compare", "summarize", "standardize", "rbm_experiment",
@@ -57,14 +57,7 @@ class CompareConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        self.inits = tuple(self.inits)
-        if not self.inits:
-            raise ValueError("inits must name at least one scheme")
-        for name in self.inits:
-            if name not in SCHEMES:
-                raise ValueError(f"init={name!r} is not supported; use one of {list(SCHEMES)}")
-        if len(set(self.inits)) != len(self.inits):
-            raise ValueError(f"inits={list(self.inits)} names a scheme twice")
+        self.inits = check_schemes(self.inits)
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation={self.activation!r} is not supported; use one of {list(ACTIVATIONS)}")
         check_positive_int("seeds", self.seeds)

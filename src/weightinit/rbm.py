@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_number, check_positive_int
+from ._checks import check_choice, check_int, check_number, check_positive_int
 from .precision import PRECISIONS, mm, resolve_precision
 from .train import resolve_device
 
@@ -246,11 +246,9 @@ class RBMConfig:
             value = check_number(name, getattr(self, name), minimum=0)
             if value >= 1:
                 raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-        if isinstance(self.momentum_epochs, bool) or not isinstance(self.momentum_epochs, int) or self.momentum_epochs < 0:
-            raise ValueError(f"momentum_epochs must be a non-negative integer, got {self.momentum_epochs!r}")
+        check_int("momentum_epochs", self.momentum_epochs, 0)
         check_number("weight_decay", self.weight_decay, minimum=0)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_int("seed", self.seed, 0)
         check_choice("device", self.device, ("auto", "cpu", "cuda"))
         check_choice("precision", self.precision, PRECISIONS)
 

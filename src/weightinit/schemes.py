@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from . import init as I
-from ._checks import check_choice, check_generator, check_number
+from ._checks import check_choice, check_generator, check_int, check_number
 
 __all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "init_model", "register_scheme", "layer_fans", "layer_nonlinearities",
            "is_layer", "layers_with_activations", "forward_checked", "LSUVConfig", "lsuv"]
@@ -253,6 +253,18 @@ SCHEMES: dict[str, Scheme] = {
 BIAS_RULES = ("auto", "zeros", "default", "keep")
 
 
+def check_schemes(names) -> tuple[str, ...]:
+    """Return ``names`` as a tuple if it names one or more registered schemes, each once."""
+    names = tuple(names)
+    if not names:
+        raise ValueError("inits must name at least one scheme")
+    for name in names:
+        check_choice("init", name, SCHEMES)
+    if len(set(names)) != len(names):
+        raise ValueError(f"inits={list(names)} names a scheme twice")
+    return names
+
+
 def register_scheme(scheme: Scheme) -> Scheme:
     """Add a scheme to :data:`SCHEMES` (modules that build on this one register theirs:
     ``weightinit.dbn`` adds ``dbn``)."""
@@ -358,10 +370,8 @@ class LSUVConfig:
 
     def __post_init__(self) -> None:
         check_number("tol", self.tol, minimum=0, strictly=True)
-        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, int) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be an integer >= 1, got {self.max_iter!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 2:
-            raise ValueError(f"batch_size must be an integer >= 2, got {self.batch_size!r}")
+        check_int("max_iter", self.max_iter, 1)
+        check_int("batch_size", self.batch_size, 2)
 
 
 def forward_checked(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_number, check_positive_int
+from ._checks import check_choice, check_int, check_number, check_positive_int
 from .data import Dataset, Split
 
 __all__ = ["TrainConfig", "EpochRecord", "History", "fit", "evaluate", "resolve_device", "DIVERGENCE_LOSS"]
@@ -50,8 +50,7 @@ class TrainConfig:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_int("seed", self.seed, 0)
         check_choice("device", self.device, DEVICES)
 
 
