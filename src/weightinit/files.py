@@ -1,4 +1,4 @@
-"""Atomic file writes and checksums.
+"""Atomic file writes, weights files, and the folder a run writes into.
 
 A write goes to a temporary file in the destination's folder, is flushed and fsynced, then
 renamed over the destination: a crash leaves either the old file or the new one, never half
@@ -7,7 +7,6 @@ of one.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import tempfile
@@ -19,7 +18,7 @@ from typing import IO
 
 import torch
 
-__all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "write_weights", "sha256_file", "run_folder"]
+__all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "write_weights", "run_folder"]
 
 
 @contextmanager
@@ -69,14 +68,6 @@ def write_weights(path: str | os.PathLike, state: dict) -> None:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     write_bytes_atomic(path, buffer.getvalue())
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @contextmanager

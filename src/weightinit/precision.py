@@ -19,7 +19,7 @@ import torch
 
 from ._checks import check_choice
 
-__all__ = ["PRECISIONS", "bf16_supported", "resolve_precision", "mm"]
+__all__ = ["PRECISIONS", "bf16_supported", "resolve_precision"]
 
 PRECISIONS = ("float32", "bf16")
 
@@ -58,10 +58,3 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
                       "recent GPU); falling back to float32", RuntimeWarning, stacklevel=2)
         return torch.float32
     return torch.bfloat16
-
-
-def mm(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """``a @ b`` with inputs in ``dtype`` and a float32 result."""
-    if dtype == torch.float32:
-        return a @ b
-    return (a.to(dtype) @ b.to(dtype)).float()

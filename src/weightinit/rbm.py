@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_int, check_number, check_positive_int
-from .precision import PRECISIONS, mm, resolve_precision
+from .precision import PRECISIONS, resolve_precision
 from .train import resolve_device
 
 __all__ = ["RBM", "RBMConfig", "RBMTrainer", "RBMHistory", "train_rbm", "check_visible"]
@@ -108,13 +108,13 @@ class RBM(nn.Module):
         return self
 
     # ------------------------------------------------------------ conditionals
-    def hidden_input(self, v: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    def hidden_input(self, v: torch.Tensor) -> torch.Tensor:
         """Pre-activations of the hidden units, W v + c: (B, n_visible) -> (B, n_hidden)."""
-        return mm(v, self.W.T, dtype) + self.b_h
+        return torch.addmm(self.b_h, v, self.W.T)
 
-    def visible_input(self, h: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    def visible_input(self, h: torch.Tensor) -> torch.Tensor:
         """Pre-activations (Bernoulli) or means (Gaussian) of the visible units, Wᵀh + b."""
-        return mm(h, self.W, dtype) + self.b_v
+        return torch.addmm(self.b_v, h, self.W)
 
     @torch.no_grad()
     def prob_h(self, v: torch.Tensor) -> torch.Tensor:
