@@ -339,8 +339,8 @@ def _layer_summary(report) -> dict:
 
 
 def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs: int = 5,
-               activations: Sequence[str] = ("tanh", "sigmoid", "softsign"), seed: int = 0, device: str = "auto",
-               progress: bool = False) -> tuple[dict, dict]:
+               activations: Sequence[str] = ("tanh", "sigmoid", "softsign"), seed: int = 0,
+               device: str = "auto") -> tuple[dict, dict]:
     """Glorot & Bengio (2010): deep nets of ``hidden`` units with tanh / sigmoid / softsign,
     "standard" init U[-1/sqrt(n), 1/sqrt(n)] against normalized init (Xavier, gain 1);
     per-layer activation and gradient std at init and after one epoch, and test error after
@@ -391,7 +391,7 @@ def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs:
 
 
 def he2015(dataset: Dataset, *, depths: Sequence[int] = (22, 30), width: int = 256, epochs: int = 5,
-           seed: int = 0, device: str = "auto", progress: bool = False) -> dict:
+           seed: int = 0, device: str = "auto") -> dict:
     """He et al. (2015, fig. 3): plain ReLU networks of ``depths`` layers, Xavier (gain 1)
     against He init, SGD lr 0.01 with momentum 0.9: training loss per epoch. The paper: at
     30 layers Xavier stalls while He converges."""
