@@ -72,7 +72,11 @@ def test_cli_writes_every_file(tmp_path, capsys):
     table = capsys.readouterr().out
     assert table.splitlines()[0].split()[:3] == ["init", "test", "accuracy"]
     assert table.splitlines()[2].startswith("he_normal")  # sorted by accuracy
-    assert sorted(p.name for p in out.iterdir()) == ["curves.png", "report.md", "results.csv", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "curves.png", "report.md", "results.csv", "results.json",
+                                                     "settings.json"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["he_normal-seed777", "normal-seed777"]
+    assert sorted(p.name for p in (out / "checkpoints" / "normal-seed777").iterdir()) == [
+        "result.json", "weights.pt", "weights.pt.sha256"]
     results = json.loads((out / "results.json").read_text())
     assert [r["init"] for r in results["runs"]] == ["he_normal", "normal"]
     rows = list(csv.DictReader((out / "results.csv").open()))

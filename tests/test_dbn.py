@@ -75,7 +75,7 @@ def test_resume_skips_finished_layers_and_matches_an_uninterrupted_run(digits, t
     interrupted = DBN([64, 32, 16])
     with pytest.raises(KeyboardInterrupt):
         interrupted.pretrain(digits.train.x, CONFIG, checkpoint_dir=tmp_path / "b", on_layer=crash_after_first_layer)
-    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["layer-0.json", "layer-0.pt"]
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["layer-0.json", "layer-0.pt", "layer-0.pt.sha256"]
     resumed = DBN([64, 32, 16])
     histories = resumed.pretrain(digits.train.x, CONFIG, checkpoint_dir=tmp_path / "b")
     assert histories[0] is None and histories[1] is not None  # layer 1 loaded, layer 2 trained
@@ -143,7 +143,8 @@ def test_cli_dbn_runs_and_resumes(tmp_path, capsys):
     assert {"dbn.pt", "classifier.pt", "results.json", "report.md", "curves.png", "filters.png", "checkpoints"} <= \
         {p.name for p in out.iterdir()}
     first = json.loads((out / "results.json").read_text())
-    assert main([*argv, "--resume"]) == 0
+    resume = [a for a in argv if a not in ("--out", str(out))] + ["--resume", str(out)]
+    assert main(resume) == 0
     err = capsys.readouterr().err
     assert "layer 1 (64-32): loaded from checkpoint" in err and "layer 2 (32-16): loaded from checkpoint" in err
     again = json.loads((out / "results.json").read_text())
@@ -155,7 +156,7 @@ def test_cli_dbn_runs_and_resumes(tmp_path, capsys):
     [
         (["--layers", "784-500"], "layers start with 784 units but digits has 64 features"),
         (["--layers", "64"], "arch='64' is not a layer spec"),
-        (["--layers", "64-16", "--resume"], "resume needs --out"),
+        (["--layers", "64-16", "--resume", "nowhere"], "--resume needs the folder of an earlier run, got 'nowhere'"),
         (["--finetune-epochs", "0"], "epochs must be >= 1, got 0"),
     ],
 )

@@ -1,23 +1,30 @@
 """The ``weightinit`` command line: argparse subcommands that call the library.
 
 Run ``weightinit --help``. User errors print one line on stderr and exit with code 2;
-an unexpected error writes its traceback to a log file and says where.
+an unexpected error writes its traceback to a log file and says where. Long commands
+checkpoint into their run folder; Ctrl-C stops after the current batch, prints the command
+that resumes (``--resume DIR``) and exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from . import __version__
+from .interrupt import Interrupted, stop_on_sigint
 from .schemes import SCHEMES
 from .train import TrainConfig
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,7 +64,6 @@ def _emit(results: dict, text: str, as_json: bool) -> None:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .experiments import CompareConfig, compare
-    from .files import run_folder
     from .models import NAMED_ARCHS, parse_arch
     from .plots import plot_curves
     from .report import format_table, write_compare_outputs
@@ -85,8 +91,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         def on_init(init, seed, model):
             if seed == config.train.seed:
                 reports[init] = diagnose(model, probe)
-    with run_folder(args.out, "compare") as folder:
-        results = compare(dataset, config, progress=not args.no_progress, on_init=on_init if args.diagnose else None)
+    with _open_run(args, "compare") as folder:
+        results = compare(dataset, config, progress=not args.no_progress, on_init=on_init if args.diagnose else None,
+                          checkpoint_dir=folder / "checkpoints")
         if reports:
             from .plots import plot_std_by_layer
 
@@ -101,8 +108,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_rbm(args: argparse.Namespace) -> int:
     from .data import load_dataset
+    from .checkpoint import Checkpoint
     from .experiments import rbm_experiment
-    from .files import run_folder
     from .plots import plot_tiles
     from ._checks import check_choice
     from .rbm import VISIBLE_TYPES, RBMConfig
@@ -120,11 +127,12 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
     _describe(dataset)
     table = sys.stderr if args.json else sys.stdout
     print(RBM_HEADER, file=table, flush=True)
-    with run_folder(args.out, "rbm") as folder:
+    with _open_run(args, "rbm") as folder:
         rbm, results, samples = rbm_experiment(
             dataset, hidden=args.hidden, visible=args.visible, config=config, ais_chains=args.ais_chains,
             ais_steps=args.ais_steps, progress=not args.no_progress,
             on_epoch=lambda record: print(rbm_epoch_row(record), file=table, flush=True),
+            checkpoint=Checkpoint(folder / "checkpoint"),
         )
         write_weights(folder / "rbm.pt", {"state_dict": rbm.state_dict(), **results["model"]})
         write_text_atomic(folder / "results.json", to_json(results))
@@ -157,8 +165,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, kind: str) -> int:
     from .data import load_dataset
-    from .experiments import dbn_experiment
-    from .files import run_folder, write_text_atomic, write_weights
+    from .experiments import dbn_experiment, split_validation
+    from .files import write_text_atomic, write_weights
     from .plots import plot_curves, plot_tiles
     from .rbm import RBMConfig
     from .report import dbn_table, to_json
@@ -167,11 +175,12 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
                          seed=args.seed, device=args.device, precision=args.precision)
     train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=args.finetune_epochs,
                         batch_size=args.batch_size, seed=args.seed, device=args.device)
-    with run_folder(args.out, kind, resume=args.resume) as folder:  # removed again if nothing is written
-        dataset = load_dataset(args.dataset, args.data_dir)
-        if layers[0] != dataset.n_features:
-            raise ValueError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
-        _describe(dataset, f" ({args.n_valid} of them for validation)")
+    dataset = load_dataset(args.dataset, args.data_dir)
+    if layers[0] != dataset.n_features:
+        raise ValueError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
+    split_validation(dataset, args.n_valid)  # a bad --n-valid is refused before the run folder is made
+    _describe(dataset, f" ({args.n_valid} of them for validation)")
+    with _open_run(args, kind) as folder:
 
         def on_layer(i: int, history) -> None:
             status = "loaded from checkpoint" if history is None else (
@@ -209,7 +218,7 @@ def _reproduce_init_paper(args: argparse.Namespace) -> int:
     """glorot2010 / he2015: the papers' experiments, or smaller ones on digits with --quick."""
     from .data import load_dataset
     from .experiments import glorot2010, he2015
-    from .files import run_folder, write_text_atomic
+    from .files import write_text_atomic
     from .plots import plot_curves, plot_std_by_layer
     from .report import to_json
 
@@ -218,10 +227,10 @@ def _reproduce_init_paper(args: argparse.Namespace) -> int:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     dataset = load_dataset("digits" if args.quick and args.dataset == "mnist" else args.dataset, args.data_dir)
     _describe(dataset)
-    with run_folder(args.out, args.name) as folder:
+    with _open_run(args, args.name) as folder:
         if args.name == "glorot2010":
             results, reports = glorot2010(dataset, hidden=(100 if args.quick else 1000,) * 5, epochs=epochs,
-                                          seed=args.seed, device=args.device)
+                                          seed=args.seed, device=args.device, checkpoint_dir=folder / "checkpoints")
             plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results['arch']}: at initialization")
             curves = [{"init": f"{r['activation']} {r['init']}", "history": r["history"]} for r in results["runs"]]
             lines = ["| activation | init | top/bottom activation std (init -> 1 epoch) | top/bottom gradient std "
@@ -235,7 +244,7 @@ def _reproduce_init_paper(args: argparse.Namespace) -> int:
                              f"{r['test_error_percent']:.2f}% |")
         else:
             results = he2015(dataset, width=64 if args.quick else 256, epochs=epochs, seed=args.seed,
-                             device=args.device)
+                             device=args.device, checkpoint_dir=folder / "checkpoints")
             curves = results["runs"]
             lines = ["| network | train loss per epoch | test accuracy |", "|---|---|---|"]
             for r in results["runs"]:
@@ -271,8 +280,7 @@ def _add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs
     parser.add_argument("--n-valid", type=int, default=10_000, help="training images held out for model choice")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out: finished layers are loaded")
-    _add_output_options(parser, kind)
+    _add_output_options(parser, kind, resumable=True)
 
 
 def _cmd_diagnose(args: argparse.Namespace) -> int:
@@ -329,6 +337,63 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+# arguments that do not change a run's results: a resumed run may give other values
+_NOT_SETTINGS = frozenset({"run", "out", "resume", "json", "no_progress", "data_dir", "device"})
+
+
+@contextmanager
+def _open_run(args: argparse.Namespace, kind: str) -> Iterator[Path]:
+    """The run's folder: a new one (``--out`` or runs/<timestamp>-<kind>) holding
+    ``settings.json``, or with ``--resume DIR`` that folder, whose settings must match.
+    An interruption is tagged with the folder, for the resume command."""
+    from .checkpoint import check_same_settings
+    from .files import run_folder
+
+    resume = getattr(args, "resume", None)
+    with run_folder(resume if resume is not None else args.out, kind, resume=resume is not None) as folder:
+        check_same_settings(folder / "settings.json", _settings(args), resume=resume is not None)
+        try:
+            yield folder
+        except (Interrupted, KeyboardInterrupt) as stop:
+            stop.folder = folder
+            raise
+        except BaseException:
+            if resume is None and [p.name for p in folder.iterdir()] == ["settings.json"]:
+                (folder / "settings.json").unlink()  # nothing else written: leave no folder behind
+            raise
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return {key: value for key, value in sorted(vars(args).items()) if key not in _NOT_SETTINGS}
+
+
+def _check_resume(args: argparse.Namespace) -> None:
+    """Refuse a --resume folder that is missing or holds a run with other settings, before any work."""
+    from .checkpoint import check_same_settings
+
+    resume = getattr(args, "resume", None)
+    if resume is None:
+        return
+    if args.out is not None and Path(args.out).expanduser() != Path(resume).expanduser():
+        raise ValueError(f"--out {args.out!r} and --resume {resume!r} name different folders; give only --resume")
+    if not Path(resume).expanduser().is_dir():
+        raise ValueError(f"--resume needs the folder of an earlier run, got {resume!r} (not a folder)")
+    check_same_settings(Path(resume).expanduser() / "settings.json", _settings(args), resume=True)
+
+
+def _resume_command(argv: Sequence[str], folder: Path) -> str:
+    """``argv`` without its --out/--resume, plus ``--resume folder``: the command that continues."""
+    kept, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in ("--out", "--resume"):
+            skip = True
+        elif not token.startswith(("--out=", "--resume=")):
+            kept.append(token)
+    return shlex.join(["weightinit", *kept, "--resume", str(folder)])
+
+
 def _split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
@@ -339,8 +404,11 @@ def _add_data_options(parser: argparse.ArgumentParser, default: str | None = "mn
     parser.add_argument("--data-dir", default=None, help="folder searched first for the data ($WEIGHTINIT_DATA)")
 
 
-def _add_output_options(parser: argparse.ArgumentParser, kind: str) -> None:
+def _add_output_options(parser: argparse.ArgumentParser, kind: str, *, resumable: bool = False) -> None:
     parser.add_argument("--out", default=None, help=f"output folder (default runs/<timestamp>-{kind})")
+    if resumable:
+        parser.add_argument("--resume", default=None, metavar="DIR",
+                            help="continue the interrupted run in DIR from its last checkpoint (same settings)")
     parser.add_argument("--json", action="store_true", help="print results.json on stdout (the rest goes to stderr)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -385,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--diagnose", action="store_true",
                       help="also write std_by_layer.png: per-layer activation/gradient std of each init at epoch 0")
     comp.add_argument("--quick", action="store_true", help="seconds, not minutes: digits for 10 epochs (or 2 epochs of --dataset)")
-    _add_output_options(comp, "compare")
+    _add_output_options(comp, "compare", resumable=True)
     comp.set_defaults(run=_cmd_compare)
 
     rbm = commands.add_parser("rbm", help="train a restricted Boltzmann machine and measure it (AIS log-likelihood)",
@@ -408,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     rbm.add_argument("--precision", default="float32", help="float32 or bf16 (bfloat16 matmul inputs)")
     rbm.add_argument("--ais-chains", type=int, default=100, help="AIS runs (default %(default)s)")
     rbm.add_argument("--ais-steps", type=int, default=14_500, help="AIS temperatures (default %(default)s)")
-    _add_output_options(rbm, "rbm")
+    _add_output_options(rbm, "rbm", resumable=True)
     rbm.set_defaults(run=_cmd_rbm)
 
     dbn = commands.add_parser("dbn", help="pre-train a Deep Belief Network, fine-tune it, report test error",
@@ -458,16 +526,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        _check_resume(args)
+        with stop_on_sigint():
+            return args.run(args)
     except (ValueError, TypeError) as error:
         print(f"weightinit: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("weightinit: interrupted", file=sys.stderr)
-        return 130
+    except (Interrupted, KeyboardInterrupt) as stop:
+        folder = getattr(stop, "folder", None)
+        saved = "; checkpoint written" if isinstance(stop, Interrupted) else ""
+        resume = f"; resume with: {_resume_command(argv, folder)}" if folder is not None else ""
+        print(f"weightinit: interrupted{saved}{resume}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception:  # noqa: BLE001 - the last resort: keep the traceback, say where it is
         with tempfile.NamedTemporaryFile("w", prefix="weightinit-crash-", suffix=".log", delete=False) as log:
             traceback.print_exc(file=log)

@@ -10,6 +10,7 @@ hands the weights to the second. The RBM maths stays in :mod:`weightinit.rbm`.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -18,7 +19,8 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_int, check_number
-from .files import write_text_atomic, write_weights
+from .checkpoint import Checkpoint, differing_keys
+from .files import read_weights, write_text_atomic, write_weights
 from .init import xavier_uniform_
 from .models import ACTIVATIONS
 from .rbm import RBM, RBMConfig, RBMEpoch, RBMHistory, check_visible, train_rbm
@@ -89,7 +91,9 @@ class DBN(nn.Module):
             checkpoint_dir: after each layer, its weights (``layer-<i>.pt``) and settings
                 (``layer-<i>.json``) are written there; a layer whose files are already there
                 with the same settings is loaded instead of trained (its history is None),
-                and one with other settings is refused, naming them.
+                and one with other settings is refused, naming them. The layer in training
+                checkpoints every epoch (and on Ctrl-C) in ``layer-<i>-progress/`` and
+                continues from there.
             on_layer: called with (layer index, history) after each layer.
         """
         check_choice("propagate", propagate, PROPAGATE)
@@ -106,11 +110,14 @@ class DBN(nn.Module):
             if folder is not None and self._resume_layer(folder, i, rbm, settings):
                 rbm.to(data.device)
             else:
+                progress = None if folder is None else Checkpoint(folder / f"layer-{i}-progress")
                 history = train_rbm(rbm, data, config, on_batch=on_batch,
-                                    on_epoch=None if on_epoch is None else lambda e, i=i: on_epoch(i, e))
+                                    on_epoch=None if on_epoch is None else lambda e, i=i: on_epoch(i, e),
+                                    **self._layer_checkpointing(progress, settings))
                 if folder is not None:
                     write_weights(folder / f"layer-{i}.pt", {"state_dict": rbm.state_dict()})
                     write_text_atomic(folder / f"layer-{i}.json", json.dumps(settings, indent=2) + "\n")
+                    shutil.rmtree(progress.folder, ignore_errors=True)
             histories.append(history)
             if on_layer is not None:
                 on_layer(i, history)
@@ -135,17 +142,29 @@ class DBN(nn.Module):
         return configs
 
     @staticmethod
+    def _layer_checkpointing(progress: Checkpoint | None, settings: dict) -> dict:
+        """train_rbm's checkpoint/resume arguments for a layer in training (none without a folder)."""
+        if progress is None:
+            return {}
+        resume = progress.load()
+        if resume is not None:
+            differing = differing_keys(resume.get("settings"), json.loads(json.dumps(settings)))
+            if differing:
+                raise ValueError(f"checkpoint {progress.folder} was made with other settings "
+                                 f"({', '.join(differing)} differ); use a new folder or the same settings")
+        return {"checkpoint": lambda state: progress.save({**state, "settings": settings}), "resume": resume}
+
+    @staticmethod
     def _resume_layer(folder: Path, i: int, rbm: RBM, settings: dict) -> bool:
         weights, meta = folder / f"layer-{i}.pt", folder / f"layer-{i}.json"
         if not (weights.is_file() and meta.is_file()):
             return False
         saved = json.loads(meta.read_text())
-        differing = sorted(_differing_keys(saved, json.loads(json.dumps(settings))))
+        differing = differing_keys(saved, json.loads(json.dumps(settings)))
         if differing:
             raise ValueError(f"checkpoint {meta} was made with other settings ({', '.join(differing)} differ); "
                              "use a new folder or the same settings")
-        state = torch.load(weights, weights_only=True)
-        rbm.load_state_dict(state["state_dict"])
+        rbm.load_state_dict(read_weights(weights)["state_dict"])
         return True
 
     def to_mlp(
@@ -183,15 +202,6 @@ class DBN(nn.Module):
             xavier_uniform_(output.weight, generator=generator)
             output.bias.zero_()
         return nn.Sequential(*layers, output).to(self.rbms[0].W.device)
-
-
-def _differing_keys(a, b, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = []
-        for key in sorted(set(a) | set(b)):
-            keys += _differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")
-        return keys
-    return [] if a == b else [prefix.rstrip(".")]
 
 
 # ---------------------------------------------------------------- the "dbn" scheme

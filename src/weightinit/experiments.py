@@ -10,24 +10,27 @@ initialization draw and the data order, so every init sees the same batches.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from . import __version__
 from ._checks import check_positive_int
+from .checkpoint import Checkpoint
 from .data import Dataset, Split
 from .dbn import DBN
 from .models import ACTIVATIONS, mlp, parse_arch
 from .partition import ais_log_partition, average_log_likelihood
 from .rbm import RBM, RBMConfig, train_rbm
 from .schemes import check_schemes, init_model
-from .train import TrainConfig, evaluate, fit
+from .train import TrainConfig, evaluate, fit, fit_resumable
 
 __all__ = ["LECTURE_INITS", "CompareConfig", "compare", "summarize", "standardize", "rbm_experiment",
            "split_validation", "finetune", "dbn_experiment", "HINTON2006_REFERENCES", "glorot2010", "he2015"]
@@ -65,24 +68,33 @@ class CompareConfig:
 
 
 def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool,
-         on_init=None) -> dict:
+         on_init=None, checkpoint: Checkpoint | None = None) -> dict:
+    """One init and seed: initialize, train, and the run's entry of ``results["runs"]``.
+    With a ``checkpoint``, a finished run is read back and an unfinished one continues."""
+    if checkpoint is not None and (done := checkpoint.result()) is not None:
+        return done["run"]
+    resume = checkpoint.load() if checkpoint is not None else None
     model = mlp(sizes, config.activation)
-    start = time.perf_counter()
-    # settings of the data-driven schemes; the others take none
-    scheme_config = {"dbn": RBMConfig(epochs=config.pretrain_epochs, device=config.train.device)}.get(init)
-    init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed),
-               data=dataset.train.x, config=scheme_config)
-    init_seconds = time.perf_counter() - start
-    if on_init is not None:
-        on_init(init, seed, model)
+    if resume is None or on_init is not None:  # a resumed run's weights come from its checkpoint
+        start = time.perf_counter()
+        # settings of the data-driven schemes; the others take none
+        scheme_config = {"dbn": RBMConfig(epochs=config.pretrain_epochs, device=config.train.device)}.get(init)
+        init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed),
+                   data=dataset.train.x, config=scheme_config)
+        init_seconds = time.perf_counter() - start
+        if on_init is not None:
+            on_init(init, seed, model)
+    if resume is not None:
+        init_seconds = resume["init_seconds"]
     train = replace(config.train, seed=seed)
     n_batches = math.ceil(len(dataset.train) / train.batch_size)
+    save = None if checkpoint is None else (lambda state: checkpoint.save({**state, "init_seconds": init_seconds}))
     with tqdm(total=train.epochs * n_batches, desc=f"{init} (seed {seed})", file=sys.stderr, leave=False,
               disable=None if progress else True, mininterval=0.5) as bar:
-        history = fit(model, dataset, train, on_batch=bar.update)
+        history = fit(model, dataset, train, on_batch=bar.update, checkpoint=save, resume=resume)
     records = history.to_dicts()
     last = records[-1]
-    return {
+    run = {
         "init": init,
         "seed": seed,
         "test_accuracy": last["test_accuracy"],
@@ -94,6 +106,9 @@ def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, s
         "diverged_at": history.diverged_at,
         "history": records,
     }
+    if checkpoint is not None:
+        checkpoint.finish({"run": run}, {"model": model.state_dict()})
+    return run
 
 
 def summarize(runs: list[dict]) -> list[dict]:
@@ -122,17 +137,22 @@ def _rank(row: dict) -> tuple[bool, float]:
     return failed, 0.0 if math.isnan(accuracy) else -accuracy
 
 
-def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False, on_init=None) -> dict:
+def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False, on_init=None,
+            checkpoint_dir: str | os.PathLike | None = None) -> dict:
     """Train ``config.arch`` from each init in ``config.inits`` (``config.seeds`` times) on
     ``dataset`` and return the results (the ``results.json`` schema).
 
     A diverged run (NaN/inf or exploding loss) is recorded as such; the others carry on.
     ``on_init(init, seed, model)`` is called with each freshly initialized model (epoch 0).
+    With ``checkpoint_dir``, each run checkpoints every epoch into ``<init>-seed<seed>/``
+    there and keeps its result and final weights; calling again with the same folder (and
+    config) skips the finished runs and continues the unfinished one exactly.
     """
     config = config or CompareConfig()
     sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
     runs = [
-        _run(dataset, sizes, config, init, config.train.seed + k, progress, on_init)
+        _run(dataset, sizes, config, init, config.train.seed + k, progress, on_init,
+             _checkpoint(checkpoint_dir, f"{init}-seed{config.train.seed + k}"))
         for init in config.inits
         for k in range(config.seeds)
     ]
@@ -175,9 +195,11 @@ def rbm_experiment(
     sample_steps: int = 1000,
     progress: bool = False,
     on_epoch=None,
+    checkpoint: Checkpoint | None = None,
 ) -> tuple[RBM, dict, torch.Tensor]:
     """Train an RBM on ``dataset.train``, then measure it on ``dataset.test``: reconstruction
     error, pseudo-likelihood (Bernoulli), AIS log Z and the average test log-likelihood.
+    With a ``checkpoint``, training saves its state every epoch and continues from it.
 
     Returns the RBM, the results (the ``results.json`` schema) and ``n_samples`` Gibbs
     samples (mean-field visible units after ``sample_steps`` steps from random test images).
@@ -190,7 +212,9 @@ def rbm_experiment(
     n_batches = math.ceil(len(train_x) / config.batch_size)
     with tqdm(total=config.epochs * n_batches, desc=f"RBM {dataset.n_features}-{hidden}", file=sys.stderr,
               leave=False, disable=None if progress else True, mininterval=0.5) as bar:
-        history = train_rbm(rbm, train_x, config, monitor=test_x, on_batch=bar.update, on_epoch=on_epoch)
+        history = train_rbm(rbm, train_x, config, monitor=test_x, on_batch=bar.update, on_epoch=on_epoch,
+                            checkpoint=None if checkpoint is None else checkpoint.save,
+                            resume=None if checkpoint is None else checkpoint.load())
     device = rbm.W.device
     test_x = test_x.to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed + 2)
@@ -239,29 +263,23 @@ def split_validation(dataset: Dataset, n_valid: int = 10_000) -> tuple[Dataset, 
 
 
 def finetune(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, *, n_valid: int, name: str,
-             progress: bool = False) -> dict:
+             progress: bool = False, checkpoint: Checkpoint | None = None) -> dict:
     """Train on the training set less ``n_valid`` samples, keep the weights of the epoch with
-    the best validation accuracy, and evaluate them once on the test set."""
+    the best validation accuracy, and evaluate them once on the test set. With a
+    ``checkpoint``, a finished fine-tuning is read back (history and weights) and an
+    unfinished one continues from its last epoch."""
     tuning, test = split_validation(dataset, n_valid)
-    best = {"accuracy": -1.0, "epoch": 0, "state": None}
-
-    def keep_best(record, model) -> None:
-        if record.test_accuracy > best["accuracy"]:
-            best.update(accuracy=record.test_accuracy, epoch=record.epoch,
-                        state={k: v.detach().clone() for k, v in model.state_dict().items()})
-
     n_batches = math.ceil(len(tuning.train) / config.batch_size)
     with tqdm(total=config.epochs * n_batches, desc=name, file=sys.stderr, leave=False,
               disable=None if progress else True, mininterval=0.5) as bar:
-        history = fit(model, tuning, config, on_batch=bar.update, on_epoch=keep_best)
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
+        history = fit_resumable(model, tuning, config, checkpoint, on_batch=bar.update, keep_best=True)
     device = next(model.parameters()).device
     test_loss, test_accuracy = evaluate(model, Split(test.x.to(device), test.y.to(device)))
+    best = history.epochs[history.best_epoch - 1] if history.best_epoch else None
     return {
         "name": name,
-        "best_epoch": best["epoch"],
-        "valid_accuracy": best["accuracy"],
+        "best_epoch": history.best_epoch,
+        "valid_accuracy": best.test_accuracy if best else float("nan"),
         "test_accuracy": test_accuracy,
         "test_error_percent": 100 * (1 - test_accuracy),
         "test_loss": test_loss,
@@ -290,6 +308,9 @@ def dbn_experiment(
     initialized from it and fine-tuned by back-propagation; and, as controls, the same network
     from random initializations ``(name, scheme, activation)``. Model choice uses a validation
     split carved from the training set; the test set is evaluated once per network.
+
+    With ``checkpoint_dir``, every pre-trained layer, every epoch and every finished
+    fine-tuning (``finetune-<k>/``) is checkpointed there, and a second call continues.
     """
     layers = list(layers)
     if layers[0] != dataset.n_features:
@@ -305,13 +326,14 @@ def dbn_experiment(
     model = dbn.to_mlp(dataset.n_classes, "sigmoid", torch.Generator().manual_seed(train.seed), dropout=dropout,
                        input_dropout=input_dropout)
     runs = [finetune(model, dataset, train, n_valid=n_valid, name="DBN pre-training + fine-tuning (sigmoid)",
-                     progress=progress)]
-    for name, scheme, activation in controls:
+                     progress=progress, checkpoint=_checkpoint(checkpoint_dir, "finetune-0"))]
+    for k, (name, scheme, activation) in enumerate(controls, start=1):
         control = mlp([*layers, dataset.n_classes], activation, dropout=dropout)
         if input_dropout:
             control.insert(0, torch.nn.Dropout(input_dropout))
         init_model(control, scheme, generator=torch.Generator().manual_seed(train.seed))
-        runs.append(finetune(control, dataset, train, n_valid=n_valid, name=name, progress=progress))
+        runs.append(finetune(control, dataset, train, n_valid=n_valid, name=name, progress=progress,
+                             checkpoint=_checkpoint(checkpoint_dir, f"finetune-{k}")))
     results = {
         "experiment": "dbn",
         "dataset": dataset.name,
@@ -327,6 +349,10 @@ def dbn_experiment(
     return dbn, model, results
 
 
+def _checkpoint(folder: str | os.PathLike | None, key: str) -> Checkpoint | None:
+    return None if folder is None else Checkpoint(Path(folder) / key)
+
+
 def _layer_summary(report) -> dict:
     layers = report.layers[:-1]  # hidden layers only
     return {
@@ -340,12 +366,13 @@ def _layer_summary(report) -> dict:
 
 def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs: int = 5,
                activations: Sequence[str] = ("tanh", "sigmoid", "softsign"), seed: int = 0,
-               device: str = "auto") -> tuple[dict, dict]:
+               device: str = "auto", checkpoint_dir: str | os.PathLike | None = None) -> tuple[dict, dict]:
     """Glorot & Bengio (2010): deep nets of ``hidden`` units with tanh / sigmoid / softsign,
     "standard" init U[-1/sqrt(n), 1/sqrt(n)] against normalized init (Xavier, gain 1);
     per-layer activation and gradient std at init and after one epoch, and test error after
     ``epochs`` epochs of SGD (lr 0.1, batch 100; the paper tuned lr and used batch 10). Returns the results and
-    the diagnose reports at initialization (for the figure)."""
+    the diagnose reports at initialization (for the figure). With ``checkpoint_dir`` every
+    training epoch is checkpointed there and a second call continues."""
     from .diagnostics import diagnose
 
     inits = {"standard": ("default", "zeros"), "normalized": ("xavier_uniform", "zeros")}
@@ -360,9 +387,11 @@ def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs:
             at_init = diagnose(model, probe)
             reports[f"{activation} {label}"] = at_init
             config = TrainConfig(optimizer="sgd", lr=0.1, epochs=1, seed=seed, device=device)
-            first = fit(model, dataset, config)
+            key = f"{activation}-{label}"
+            first = fit_resumable(model, dataset, config, _checkpoint(checkpoint_dir, f"{key}-epoch-1"))
             after_one = diagnose(model.cpu(), probe)
-            rest = fit(model, dataset, replace(config, epochs=max(epochs - 1, 1), seed=seed + 1)) if epochs > 1 else first
+            rest = fit_resumable(model, dataset, replace(config, epochs=max(epochs - 1, 1), seed=seed + 1),
+                                 _checkpoint(checkpoint_dir, f"{key}-rest")) if epochs > 1 else first
             runs.append({
                 "activation": activation, "init": label,
                 "at_init": _layer_summary(at_init), "after_1_epoch": _layer_summary(after_one),
@@ -391,10 +420,11 @@ def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs:
 
 
 def he2015(dataset: Dataset, *, depths: Sequence[int] = (22, 30), width: int = 256, epochs: int = 5,
-           seed: int = 0, device: str = "auto") -> dict:
+           seed: int = 0, device: str = "auto", checkpoint_dir: str | os.PathLike | None = None) -> dict:
     """He et al. (2015, fig. 3): plain ReLU networks of ``depths`` layers, Xavier (gain 1)
     against He init, SGD lr 0.01 with momentum 0.9: training loss per epoch. The paper: at
-    30 layers Xavier stalls while He converges."""
+    30 layers Xavier stalls while He converges. With ``checkpoint_dir`` every epoch is
+    checkpointed there and a second call continues."""
     runs = []
     for depth in depths:
         sizes = [dataset.n_features, *([width] * (depth - 1)), dataset.n_classes]
@@ -402,8 +432,9 @@ def he2015(dataset: Dataset, *, depths: Sequence[int] = (22, 30), width: int = 2
             model = mlp(sizes, "relu")
             init_model(model, scheme, generator=torch.Generator().manual_seed(seed),
                        nonlinearity="linear" if scheme == "xavier_normal" else "auto")
-            history = fit(model, dataset, TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9, epochs=epochs,
-                                                      seed=seed, device=device))
+            history = fit_resumable(model, dataset, TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9, epochs=epochs,
+                                                                seed=seed, device=device),
+                                    _checkpoint(checkpoint_dir, f"{label}-depth-{depth}"))
             losses = [r.train_loss for r in history.epochs]
             runs.append({"init": f"{label} depth {depth}", "depth": depth, "scheme": scheme,
                          "history": history.to_dicts(), "final_train_loss": losses[-1],

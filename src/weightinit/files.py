@@ -2,13 +2,17 @@
 
 A write goes to a temporary file in the destination's folder, is flushed and fsynced, then
 renamed over the destination: a crash leaves either the old file or the new one, never half
-of one.
+of one. A weights file gets a ``<name>.sha256`` beside it (``sha256sum -c`` reads it);
+:func:`read_weights` checks it and unpickles with ``weights_only=True``, so a corrupted file
+is reported and a crafted one runs nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,7 +22,12 @@ from typing import IO
 
 import torch
 
-__all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "write_weights", "run_folder"]
+__all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "write_weights", "read_weights",
+           "CorruptFileError", "run_folder"]
+
+
+class CorruptFileError(ValueError):
+    """A file that is truncated, altered, or not of the kind expected."""
 
 
 @contextmanager
@@ -62,12 +71,54 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         handle.write(text)
 
 
-def write_weights(path: str | os.PathLike, state: dict) -> None:
+def write_weights(path: str | os.PathLike, state: dict) -> str:
     """A dict of tensors and plain values, saved so that ``torch.load(path, weights_only=True)``
-    reads it back (no pickled code), written atomically."""
+    reads it back (no pickled code), written atomically, with its sha256 in ``<path>.sha256``.
+    Returns the sha256."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    write_bytes_atomic(path, buffer.getvalue())
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    write_bytes_atomic(path, data)
+    write_text_atomic(_sidecar(path), f"{digest}  {Path(path).name}\n")
+    return digest
+
+
+def _sidecar(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    return path.with_name(path.name + ".sha256")
+
+
+def read_weights(path: str | os.PathLike, sha256: str | None = None) -> dict:
+    """Load a file written by :func:`write_weights`: its sha256 is checked against ``sha256``
+    or, when not given, the ``.sha256`` file beside it (if there is one), then it is unpickled
+    with ``weights_only=True`` (tensors, containers and plain values only).
+
+    Raises:
+        CorruptFileError: the file is missing, truncated, altered, or holds anything else
+            (a pickle that would run code on loading included); the message names the file.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CorruptFileError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if sha256 is None and _sidecar(path).is_file():
+        sha256 = _sidecar(path).read_text(encoding="utf-8", errors="replace").split(" ")[0].strip()
+    if sha256 is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise CorruptFileError(f"{path}: sha256 is {actual[:16]}..., expected {sha256[:16]}... as recorded "
+                                   "when it was written; the file is truncated or was altered")
+    try:
+        state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError,
+            ImportError, IndexError, KeyError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CorruptFileError(f"{path}: not a weights file that can be loaded safely ({reason[:200]})") from None
+    if not isinstance(state, dict):
+        raise CorruptFileError(f"{path}: expected a dict of tensors, found {type(state).__name__}")
+    return state
 
 
 @contextmanager
@@ -80,7 +131,7 @@ def run_folder(
     """
     if resume:
         if out is None or not Path(out).expanduser().is_dir():
-            raise ValueError(f"resume needs --out naming the folder of the run to continue, got {out!r}")
+            raise ValueError(f"--resume needs the folder of an earlier run, got {str(out)!r} (not a folder)")
         yield Path(out).expanduser()
         return
     if out is not None:

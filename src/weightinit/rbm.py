@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -30,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_int, check_number, check_positive_int
+from .interrupt import Interrupted, checkpointable, stop_requested
 from .precision import PRECISIONS, resolve_precision
 from .train import resolve_device
 
@@ -292,6 +294,8 @@ class RBMTrainer:
         self.epochs_done = 0
         self.chain_h: torch.Tensor | None = None  # PCD: persistent hidden samples (n_chains, H)
         self._velocity = [torch.zeros_like(p) for p in (rbm.W, rbm.b_v, rbm.b_h)]
+        # an epoch stopped part-way: {"order": permutation, "batch": next batch, "seconds": so far}
+        self.position: dict | None = None
 
     def state_dict(self) -> dict:
         """Everything beyond the RBM's parameters that the next update depends on."""
@@ -300,6 +304,7 @@ class RBMTrainer:
             "epochs_done": self.epochs_done,
             "chain_h": None if self.chain_h is None else self.chain_h.detach().cpu().clone(),
             "velocity": [v.detach().cpu().clone() for v in self._velocity],
+            "position": self.position,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -307,6 +312,7 @@ class RBMTrainer:
         self.epochs_done = int(state["epochs_done"])
         self.chain_h = None if state["chain_h"] is None else state["chain_h"].to(self.device, copy=True)
         self._velocity = [v.to(self.device, copy=True) for v in state["velocity"]]
+        self.position = state.get("position")
 
     @property
     def momentum(self) -> float:
@@ -363,18 +369,31 @@ class RBMTrainer:
                 velocity.add_(param, alpha=-c.lr * c.weight_decay)
             param.add_(velocity)
 
-    def epoch(self, x: torch.Tensor, on_batch: Callable[[], None] | None = None) -> float:
+    def epoch(self, x: torch.Tensor, on_batch: Callable[[], None] | None = None, *, stoppable: bool = False) -> float:
         """One pass over ``x`` in a random order (batches are index slices of a permutation);
-        returns its seconds."""
+        returns its seconds.
+
+        With ``stoppable``, a stop request (:mod:`weightinit.interrupt`) ends the epoch after
+        the current batch: the position is kept in :attr:`position` (and the state dict), the
+        next call continues from it, and :class:`~weightinit.interrupt.Interrupted` is raised.
+        """
         start = time.perf_counter()
         batch = self.config.batch_size
-        order = torch.randperm(len(x), generator=self.generator, device=self.device)
-        for b in range(math.ceil(len(x) / batch)):
+        n_batches = math.ceil(len(x) / batch)
+        if self.position is not None:
+            order, first, elapsed = self.position["order"].to(self.device), self.position["batch"], self.position["seconds"]
+            self.position = None
+        else:
+            order, first, elapsed = torch.randperm(len(x), generator=self.generator, device=self.device), 0, 0.0
+        for b in range(first, n_batches):
             self.step(x.index_select(0, order[b * batch : (b + 1) * batch]))
             if on_batch is not None:
                 on_batch()
+            if stoppable and stop_requested() and b + 1 < n_batches:
+                self.position = {"order": order.cpu(), "batch": b + 1, "seconds": elapsed + time.perf_counter() - start}
+                raise Interrupted(f"RBM training stopped in epoch {self.epochs_done + 1}, batch {b + 1} of {n_batches}")
         self.epochs_done += 1
-        return time.perf_counter() - start
+        return elapsed + time.perf_counter() - start
 
 
 def train_rbm(
@@ -386,6 +405,8 @@ def train_rbm(
     on_batch: Callable[[], None] | None = None,
     on_epoch: Callable[[RBMEpoch], None] | None = None,
     initialize: bool = True,
+    checkpoint: Callable[[dict], None] | None = None,
+    resume: dict | None = None,
 ) -> RBMHistory:
     """Train ``rbm`` on ``x`` of shape (N, n_visible); after each epoch measure the
     reconstruction error and pseudo-likelihood on ``monitor`` (default: up to 10,000
@@ -394,6 +415,11 @@ def train_rbm(
     Args:
         initialize: reset the parameters from ``x`` first (Hinton's guide); set False to
             continue training an RBM.
+        checkpoint: called with the whole training state (RBM, trainer, generators, history)
+            after every epoch, and after the current batch on a stop request (Ctrl-C), which
+            then raises :class:`~weightinit.interrupt.Interrupted`.
+        resume: such a state; training continues exactly where it stopped. Its config must
+            equal ``config``.
     """
     config = config or RBMConfig()
     device = resolve_device(config.device)
@@ -401,16 +427,40 @@ def train_rbm(
     x = check_visible(x, rbm.n_visible, rbm.visible, "x").to(device)
     monitor = x[:10_000] if monitor is None else check_visible(monitor, rbm.n_visible, rbm.visible, "monitor").to(device)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    if initialize:
+    if initialize and resume is None:
         rbm.reset_parameters(x, generator)
     trainer = RBMTrainer(rbm, config, generator)
     measure = torch.Generator(device=device).manual_seed(config.seed + 1)  # PL's random units, not the training stream
     history = RBMHistory()
-    for epoch in range(1, config.epochs + 1):
-        seconds = trainer.epoch(x, on_batch)
-        pl = rbm.pseudo_likelihood(monitor, generator=measure).mean().item() if rbm.visible == "bernoulli" else None
-        record = RBMEpoch(epoch, rbm.reconstruction_error(monitor), pl, seconds)
-        history.epochs.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
+    if resume is not None:
+        from .checkpoint import differing_keys
+
+        differing = differing_keys(resume.get("config"), asdict(config)) if resume.get("kind") == "rbm" else ["kind"]
+        if differing:
+            raise ValueError(f"resume holds another RBM run ({', '.join(differing)} differ)")
+        rbm.load_state_dict(resume["rbm"])
+        trainer.load_state_dict(resume["trainer"])
+        measure.set_state(resume["measure"])
+        history = RBMHistory([RBMEpoch(**e) for e in resume["history"]])
+
+    def state() -> dict:
+        return {"kind": "rbm", "config": asdict(config), "rbm": rbm.state_dict(), "trainer": trainer.state_dict(),
+                "measure": measure.get_state(), "history": history.to_dicts()}
+
+    with checkpointable() if checkpoint else nullcontext():
+        for epoch in range(len(history.epochs) + 1, config.epochs + 1):
+            try:
+                seconds = trainer.epoch(x, on_batch, stoppable=checkpoint is not None)
+            except Interrupted:
+                checkpoint(state())
+                raise
+            pl = rbm.pseudo_likelihood(monitor, generator=measure).mean().item() if rbm.visible == "bernoulli" else None
+            record = RBMEpoch(epoch, rbm.reconstruction_error(monitor), pl, seconds)
+            history.epochs.append(record)
+            if on_epoch is not None:
+                on_epoch(record)
+            if checkpoint is not None:
+                checkpoint(state())
+                if stop_requested() and epoch < config.epochs:
+                    raise Interrupted(f"RBM training stopped after epoch {epoch} of {config.epochs}")
     return history

@@ -7,6 +7,10 @@ seeded from the same seed, so a run is reproducible and leaves the global RNG as
 
 A run whose loss becomes NaN/inf or exceeds ``DIVERGENCE_LOSS`` is marked ``diverged`` (with
 the epoch and batch where it first happened) and stopped at the end of that epoch.
+
+``fit`` hands its whole state (model, optimizer, data-order generator, global RNG, history,
+the position inside an epoch) to a ``checkpoint`` callback after every epoch and on Ctrl-C,
+and continues bit-identically from such a state (``resume``).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -21,9 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_int, check_number, check_positive_int
+from .checkpoint import Checkpoint, differing_keys
 from .data import Dataset, Split
+from .interrupt import Interrupted, checkpointable, stop_requested
 
-__all__ = ["TrainConfig", "EpochRecord", "History", "fit", "evaluate", "resolve_device", "DIVERGENCE_LOSS"]
+__all__ = ["TrainConfig", "EpochRecord", "History", "fit", "fit_resumable", "evaluate", "resolve_device", "DIVERGENCE_LOSS"]
 
 DIVERGENCE_LOSS = 1e6
 OPTIMIZERS = ("adam", "sgd")
@@ -68,9 +75,19 @@ class History:
     epochs: list[EpochRecord] = field(default_factory=list)
     diverged: bool = False
     diverged_at: dict | None = None  # {"epoch": e, "batch": b, "loss": value}
+    best_epoch: int | None = None  # with fit(keep_best=True): the epoch whose weights the model ends with
 
     def to_dicts(self) -> list[dict]:
         return [asdict(record) for record in self.epochs]
+
+    def to_dict(self) -> dict:
+        return {"epochs": self.to_dicts(), "diverged": self.diverged, "diverged_at": self.diverged_at,
+                "best_epoch": self.best_epoch}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        return cls([EpochRecord(**record) for record in data["epochs"]], data["diverged"], data["diverged_at"],
+                   data.get("best_epoch"))
 
 
 def resolve_device(device: str) -> torch.device:
@@ -116,6 +133,9 @@ def fit(
     *,
     on_batch: Callable[[], None] | None = None,
     on_epoch: Callable[[EpochRecord, nn.Module], None] | None = None,
+    keep_best: bool = False,
+    checkpoint: Callable[[dict], None] | None = None,
+    resume: dict | None = None,
 ) -> History:
     """Train ``model`` (logits out) with cross-entropy on ``dataset.train``; evaluate on
     ``dataset.test`` after every epoch.
@@ -126,8 +146,15 @@ def fit(
         dataset: the in-memory data; its tensors are copied to the device once.
         config: the hyperparameters (default: the lecture's).
         on_batch: called after every optimizer step (a progress bar's ``update``).
-        on_epoch: called with the epoch's record and the model after each evaluation (to
-            keep the best weights by a validation set passed as ``dataset.test``, say).
+        on_epoch: called with the epoch's record and the model after each evaluation.
+        keep_best: end with the weights of the epoch with the best ``dataset.test`` accuracy
+            (pass a validation split as ``dataset.test`` for model choice); ``History.best_epoch``.
+        checkpoint: called with the complete training state (a dict for
+            :class:`weightinit.checkpoint.Checkpoint`) after every epoch, and after the current
+            batch when a stop is requested (Ctrl-C, :mod:`weightinit.interrupt`), which then
+            raises :class:`~weightinit.interrupt.Interrupted`.
+        resume: such a state: training continues exactly where it stopped (on the CPU the
+            result is bit-identical to an uninterrupted run). Its config must equal ``config``.
 
     Returns:
         The per-epoch history; ``diverged`` tells whether the run blew up, and where.
@@ -142,15 +169,43 @@ def fit(
     order = torch.Generator().manual_seed(config.seed)
     optimizer = _optimizer(model, config)
     history = History()
+    best: dict | None = {"accuracy": -1.0, "epoch": 0, "state": None} if keep_best else None
+    position = None  # where in an epoch a resumed run continues
+    if resume is not None:
+        _check_resume(resume, config, keep_best)
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        order.set_state(resume["order"])
+        history = History.from_dict(resume["history"])
+        best, position = resume["best"], resume["position"]
     devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+
+    def state(epoch: int, where: dict | None) -> dict:
+        return {"kind": "fit", "config": asdict(config), "epoch": epoch, "position": where,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "order": order.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if devices else None,
+                "history": history.to_dict(), "best": best}
+
+    with torch.random.fork_rng(devices=devices), (checkpointable() if checkpoint else nullcontext()):
         torch.manual_seed(config.seed)
+        if resume is not None:
+            torch.set_rng_state(resume["torch_rng"])
+            if devices and resume["cuda_rng"] is not None:
+                torch.cuda.set_rng_state(resume["cuda_rng"], device)
         model.train()
-        for epoch in range(1, config.epochs + 1):
+        first_epoch = len(history.epochs) + 1
+        stopped = history.diverged
+        for epoch in range(first_epoch, config.epochs + 1 if not stopped else first_epoch):
             losses = torch.empty(n_batches, device=device)
+            if position is not None:  # continue a half-done epoch
+                permutation, first_batch = position["permutation"].to(device), position["batch"]
+                losses[:first_batch] = position["losses"].to(device)
+                elapsed, position = position["seconds"], None
+            else:
+                permutation, first_batch, elapsed = torch.randperm(n, generator=order).to(device), 0, 0.0
             start = time.perf_counter()
-            permutation = torch.randperm(n, generator=order).to(device)
-            for b in range(n_batches):
+            for b in range(first_batch, n_batches):
                 index = permutation[b * batch : (b + 1) * batch]
                 loss = F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))
                 optimizer.zero_grad(set_to_none=True)
@@ -159,16 +214,60 @@ def fit(
                 losses[b] = loss.detach()
                 if on_batch is not None:
                     on_batch()
-            seconds = time.perf_counter() - start
+                if checkpoint is not None and stop_requested() and b + 1 < n_batches:
+                    seconds = elapsed + time.perf_counter() - start
+                    checkpoint(state(epoch - 1, {"permutation": permutation.cpu(), "batch": b + 1,
+                                                 "losses": losses[: b + 1].cpu(), "seconds": seconds}))
+                    raise Interrupted(f"training stopped at epoch {epoch}, batch {b + 1} of {n_batches}")
+            seconds = elapsed + time.perf_counter() - start
             bad = ~torch.isfinite(losses) | (losses > DIVERGENCE_LOSS)
             if bad.any():
                 first = int(bad.nonzero()[0])
                 history.diverged = True
                 history.diverged_at = {"epoch": epoch, "batch": first + 1, "loss": float(losses[first])}
             test_loss, test_accuracy = evaluate(model, test)
-            history.epochs.append(EpochRecord(epoch, float(losses.mean()), test_loss, test_accuracy, seconds))
+            record = EpochRecord(epoch, float(losses.mean()), test_loss, test_accuracy, seconds)
+            history.epochs.append(record)
+            if best is not None and test_accuracy > best["accuracy"]:
+                best = {"accuracy": test_accuracy, "epoch": epoch,
+                        "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
             if on_epoch is not None:
-                on_epoch(history.epochs[-1], model)
+                on_epoch(record, model)
+            if checkpoint is not None:
+                checkpoint(state(epoch, None))
+                if stop_requested() and epoch < config.epochs and not history.diverged:
+                    raise Interrupted(f"training stopped after epoch {epoch} of {config.epochs}")
             if history.diverged:
                 break
+    if best is not None:
+        history.best_epoch = best["epoch"]
+        if best["state"] is not None:
+            model.load_state_dict(best["state"])
     return history
+
+
+def fit_resumable(model: nn.Module, dataset: Dataset, config: TrainConfig, checkpoint: Checkpoint | None,
+                  **fit_options) -> History:
+    """:func:`fit` made resumable through a :class:`~weightinit.checkpoint.Checkpoint` folder:
+    a run that finished there is read back (its history, and its final weights into
+    ``model``); an unfinished one continues from its last state; a finished run is recorded.
+    Without a checkpoint, plain :func:`fit`."""
+    if checkpoint is None:
+        return fit(model, dataset, config, **fit_options)
+    if (done := checkpoint.result()) is not None:
+        model.load_state_dict(checkpoint.weights()["model"])
+        model.to(resolve_device(config.device))
+        return History.from_dict(done["history"])
+    history = fit(model, dataset, config, checkpoint=checkpoint.save, resume=checkpoint.load(), **fit_options)
+    checkpoint.finish({"history": history.to_dict()}, {"model": model.state_dict()})
+    return history
+
+
+def _check_resume(resume: dict, config: TrainConfig, keep_best: bool) -> None:
+    if resume.get("kind") != "fit":
+        raise ValueError(f"resume must be a state written by fit's checkpoint, got kind={resume.get('kind')!r}")
+    differing = differing_keys(resume["config"], asdict(config))
+    if differing:
+        raise ValueError(f"resume holds a run with another config ({', '.join(differing)} differ)")
+    if (resume["best"] is not None) != keep_best:
+        raise ValueError(f"resume was written with keep_best={not keep_best}, got keep_best={keep_best}")

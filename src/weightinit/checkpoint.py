@@ -1,0 +1,130 @@
+"""Checkpoints of a run in progress, the result of a finished one, and the settings a resumed
+run must share with the run it continues.
+
+One :class:`Checkpoint` folder per run (an init and seed of ``compare``, an RBM layer, a
+fine-tuning)::
+
+    checkpoint.json    {"file": "state-000012.pt", "sha256": "...", "count": 12}
+    state-000012.pt    the latest state (model, optimizer, RNG states, epoch, history, ...)
+    result.json        written once the run has finished: its results
+    weights.pt         and its final weights (with weights.pt.sha256)
+
+A save writes a new ``state-N.pt`` atomically, then points ``checkpoint.json`` (atomically)
+at it with its sha256, then deletes the older states: a crash at any instant leaves a
+``checkpoint.json`` naming a complete file whose hash matches. Loading checks the hash and
+unpickles with ``weights_only=True`` (:func:`weightinit.files.read_weights`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+from .files import CorruptFileError, read_weights, write_text_atomic, write_weights
+
+__all__ = ["Checkpoint", "differing_keys", "check_same_settings"]
+
+
+class Checkpoint:
+    """The checkpoint folder of one run (created on the first write)."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+
+    @property
+    def _pointer(self) -> Path:
+        return self.folder / "checkpoint.json"
+
+    def save(self, state: dict) -> None:
+        """Write ``state`` (tensors, containers and plain values) as the latest checkpoint."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        count = self._read_pointer()["count"] + 1 if self._pointer.is_file() else 1
+        name = f"state-{count:06d}.pt"
+        digest = write_weights(self.folder / name, state)
+        write_text_atomic(self._pointer, json.dumps({"file": name, "sha256": digest, "count": count}) + "\n")
+        for old in self.folder.glob("state-*.pt*"):
+            if not old.name.startswith(name):
+                old.unlink(missing_ok=True)
+
+    def load(self) -> dict | None:
+        """The latest state, or None if the run has no checkpoint yet."""
+        if not self._pointer.is_file():
+            return None
+        pointer = self._read_pointer()
+        return read_weights(self.folder / pointer["file"], sha256=pointer["sha256"])
+
+    def _read_pointer(self) -> dict:
+        try:
+            pointer = json.loads(self._pointer.read_text(encoding="utf-8"))
+            if not (isinstance(pointer["file"], str) and pointer["file"].startswith("state-")
+                    and "/" not in pointer["file"] and isinstance(pointer["sha256"], str)
+                    and isinstance(pointer["count"], int)):
+                raise ValueError
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise CorruptFileError(f"{self._pointer}: not a checkpoint pointer "
+                                   '(expected {"file": "state-N.pt", "sha256": ..., "count": N})') from None
+        return pointer
+
+    def finish(self, result: dict, weights: dict | None = None) -> None:
+        """Record the finished run: its final ``weights`` (optional) then ``result.json``
+        (last, so that a result on disk always has its weights); the states are deleted."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if weights is not None:
+            write_weights(self.folder / "weights.pt", weights)
+        # allow_nan: a diverged run's NaN losses survive the round trip exactly
+        write_text_atomic(self.folder / "result.json", json.dumps(result, allow_nan=True) + "\n")
+        self._pointer.unlink(missing_ok=True)
+        for old in self.folder.glob("state-*.pt*"):
+            old.unlink(missing_ok=True)
+
+    def result(self) -> dict | None:
+        """The finished run's results, or None if it has not finished."""
+        path = self.folder / "result.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise CorruptFileError(f"{path}: not valid JSON; delete it to run this part again") from None
+
+    def weights(self) -> dict:
+        """The finished run's final weights."""
+        return read_weights(self.folder / "weights.pt")
+
+
+def differing_keys(a, b, prefix: str = "") -> list[str]:
+    """The dotted keys where two JSON-like values differ (``"train.lr"``), sorted."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            keys += differing_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        return keys
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return []
+    return [] if a == b else [prefix.rstrip(".") or "(value)"]
+
+
+def check_same_settings(path: str | os.PathLike, settings: dict, *, resume: bool) -> None:
+    """A new run writes its ``settings`` to ``path``; a resumed one must find the same there.
+
+    Raises:
+        ValueError: resuming a folder whose settings differ (naming the keys), or a folder
+            without settings.
+    """
+    path = Path(path)
+    settings = json.loads(json.dumps(settings))  # tuples -> lists, as they come back from the file
+    if resume:
+        if not path.is_file():
+            raise ValueError(f"{path.parent} holds no run to resume ({path.name} is missing)")
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise CorruptFileError(f"{path}: not valid JSON") from None
+        differing = differing_keys(saved, settings)
+        if differing:
+            raise ValueError(f"cannot resume {path.parent}: it was run with other settings "
+                             f"({', '.join(differing)} differ); use the same settings or a new folder")
+        return
+    write_text_atomic(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
