@@ -9,15 +9,17 @@ that resumes (``--resume DIR``) and exits 130.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
 import traceback
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from . import __version__
+from . import distributed
 from .interrupt import Interrupted, stop_on_sigint
 from .schemes import SCHEMES
 from .train import TrainConfig
@@ -31,7 +33,12 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line on stderr (no usage block), exit 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)}\n")
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped: one line on any terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _cmd_schemes(args: argparse.Namespace) -> int:
@@ -42,7 +49,8 @@ def _cmd_schemes(args: argparse.Namespace) -> int:
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    if distributed.is_main():  # under torchrun, rank 0 speaks for all
+        print(message, file=sys.stderr, flush=True)
 
 
 def _describe(dataset, note: str = "") -> None:
@@ -94,6 +102,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     with _open_run(args, "compare") as folder:
         results = compare(dataset, config, progress=not args.no_progress, on_init=on_init if args.diagnose else None,
                           checkpoint_dir=folder / "checkpoints")
+        if args.diagnose and distributed.launched():  # each process diagnosed the inits it ran
+            for share in distributed.all_gather_objects(reports):
+                reports.update(share)
+        if not distributed.is_main():
+            return 0
         if reports:
             from .plots import plot_std_by_layer
 
@@ -134,6 +147,8 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
             on_epoch=lambda record: print(rbm_epoch_row(record), file=table, flush=True),
             checkpoint=Checkpoint(folder / "checkpoint"),
         )
+        if not distributed.is_main():
+            return 0
         write_weights(folder / "rbm.pt", {"state_dict": rbm.state_dict(), **results["model"]})
         write_text_atomic(folder / "results.json", to_json(results))
         shape = dataset.image_shape
@@ -193,6 +208,8 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
                                              checkpoint_dir=str(folder / "checkpoints"), dropout=args.dropout,
                                              input_dropout=args.input_dropout,
                                              progress=not args.no_progress, on_layer=on_layer)
+        if not distributed.is_main():
+            return 0
         results["references"] = references or {}
         write_weights(folder / "dbn.pt", {"state_dict": dbn.state_dict(), "layer_sizes": layers})
         write_weights(folder / "classifier.pt", {"state_dict": model.state_dict(), "arch": results["arch"]})
@@ -231,7 +248,8 @@ def _reproduce_init_paper(args: argparse.Namespace) -> int:
         if args.name == "glorot2010":
             results, reports = glorot2010(dataset, hidden=(100 if args.quick else 1000,) * 5, epochs=epochs,
                                           seed=args.seed, device=args.device, checkpoint_dir=folder / "checkpoints")
-            plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results['arch']}: at initialization")
+            if distributed.is_main():
+                plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results['arch']}: at initialization")
             curves = [{"init": f"{r['activation']} {r['init']}", "history": r["history"]} for r in results["runs"]]
             lines = ["| activation | init | top/bottom activation std (init -> 1 epoch) | top/bottom gradient std "
                      "(init -> 1 epoch) | top layer saturated after 1 epoch | test error |", "|---|---|---|---|---|---|"]
@@ -250,6 +268,8 @@ def _reproduce_init_paper(args: argparse.Namespace) -> int:
             for r in results["runs"]:
                 losses = ", ".join(f"{h['train_loss']:.3f}" for h in r["history"])
                 lines.append(f"| {r['init']} | {losses} | {100 * r['test_accuracy']:.2f}% |")
+        if not distributed.is_main():
+            return 0
         plot_curves({"dataset": dataset.name, "arch": args.name, "activation": "", "runs": curves},
                     folder / "curves.png")
         table = "\n".join(lines + [""] + [f"- {f}" for f in results["findings"]])
@@ -345,22 +365,38 @@ _NOT_SETTINGS = frozenset({"run", "out", "resume", "json", "no_progress", "data_
 def _open_run(args: argparse.Namespace, kind: str) -> Iterator[Path]:
     """The run's folder: a new one (``--out`` or runs/<timestamp>-<kind>) holding
     ``settings.json``, or with ``--resume DIR`` that folder, whose settings must match.
-    An interruption is tagged with the folder, for the resume command."""
+    Under torchrun rank 0 makes it and the others receive its path. An interruption is
+    tagged with the folder, for the resume command."""
     from .checkpoint import check_same_settings
     from .files import run_folder
 
     resume = getattr(args, "resume", None)
-    with run_folder(resume if resume is not None else args.out, kind, resume=resume is not None) as folder:
-        check_same_settings(folder / "settings.json", _settings(args), resume=resume is not None)
-        try:
-            yield folder
-        except (Interrupted, KeyboardInterrupt) as stop:
-            stop.folder = folder
-            raise
-        except BaseException:
-            if resume is None and [p.name for p in folder.iterdir()] == ["settings.json"]:
-                (folder / "settings.json").unlink()  # nothing else written: leave no folder behind
-            raise
+    announced = False
+    try:
+        if distributed.is_main():
+            opened = run_folder(resume if resume is not None else args.out, kind, resume=resume is not None)
+        else:
+            opened = nullcontext(distributed.broadcast_object(None))
+        with opened as folder:
+            if isinstance(folder, str):  # rank 0 could not open the folder: its error, on every rank
+                raise ValueError(folder)
+            if distributed.is_main():
+                check_same_settings(folder / "settings.json", _settings(args), resume=resume is not None)
+                distributed.broadcast_object(folder)
+            announced = True
+            try:
+                yield folder
+            except (Interrupted, KeyboardInterrupt) as stop:
+                stop.folder = folder
+                raise
+            except BaseException:
+                if resume is None and distributed.is_main() and [p.name for p in folder.iterdir()] == ["settings.json"]:
+                    (folder / "settings.json").unlink()  # nothing else written: leave no folder behind
+                raise
+    except ValueError as error:
+        if not announced and distributed.is_main():
+            distributed.broadcast_object(str(error))
+        raise
 
 
 def _settings(args: argparse.Namespace) -> dict:
@@ -531,10 +567,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         _check_resume(args)
+        if distributed.setup() and not distributed.is_main():
+            args.no_progress = True  # rank 0 prints and writes; the others only compute
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this process
         with stop_on_sigint():
             return args.run(args)
     except (ValueError, TypeError) as error:
-        print(f"weightinit: error: {error}", file=sys.stderr)
+        print(f"weightinit: error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except (Interrupted, KeyboardInterrupt) as stop:
         folder = getattr(stop, "folder", None)
@@ -542,8 +581,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         resume = f"; resume with: {_resume_command(argv, folder)}" if folder is not None else ""
         print(f"weightinit: interrupted{saved}{resume}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - the last resort: keep the traceback, say where it is
-        with tempfile.NamedTemporaryFile("w", prefix="weightinit-crash-", suffix=".log", delete=False) as log:
-            traceback.print_exc(file=log)
-        print(f"weightinit: internal error; traceback written to {log.name}", file=sys.stderr)
+    except RuntimeError as error:
+        if not distributed.launched():
+            return _internal_error()
+        # under torchrun, a peer that died shows up here as a failed collective
+        print(f"weightinit: rank {os.environ.get('RANK', '?')}: distributed run failed: "
+              f"{_one_line(str(error))[:300]}", file=sys.stderr)
         return EXIT_INTERNAL
+    except Exception:  # noqa: BLE001 - the last resort: keep the traceback, say where it is
+        return _internal_error()
+    finally:
+        distributed.teardown()
+
+
+def _internal_error() -> int:
+    """Write the current exception's traceback to a log file and say where it is."""
+    with tempfile.NamedTemporaryFile("w", prefix="weightinit-crash-", suffix=".log", delete=False) as log:
+        traceback.print_exc(file=log)
+    print(f"weightinit: internal error; traceback written to {log.name}", file=sys.stderr)
+    return EXIT_INTERNAL

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_int, check_number
+from . import distributed
 from .checkpoint import Checkpoint, differing_keys
 from .files import read_weights, write_text_atomic, write_weights
 from .init import xavier_uniform_
@@ -114,7 +115,7 @@ class DBN(nn.Module):
                 history = train_rbm(rbm, data, config, on_batch=on_batch,
                                     on_epoch=None if on_epoch is None else lambda e, i=i: on_epoch(i, e),
                                     **self._layer_checkpointing(progress, settings))
-                if folder is not None:
+                if folder is not None and distributed.rank() == 0:  # data parallel: one rank writes
                     write_weights(folder / f"layer-{i}.pt", {"state_dict": rbm.state_dict()})
                     write_text_atomic(folder / f"layer-{i}.json", json.dumps(settings, indent=2) + "\n")
                     shutil.rmtree(progress.folder, ignore_errors=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import __version__, distributed
 from ._checks import check_positive_int
 from .checkpoint import Checkpoint
 from .data import Dataset, Split
@@ -146,16 +146,22 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     ``on_init(init, seed, model)`` is called with each freshly initialized model (epoch 0).
     With ``checkpoint_dir``, each run checkpoints every epoch into ``<init>-seed<seed>/``
     there and keeps its result and final weights; calling again with the same folder (and
-    config) skips the finished runs and continues the unfinished one exactly.
+    config) skips the finished runs and continues the unfinished one exactly. Under
+    torchrun each process trains every N-th run and all of them return all the results.
     """
     config = config or CompareConfig()
     sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
-    runs = [
-        _run(dataset, sizes, config, init, config.train.seed + k, progress, on_init,
-             _checkpoint(checkpoint_dir, f"{init}-seed{config.train.seed + k}"))
-        for init in config.inits
-        for k in range(config.seeds)
-    ]
+    plan = [(init, config.train.seed + k) for init in config.inits for k in range(config.seeds)]
+    # under torchrun the runs are independent: rank r trains runs r, r + N, ...; all gather them
+    rank, world = distributed.sweep_share()
+    with distributed.independent():
+        mine = {i: _run(dataset, sizes, config, init, seed, progress, on_init,
+                        _checkpoint(checkpoint_dir, f"{init}-seed{seed}"))
+                for i, (init, seed) in enumerate(plan) if i % world == rank}
+    if world > 1:
+        for share in distributed.all_gather_objects(mine):
+            mine.update(share)
+    runs = [mine[i] for i in range(len(plan))]
     return {
         "experiment": "compare",
         "dataset": dataset.name,

@@ -154,18 +154,34 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else check_number("param", param)
-        return math.sqrt(2.0 / (1.0 + slope**2))
+        slope = 0.01 if param is None else _check_param(param)
+        return math.sqrt(2.0 / (1.0 + slope * slope))
     if nonlinearity == "selu":
         return 0.75
     if nonlinearity == "elu":
-        alpha = 1.0 if param is None else check_number("param", param)
+        alpha = 1.0 if param is None else _check_param(param)
         # E[elu(z)²] = 1/2 + α²·E[(e^z - 1)²; z < 0], in closed form with Φ the normal CDF.
         negative_part = math.e**2 * _normal_cdf(-2.0) - 2.0 * math.sqrt(math.e) * _normal_cdf(-1.0) + 0.5
-        return 1.0 / math.sqrt(0.5 + alpha**2 * negative_part)
+        return 1.0 / math.sqrt(0.5 + alpha * alpha * negative_part)
     if nonlinearity == "swish":
         return _SECOND_MOMENT_GAINS["silu"]
     return _SECOND_MOMENT_GAINS[nonlinearity]
+
+
+def _check_param(param: float) -> float:
+    """A leaky-ReLU slope or ELU alpha: finite, and small enough that its gain is not 0 by overflow."""
+    param = check_number("param", param)
+    if abs(param) > 1e150:
+        raise ValueError(f"param must be within ±1e150 (a slope or alpha), got {param!r}")
+    return param
+
+
+def _squared_gain(gain: float) -> float:
+    """``gain²``, the ``scale`` of the presets, refusing a gain whose square overflows."""
+    gain = check_number("gain", gain, minimum=0)
+    if gain > 1e150:
+        raise ValueError(f"gain must be <= 1e150 (its square is the variance scale), got {gain!r}")
+    return gain * gain
 
 
 def fans(tensor: torch.Tensor) -> tuple[int, int]:
@@ -217,6 +233,14 @@ def _fan(tensor: torch.Tensor, mode: str, fan_in: float | None, fan_out: float |
     return float(fan)
 
 
+def _check_fits(tensor: torch.Tensor, largest: float, what: str) -> None:
+    """Refuse arguments whose values would overflow the tensor's dtype (to inf), before any write."""
+    limit = torch.finfo(tensor.dtype).max
+    if not largest <= limit:  # also refuses NaN and inf
+        raise ValueError(f"{what} would give values up to {largest:.3g}, beyond what {tensor.dtype} holds "
+                         f"({limit:.3g})")
+
+
 def _is_empty(tensor: torch.Tensor) -> bool:
     if tensor.numel() == 0:
         warnings.warn("Initializing a zero-element tensor is a no-op", UserWarning, stacklevel=3)
@@ -238,6 +262,7 @@ def uniform_(
     if not a <= b:
         raise ValueError(f"a must be <= b, got a={a!r}, b={b!r}")
     check_generator(generator)
+    _check_fits(tensor, max(abs(a), abs(b), b - a), f"a={a!r}, b={b!r}")
     if _is_empty(tensor):
         return tensor
     with torch.no_grad():
@@ -259,16 +284,17 @@ def normal_(
     check_tensor(tensor)
     mean, std = check_number("mean", mean), check_number("std", std, minimum=0)
     check_generator(generator)
+    _check_fits(tensor, abs(mean) + 10 * std, f"mean={mean!r}, std={std!r}")  # draws reach about ±6 std
     if _is_empty(tensor):
         return tensor
     with torch.no_grad():
         return tensor.normal_(mean, std, generator=generator)
 
 
-def _fill_truncated_standard_normal(
+def _truncated_standard_normal(
     tensor: torch.Tensor, low: float, high: float, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """Fill with z ~ N(0, 1) restricted to [low, high], by the inverse CDF in float64.
+    """z ~ N(0, 1) restricted to [low, high] in ``tensor``'s shape, by the inverse CDF, as float64.
 
     An interval wholly above 0 is mirrored below it first: there Φ is tiny rather than
     close to 1, so far tails (up to about -37 std) keep their precision where
@@ -282,7 +308,7 @@ def _fill_truncated_standard_normal(
     z = torch.special.ndtri(u)
     if mirrored:
         z.neg_()
-    return tensor.copy_(z.clamp_(low, high))
+    return z.clamp_(low, high)
 
 
 def trunc_normal_(
@@ -313,11 +339,13 @@ def trunc_normal_(
     if not a < b:
         raise ValueError(f"a must be < b, got a={a!r}, b={b!r}")
     check_generator(generator)
+    _check_fits(tensor, max(abs(a), abs(b), abs(mean), b - a), f"mean={mean!r}, a={a!r}, b={b!r}")
     if _is_empty(tensor):
         return tensor
     with torch.no_grad():
-        _fill_truncated_standard_normal(tensor, (a - mean) / std, (b - mean) / std, generator)
-        return tensor.mul_(std).add_(mean).clamp_(a, b)
+        # scaled in float64: a huge std times a tiny z must not round through 0 · inf
+        z = _truncated_standard_normal(tensor, (a - mean) / std, (b - mean) / std, generator)
+        return tensor.copy_(z.mul_(std).add_(mean).clamp_(a, b))
 
 
 def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
@@ -328,6 +356,7 @@ def constant_(tensor: torch.Tensor, val: float) -> torch.Tensor:
     """
     check_tensor(tensor)
     val = check_number("val", val)
+    _check_fits(tensor, abs(val), f"val={val!r}")
     if _is_empty(tensor):
         return tensor
     with torch.no_grad():
@@ -398,6 +427,7 @@ def sparse_(
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity!r}")
     std = check_number("std", std, minimum=0)
     check_generator(generator)
+    _check_fits(tensor, 10 * std, f"std={std!r}")
     if _is_empty(tensor):
         return tensor
     rows = tensor.shape[0]
@@ -429,6 +459,7 @@ def orthogonal_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Genera
         raise ValueError(f"tensor must have at least 2 dimensions for orthogonal_, got shape {tuple(tensor.shape)}")
     gain = check_number("gain", gain, minimum=0)
     check_generator(generator)
+    _check_fits(tensor, gain, f"gain={gain!r}")
     if _is_empty(tensor):
         return tensor
     rows = tensor.shape[0]
@@ -495,14 +526,17 @@ def variance_scaling_(
         return tensor
     fan = _fan(tensor, mode, fan_in, fan_out)
     std = math.sqrt(scale / fan)
+    fan_name = {"fan_in": "fan_in", "fan_out": "fan_out", "fan_avg": "(fan_in + fan_out) / 2"}[mode]
+    _check_fits(tensor, 10 * std, f"std=sqrt(scale / {fan_name})={std:.3g} (scale={scale!r}, i.e. gain², "
+                f"{fan_name}={fan!r})")
     with torch.no_grad():
         if distribution == "uniform":
             bound = math.sqrt(3.0) * std
             return tensor.uniform_(-bound, bound, generator=generator)
         if distribution == "normal":
             return tensor.normal_(0.0, std, generator=generator)
-        _fill_truncated_standard_normal(tensor, -2.0, 2.0, generator)
-        return tensor.mul_(std / TRUNCATED_NORMAL_STD)
+        z = _truncated_standard_normal(tensor, -2.0, 2.0, generator)
+        return tensor.copy_(z.mul_(std / TRUNCATED_NORMAL_STD))
 
 
 def xavier_uniform_(
@@ -526,8 +560,7 @@ def xavier_uniform_(
         >>> w = torch.empty(3, 5)
         >>> xavier_uniform_(w, gain=calculate_gain("relu"))  # doctest: +SKIP
     """
-    gain = check_number("gain", gain, minimum=0)
-    return variance_scaling_(tensor, gain**2, "fan_avg", "uniform", generator, fan_in=fan_in, fan_out=fan_out)
+    return variance_scaling_(tensor, _squared_gain(gain), "fan_avg", "uniform", generator, fan_in=fan_in, fan_out=fan_out)
 
 
 def xavier_normal_(
@@ -551,8 +584,7 @@ def xavier_normal_(
         >>> w = torch.empty(3, 5)
         >>> xavier_normal_(w)  # doctest: +SKIP
     """
-    gain = check_number("gain", gain, minimum=0)
-    return variance_scaling_(tensor, gain**2, "fan_avg", "normal", generator, fan_in=fan_in, fan_out=fan_out)
+    return variance_scaling_(tensor, _squared_gain(gain), "fan_avg", "normal", generator, fan_in=fan_in, fan_out=fan_out)
 
 
 def _he(
@@ -569,7 +601,7 @@ def _he(
     a = check_number("a", a)
     # `a` is the negative slope of leaky_relu (or elu's alpha); like torch, ignored otherwise.
     gain = calculate_gain(nonlinearity, a if nonlinearity in ("leaky_relu", "elu") else None)
-    return variance_scaling_(tensor, gain**2, mode, distribution, generator, fan_in=fan_in, fan_out=fan_out)
+    return variance_scaling_(tensor, _squared_gain(gain), mode, distribution, generator, fan_in=fan_in, fan_out=fan_out)
 
 
 def he_uniform_(

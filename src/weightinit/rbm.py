@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_choice, check_int, check_number, check_positive_int
+from . import distributed
 from .interrupt import Interrupted, checkpointable, stop_requested
 from .precision import PRECISIONS, resolve_precision
 from .train import resolve_device
@@ -40,9 +41,15 @@ __all__ = ["RBM", "RBMConfig", "RBMTrainer", "RBMHistory", "train_rbm", "check_v
 VISIBLE_TYPES = ("bernoulli", "gaussian")
 
 
-def check_visible(v: torch.Tensor, n_visible: int, visible: str, name: str = "v") -> torch.Tensor:
+# Gaussian visible units expect standardized data; far beyond this, E = |v - b|²/2 overflows float32.
+GAUSSIAN_LIMIT = 1e6
+
+
+def check_visible(v: torch.Tensor, n_visible: int, visible: str, name: str = "v",
+                  like: torch.Tensor | None = None) -> torch.Tensor:
     """Refuse data an RBM cannot take: not 2-D, wrong width, empty, NaN/inf, or (Bernoulli)
-    values outside [0, 1]."""
+    values outside [0, 1]. With ``like``, ``v`` is first converted to its dtype and device
+    (so values beyond that dtype's range are refused as inf)."""
     if not isinstance(v, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}")
     if v.dim() != 2 or v.shape[1] != n_visible:
@@ -51,8 +58,13 @@ def check_visible(v: torch.Tensor, n_visible: int, visible: str, name: str = "v"
         raise ValueError(f"{name} is empty: it has 0 samples")
     if not v.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor, got {v.dtype}")
+    if like is not None:
+        v = v.to(dtype=like.dtype, device=like.device)
     if not torch.isfinite(v).all():
-        raise ValueError(f"{name} contains NaN or inf")
+        raise ValueError(f"{name} contains NaN or inf" + ("" if like is None else f" (as {like.dtype})"))
+    if visible == "gaussian" and v.abs().max() > GAUSSIAN_LIMIT:
+        raise ValueError(f"{name} holds values up to {float(v.abs().max()):g} in absolute value; Gaussian visible "
+                         f"units take standardized data (|v| <= {GAUSSIAN_LIMIT:g}): use experiments.standardize")
     if visible == "bernoulli" and (v.min() < 0 or v.max() > 1):
         raise ValueError(
             f"{name} must hold values in [0, 1] for Bernoulli visible units, got [{float(v.min()):g}, "
@@ -118,10 +130,18 @@ class RBM(nn.Module):
         """Pre-activations (Bernoulli) or means (Gaussian) of the visible units, Wᵀh + b."""
         return torch.addmm(self.b_v, h, self.W)
 
+    def _visible(self, v: torch.Tensor) -> torch.Tensor:
+        """``v`` checked (:func:`check_visible`) and in the parameters' dtype and device."""
+        return check_visible(v, self.n_visible, self.visible, like=self.W)
+
+    def _hidden(self, h: torch.Tensor) -> torch.Tensor:
+        """``h`` checked: (B, n_hidden), floating point, values in [0, 1]."""
+        return check_visible(h, self.n_hidden, "bernoulli", "h", like=self.W)
+
     @torch.no_grad()
     def prob_h(self, v: torch.Tensor) -> torch.Tensor:
         """p(h = 1 | v), of shape (B, n_hidden)."""
-        return torch.sigmoid(self.hidden_input(v))
+        return torch.sigmoid(self.hidden_input(self._visible(v)))
 
     @torch.no_grad()
     def sample_h(self, v: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -131,24 +151,25 @@ class RBM(nn.Module):
     @torch.no_grad()
     def prob_v(self, h: torch.Tensor) -> torch.Tensor:
         """p(v = 1 | h) for Bernoulli units; E[v | h] = Wᵀh + b for Gaussian ones."""
-        x = self.visible_input(h)
+        x = self.visible_input(self._hidden(h))
         return torch.sigmoid(x) if self.visible == "bernoulli" else x
 
     @torch.no_grad()
     def sample_v(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """A sample of v given h."""
-        return self._sample_v_from_input(self.visible_input(h), generator)
+        return self._sample_v_from_input(self.visible_input(self._hidden(h)), generator)
 
-    def _sample_v_from_input(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    def _sample_v_from_input(self, x: torch.Tensor, generator: torch.Generator | None,
+                             shard: tuple[int, int] | None = None) -> torch.Tensor:
         if self.visible == "bernoulli":
-            return _bernoulli(torch.sigmoid(x), generator)
-        return x.add_(torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype))
+            return _bernoulli(torch.sigmoid(x), generator, shard)
+        return x.add_(_draw(torch.Tensor.normal_, x.shape, x.dtype, x.device, generator, shard))
 
     @torch.no_grad()
     def gibbs(self, v: torch.Tensor, steps: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
         """Run ``steps`` full Gibbs steps v -> h -> v from ``v``; return the last v sample."""
         check_positive_int("steps", steps)
-        v = check_visible(v, self.n_visible, self.visible)
+        v = self._visible(v)
         for _ in range(steps):
             v = self.sample_v(self.sample_h(v, generator), generator)
         return v
@@ -166,6 +187,7 @@ class RBM(nn.Module):
         Bernoulli: :math:`-b^\\top v - \\sum_j \\mathrm{softplus}(W_j v + c_j)`;
         Gaussian: :math:`\\tfrac12\\|v - b\\|^2 - \\sum_j \\mathrm{softplus}(W_j v + c_j)`.
         """
+        v = self._visible(v)
         hidden = F.softplus(self.hidden_input(v)).sum(1)
         if self.visible == "bernoulli":
             return -(v @ self.b_v) - hidden
@@ -175,7 +197,7 @@ class RBM(nn.Module):
     def reconstruction_error(self, v: torch.Tensor) -> float:
         """Squared error of the mean-field reconstruction, summed over units and averaged
         over samples (the guide's measure; it is not the objective, see pseudo_likelihood)."""
-        v = check_visible(v, self.n_visible, self.visible)
+        v = self._visible(v)
         return float(((v - self.reconstruct(v)) ** 2).sum(1).mean())
 
     @torch.no_grad()
@@ -192,7 +214,7 @@ class RBM(nn.Module):
         """
         if self.visible != "bernoulli":
             raise ValueError("pseudo_likelihood is defined here for visible='bernoulli' only")
-        v = check_visible(v, self.n_visible, self.visible)
+        v = self._visible(v)
         # Flipping v_i changes every hidden input by ±W[:, i]; F changes accordingly.
         hidden_in = self.hidden_input(v)  # (B, H)
         base = F.softplus(hidden_in).sum(1)  # (B,)
@@ -212,10 +234,21 @@ class RBM(nn.Module):
         return total
 
 
-def _bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def _draw(fill, shape, dtype, device, generator, shard: tuple[int, int] | None) -> torch.Tensor:
+    """Random numbers of ``shape`` by ``fill`` (uniform_ or normal_). With ``shard=(offset,
+    total)`` the draw is made for all ``total`` rows of the global batch and rows ``offset``..
+    returned: every rank of a data-parallel run consumes the generator exactly as one process
+    would, so the result does not depend on the number of processes."""
+    if shard is None:
+        return fill(torch.empty(shape, dtype=dtype, device=device), generator=generator)
+    offset, total = shard
+    return fill(torch.empty((total, *shape[1:]), dtype=dtype, device=device), generator=generator)[offset : offset + shape[0]]
+
+
+def _bernoulli(p: torch.Tensor, generator: torch.Generator | None, shard: tuple[int, int] | None = None) -> torch.Tensor:
     """0./1. samples with P(1) = p, in p's dtype. Uniforms are drawn in float32 (24-bit
     resolution) into a fresh buffer and compared: about 3x faster than torch.bernoulli on CPU."""
-    u = torch.empty(p.shape, dtype=torch.float32, device=p.device).uniform_(generator=generator)
+    u = _draw(torch.Tensor.uniform_, p.shape, torch.float32, p.device, generator, shard)
     return (u < p).to(p.dtype)
 
 
@@ -296,13 +329,21 @@ class RBMTrainer:
         self._velocity = [torch.zeros_like(p) for p in (rbm.W, rbm.b_v, rbm.b_h)]
         # an epoch stopped part-way: {"order": permutation, "batch": next batch, "seconds": so far}
         self.position: dict | None = None
+        # data parallel (torch.distributed): this rank's rows of each batch, set by epoch()
+        self.world, self.rank = distributed.world_size(), distributed.rank()
+        if self.world > 1 and config.batch_size % self.world:
+            raise ValueError(f"batch_size={config.batch_size} must be a multiple of the {self.world} processes")
+        self._shard: tuple[int, int] | None = None
 
     def state_dict(self) -> dict:
         """Everything beyond the RBM's parameters that the next update depends on."""
+        chain = None if self.chain_h is None else self.chain_h.detach()
+        if chain is not None and self.world > 1:  # every rank's chains (a collective: call on all ranks)
+            chain = torch.cat(distributed.all_gather_objects(chain.cpu()))
         return {
             "generator": self.generator.get_state(),
             "epochs_done": self.epochs_done,
-            "chain_h": None if self.chain_h is None else self.chain_h.detach().cpu().clone(),
+            "chain_h": None if chain is None else chain.cpu().clone(),
             "velocity": [v.detach().cpu().clone() for v in self._velocity],
             "position": self.position,
         }
@@ -310,7 +351,10 @@ class RBMTrainer:
     def load_state_dict(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
         self.epochs_done = int(state["epochs_done"])
-        self.chain_h = None if state["chain_h"] is None else state["chain_h"].to(self.device, copy=True)
+        chain = state["chain_h"]
+        if chain is not None and self.world > 1:  # this rank's share of the saved chains
+            chain = chain.tensor_split(self.world)[self.rank]
+        self.chain_h = None if chain is None else chain.to(self.device, copy=True)
         self._velocity = [v.to(self.device, copy=True) for v in state["velocity"]]
         self.position = state.get("position")
 
@@ -322,7 +366,7 @@ class RBMTrainer:
     @torch.no_grad()
     def step(self, v0: torch.Tensor) -> None:
         """One CD-k / PCD-k update on the batch ``v0`` of shape (B, n_visible)."""
-        rbm, g, k, dt = self.rbm, self.generator, self.config.k, self.dtype
+        rbm, g, k, dt, shard = self.rbm, self.generator, self.config.k, self.dtype, self._shard
         # Everything that feeds a matmul is kept in the working precision (float32, or
         # bfloat16 for precision="bf16"); parameters and their updates stay float32.
         w, b_v, b_h = (rbm.W, rbm.b_v, rbm.b_h) if dt == torch.float32 else (rbm.W.to(dt), rbm.b_v.to(dt), rbm.b_h.to(dt))
@@ -332,27 +376,27 @@ class RBMTrainer:
             return torch.sigmoid(torch.addmm(b_h, v, w.T))
 
         def visible(h: torch.Tensor) -> torch.Tensor:  # a sample of v | h, (B, V)
-            return rbm._sample_v_from_input(torch.addmm(b_v, h, w), g)
+            return rbm._sample_v_from_input(torch.addmm(b_v, h, w), g, shard)
 
         h0 = hidden(v0)
         if self.config.persistent:
             if self.chain_h is None or len(self.chain_h) != len(v0):
-                self.chain_h = _bernoulli(h0, g)
+                self.chain_h = _bernoulli(h0, g, shard)
             h = self.chain_h
         else:
-            h = _bernoulli(h0, g)
+            h = _bernoulli(h0, g, shard)
         for step in range(k):
             vk = visible(h)
             hk = hidden(vk)
             if step < k - 1 or self.config.persistent:
-                h = _bernoulli(hk, g)
+                h = _bernoulli(hk, g, shard)
         if self.config.persistent:
             self.chain_h = h
         self._apply(v0, h0, vk, hk)
 
     def _apply(self, v0: torch.Tensor, h0: torch.Tensor, vk: torch.Tensor, hk: torch.Tensor) -> None:
         rbm, c = self.rbm, self.config
-        scale = c.lr / len(v0)
+        scale = c.lr / (len(v0) if self._shard is None else self._shard[1])
         mu = self.momentum
         # positive minus negative statistics in one product: [h0, hk]ᵀ [v0, -vk]
         grads = (
@@ -360,6 +404,9 @@ class RBMTrainer:
             v0.sum(0, dtype=torch.float32) - vk.sum(0, dtype=torch.float32),
             h0.sum(0, dtype=torch.float32) - hk.sum(0, dtype=torch.float32),
         )
+        if self.world > 1:  # data parallel: the statistics of the whole batch, summed over the ranks
+            grads = (grads[0].float(), *grads[1:])
+            distributed.all_reduce_sum(list(grads))
         for param, velocity, grad in zip((rbm.W, rbm.b_v, rbm.b_h), self._velocity, grads):
             if mu == 0 and not (c.weight_decay and param is rbm.W):
                 param.add_(grad, alpha=scale)  # no momentum: skip the velocity's two passes
@@ -386,10 +433,15 @@ class RBMTrainer:
         else:
             order, first, elapsed = torch.randperm(len(x), generator=self.generator, device=self.device), 0, 0.0
         for b in range(first, n_batches):
-            self.step(x.index_select(0, order[b * batch : (b + 1) * batch]))
+            index = order[b * batch : (b + 1) * batch]
+            if self.world > 1:  # this rank's rows; the draws are made for the whole batch (see _draw)
+                sizes = [len(part) for part in index.tensor_split(self.world)]
+                self._shard = (sum(sizes[: self.rank]), len(index))
+                index = index.tensor_split(self.world)[self.rank]
+            self.step(x.index_select(0, index))
             if on_batch is not None:
                 on_batch()
-            if stoppable and stop_requested() and b + 1 < n_batches:
+            if stoppable and distributed.any_rank(stop_requested()) and b + 1 < n_batches:
                 self.position = {"order": order.cpu(), "batch": b + 1, "seconds": elapsed + time.perf_counter() - start}
                 raise Interrupted(f"RBM training stopped in epoch {self.epochs_done + 1}, batch {b + 1} of {n_batches}")
         self.epochs_done += 1
@@ -452,7 +504,9 @@ def train_rbm(
             try:
                 seconds = trainer.epoch(x, on_batch, stoppable=checkpoint is not None)
             except Interrupted:
-                checkpoint(state())
+                saved = state()  # on every rank (it gathers the PCD chains); written by rank 0
+                if trainer.rank == 0:
+                    checkpoint(saved)
                 raise
             pl = rbm.pseudo_likelihood(monitor, generator=measure).mean().item() if rbm.visible == "bernoulli" else None
             record = RBMEpoch(epoch, rbm.reconstruction_error(monitor), pl, seconds)
@@ -460,7 +514,9 @@ def train_rbm(
             if on_epoch is not None:
                 on_epoch(record)
             if checkpoint is not None:
-                checkpoint(state())
-                if stop_requested() and epoch < config.epochs:
+                saved = state()
+                if trainer.rank == 0:
+                    checkpoint(saved)
+                if distributed.any_rank(stop_requested()) and epoch < config.epochs:
                     raise Interrupted(f"RBM training stopped after epoch {epoch} of {config.epochs}")
     return history

@@ -99,8 +99,8 @@ def read_npz(path: str | Path) -> Arrays:
             arrays = tuple(archive[k] for k in keys)
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
-        raise DataError(f"{path} is not a readable .npz file ({error})") from None
+    except Exception as error:  # noqa: BLE001 - whatever a corrupt archive makes numpy/zipfile raise
+        raise DataError(f"{path} is not a readable .npz file ({type(error).__name__}: {error})") from None
     x_train, y_train, x_test, y_test = arrays
     for name, array, ndim in zip(keys, arrays, (3, 1, 3, 1)):
         if array.dtype != np.uint8 or array.ndim != ndim:
@@ -137,16 +137,18 @@ def read_pkl(path: str | Path) -> Arrays:
         content = _ArraysOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
     except DataError as error:
         raise DataError(f"{path}: {error}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
+    except Exception as error:  # noqa: BLE001 - a corrupt stream can make the unpickler raise almost anything
         raise DataError(f"{path} is not a readable pickle ({type(error).__name__}: {error})") from None
     try:
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = content
     except (TypeError, ValueError):
         raise DataError(f"{path} must hold ((x, y), (x, y), (x, y)) for train, valid and test") from None
+    for x, y, part in ((x_tr, y_tr, "train"), (x_va, y_va, "valid"), (x_te, y_te, "test")):
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.ndim == 2 and x.shape[1] == 784
+                and y.ndim == 1 and len(x) == len(y)):
+            raise DataError(f"{path}: {part} images must be an (N, 784) array with an array of N labels")
     out = []
     for x, y, part in ((np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va]), "train+valid"), (x_te, y_te, "test")):
-        if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == 784 and len(x) == len(y)):
-            raise DataError(f"{path}: {part} images must be (N, 784) with N labels")
         x = np.asarray(x, dtype=np.float32)
         if not (x.min(initial=0) >= 0 and x.max(initial=0) <= 255 / 256):  # NaN fails both
             raise DataError(f"{path}: {part} images must be pixel/256 values in [0, 255/256]")

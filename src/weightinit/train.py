@@ -28,6 +28,7 @@ from torch import nn
 from ._checks import check_choice, check_int, check_number, check_positive_int
 from .checkpoint import Checkpoint, differing_keys
 from .data import Dataset, Split
+from . import distributed
 from .interrupt import Interrupted, checkpointable, stop_requested
 
 __all__ = ["TrainConfig", "EpochRecord", "History", "fit", "fit_resumable", "evaluate", "resolve_device", "DIVERGENCE_LOSS"]
@@ -101,18 +102,25 @@ def resolve_device(device: str) -> torch.device:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, chunk: int = 10_000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``split`` (tensors on the model's device)."""
+    """Mean cross-entropy and accuracy of ``model`` on ``split`` (tensors on the model's device).
+    Under torch.distributed each rank evaluates its share of the rows and the sums are reduced."""
     was_training = model.training
     model.eval()
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(split), chunk):
-        logits = model(split.x[start : start + chunk])
-        labels = split.y[start : start + chunk]
-        total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
-        correct += (logits.argmax(dim=1) == labels).sum().item()
+    x, y = split.x, split.y
+    world = distributed.world_size()
+    if world > 1:
+        rows = torch.arange(len(y), device=y.device).tensor_split(world)[distributed.rank()]
+        x, y = x.index_select(0, rows), y.index_select(0, rows)
+    totals = torch.zeros(2, dtype=torch.float64, device=x.device)  # loss sum, correct count
+    for start in range(0, len(y), chunk):
+        logits = model(x[start : start + chunk])
+        labels = y[start : start + chunk]
+        totals[0] += F.cross_entropy(logits, labels, reduction="sum").double()
+        totals[1] += (logits.argmax(dim=1) == labels).sum()
+    distributed.all_reduce_sum([totals])
     model.train(was_training)
     n = max(len(split), 1)
-    return total_loss / n, correct / n
+    return float(totals[0]) / n, float(totals[1]) / n
 
 
 def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -166,6 +174,12 @@ def fit(
     test = Split(dataset.test.x.to(device), dataset.test.y.to(device))
     n, batch = len(y), config.batch_size
     n_batches = math.ceil(n / batch)
+    world, rank = distributed.world_size(), distributed.rank()
+    if world > 1 and batch % world:
+        raise ValueError(f"batch_size={batch} must be a multiple of the {world} processes (each takes batch_size / "
+                         f"{world} samples of every batch)")
+    net = _data_parallel(model, device) if world > 1 else model
+    writes = checkpoint is not None and rank == 0  # under DDP rank 0 alone writes; every rank stops together
     order = torch.Generator().manual_seed(config.seed)
     optimizer = _optimizer(model, config)
     history = History()
@@ -207,18 +221,27 @@ def fit(
             start = time.perf_counter()
             for b in range(first_batch, n_batches):
                 index = permutation[b * batch : (b + 1) * batch]
-                loss = F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))
+                if world == 1:
+                    loss = F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))
+                else:  # this rank's slice; scaled so that DDP's mean over ranks is the global batch mean
+                    size, index = len(index), index.tensor_split(world)[rank]
+                    loss = F.cross_entropy(net(x.index_select(0, index)), y.index_select(0, index),
+                                           reduction="sum") * (world / size)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                losses[b] = loss.detach()
+                losses[b] = loss.detach() / world
                 if on_batch is not None:
                     on_batch()
-                if checkpoint is not None and stop_requested() and b + 1 < n_batches:
+                if checkpoint is not None and distributed.any_rank(stop_requested()) and b + 1 < n_batches:
                     seconds = elapsed + time.perf_counter() - start
-                    checkpoint(state(epoch - 1, {"permutation": permutation.cpu(), "batch": b + 1,
-                                                 "losses": losses[: b + 1].cpu(), "seconds": seconds}))
+                    done = losses[: b + 1].clone()
+                    distributed.all_reduce_sum([done[first_batch:]])
+                    if writes:
+                        checkpoint(state(epoch - 1, {"permutation": permutation.cpu(), "batch": b + 1,
+                                                     "losses": done.cpu(), "seconds": seconds}))
                     raise Interrupted(f"training stopped at epoch {epoch}, batch {b + 1} of {n_batches}")
+            distributed.all_reduce_sum([losses[first_batch:]])  # per-batch means of the global batches
             seconds = elapsed + time.perf_counter() - start
             bad = ~torch.isfinite(losses) | (losses > DIVERGENCE_LOSS)
             if bad.any():
@@ -234,8 +257,9 @@ def fit(
             if on_epoch is not None:
                 on_epoch(record, model)
             if checkpoint is not None:
-                checkpoint(state(epoch, None))
-                if stop_requested() and epoch < config.epochs and not history.diverged:
+                if writes:
+                    checkpoint(state(epoch, None))
+                if distributed.any_rank(stop_requested()) and epoch < config.epochs and not history.diverged:
                     raise Interrupted(f"training stopped after epoch {epoch} of {config.epochs}")
             if history.diverged:
                 break
@@ -244,6 +268,12 @@ def fit(
         if best["state"] is not None:
             model.load_state_dict(best["state"])
     return history
+
+
+def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(model, device_ids=[device.index or 0] if device.type == "cuda" else None)
 
 
 def fit_resumable(model: nn.Module, dataset: Dataset, config: TrainConfig, checkpoint: Checkpoint | None,
@@ -259,7 +289,8 @@ def fit_resumable(model: nn.Module, dataset: Dataset, config: TrainConfig, check
         model.to(resolve_device(config.device))
         return History.from_dict(done["history"])
     history = fit(model, dataset, config, checkpoint=checkpoint.save, resume=checkpoint.load(), **fit_options)
-    checkpoint.finish({"history": history.to_dict()}, {"model": model.state_dict()})
+    if distributed.rank() == 0:  # under DDP every rank holds the same result; one writes it
+        checkpoint.finish({"history": history.to_dict()}, {"model": model.state_dict()})
     return history
 
 
