@@ -124,3 +124,21 @@ def test_compare_sweep_splits_runs_between_ranks_and_merges_one_results_file(tmp
     assert sorted(p.name for p in (tmp_path / "two" / "checkpoints").iterdir()) == [
         "he_normal-seed777", "lecun_normal-seed777", "xavier_uniform-seed777"]
     assert done.stdout.count("he_normal") == 1  # one table, printed by rank 0
+
+
+def test_dbn_command_under_torchrun_is_data_parallel_and_matches_one_process(tmp_path):
+    # one fine-tuning, fewer runs than processes: both ranks pre-train and fine-tune it together
+    argv = ["dbn", "--dataset", "digits", "--layers", "64-48-32", "--pretrain-epochs", "2", "--finetune-epochs", "3",
+            "--batch-size", "50", "--n-valid", "300", "--no-progress", "--json"]
+    done = torchrun("-m", "weightinit", *argv, "--out", str(tmp_path / "two"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    single = subprocess.run([sys.executable, "-m", "weightinit", *argv, "--out", str(tmp_path / "one")],
+                            capture_output=True, text=True, env=ENV, timeout=120)
+    assert single.returncode == 0, single.stderr
+    two, one = json.loads(done.stdout), json.loads(single.stdout)  # rank 0 alone printed its JSON
+    a, b = two["runs"][0]["history"], one["runs"][0]["history"]
+    assert [h["train_loss"] for h in a] == pytest.approx([h["train_loss"] for h in b], rel=1e-3)
+    assert abs(two["runs"][0]["test_accuracy"] - one["runs"][0]["test_accuracy"]) <= 0.002
+    layers = [Path(tmp_path / name / "checkpoints" / "layer-0.pt") for name in ("two", "one")]
+    w2, w1 = (torch.load(p, weights_only=True)["state_dict"]["W"] for p in layers)
+    assert torch.allclose(w2, w1, atol=1e-5)  # data-parallel CD = one process, up to float32 sums

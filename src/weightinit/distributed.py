@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["launched", "setup", "teardown", "world_size", "rank", "sweep_share", "is_main", "independent", "all_reduce_sum",
+__all__ = ["launched", "setup", "teardown", "world_size", "rank", "sweep_share", "is_main", "independent", "share_runs", "all_reduce_sum",
            "all_gather_objects", "broadcast_object", "any_rank", "local_device"]
 
 _independent = 0  # >0 inside independent(): no gradient sync, every rank on its own
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def launched() -> bool:
@@ -96,6 +98,24 @@ def independent() -> Iterator[None]:
         yield
     finally:
         _independent -= 1
+
+
+def share_runs(items: Sequence[T], run: Callable[[T], R]) -> list[R]:
+    """``[run(item) for item in items]``, shared among the processes of a torchrun group.
+
+    Independent runs (a sweep) go to the ranks in turn, item i to rank i mod N, each trained
+    by its rank alone (:func:`independent`); every rank gets every result back, in order.
+    With fewer items than processes, each run is instead trained by all of them together
+    (data parallel). Not launched: a plain loop.
+    """
+    rank_, world = sweep_share()
+    if world == 1 or len(items) < world:
+        return [run(item) for item in items]
+    with independent():
+        mine = {i: run(item) for i, item in enumerate(items) if i % world == rank_}
+    for share in all_gather_objects(mine):
+        mine.update(share)
+    return [mine[i] for i in range(len(items))]
 
 
 def all_reduce_sum(tensors: list[torch.Tensor]) -> None:

@@ -106,7 +106,7 @@ def _run(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, s
         "diverged_at": history.diverged_at,
         "history": records,
     }
-    if checkpoint is not None:
+    if checkpoint is not None and distributed.rank() == 0:  # data parallel (fewer runs than ranks): one writes
         checkpoint.finish({"run": run}, {"model": model.state_dict()})
     return run
 
@@ -152,16 +152,9 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     config = config or CompareConfig()
     sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
     plan = [(init, config.train.seed + k) for init in config.inits for k in range(config.seeds)]
-    # under torchrun the runs are independent: rank r trains runs r, r + N, ...; all gather them
-    rank, world = distributed.sweep_share()
-    with distributed.independent():
-        mine = {i: _run(dataset, sizes, config, init, seed, progress, on_init,
-                        _checkpoint(checkpoint_dir, f"{init}-seed{seed}"))
-                for i, (init, seed) in enumerate(plan) if i % world == rank}
-    if world > 1:
-        for share in distributed.all_gather_objects(mine):
-            mine.update(share)
-    runs = [mine[i] for i in range(len(plan))]
+    # under torchrun the runs are independent: rank r trains runs r, r + N, ...
+    runs = distributed.share_runs(plan, lambda run: _run(dataset, sizes, config, *run, progress, on_init,
+                                                         _checkpoint(checkpoint_dir, f"{run[0]}-seed{run[1]}")))
     return {
         "experiment": "compare",
         "dataset": dataset.name,
@@ -331,15 +324,22 @@ def dbn_experiment(
     pretrain_seconds = time.perf_counter() - start
     model = dbn.to_mlp(dataset.n_classes, "sigmoid", torch.Generator().manual_seed(train.seed), dropout=dropout,
                        input_dropout=input_dropout)
-    runs = [finetune(model, dataset, train, n_valid=n_valid, name="DBN pre-training + fine-tuning (sigmoid)",
-                     progress=progress, checkpoint=_checkpoint(checkpoint_dir, "finetune-0"))]
-    for k, (name, scheme, activation) in enumerate(controls, start=1):
+
+    def run(k: int) -> dict:
+        if k == 0:
+            return finetune(model, dataset, train, n_valid=n_valid, name="DBN pre-training + fine-tuning (sigmoid)",
+                            progress=progress, checkpoint=_checkpoint(checkpoint_dir, "finetune-0"))
+        name, scheme, activation = controls[k - 1]
         control = mlp([*layers, dataset.n_classes], activation, dropout=dropout)
         if input_dropout:
             control.insert(0, torch.nn.Dropout(input_dropout))
         init_model(control, scheme, generator=torch.Generator().manual_seed(train.seed))
-        runs.append(finetune(control, dataset, train, n_valid=n_valid, name=name, progress=progress,
-                             checkpoint=_checkpoint(checkpoint_dir, f"finetune-{k}")))
+        return finetune(control, dataset, train, n_valid=n_valid, name=name, progress=progress,
+                        checkpoint=_checkpoint(checkpoint_dir, f"finetune-{k}"))
+
+    # the fine-tunings are independent: under torchrun they are shared among the processes (the
+    # DBN's on rank 0, which writes it), or each is data parallel when they are fewer than the processes
+    runs = distributed.share_runs(range(len(controls) + 1), run)
     results = {
         "experiment": "dbn",
         "dataset": dataset.name,
@@ -385,26 +385,31 @@ def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs:
     sizes = [dataset.n_features, *hidden, dataset.n_classes]
     rows = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(seed))[:256]
     probe = (dataset.train.x[rows], dataset.train.y[rows])
-    runs, reports = [], {}
-    for activation in activations:
-        for label, (scheme, bias) in inits.items():
-            model = mlp(sizes, activation)
-            init_model(model, scheme, nonlinearity="linear", bias=bias, generator=torch.Generator().manual_seed(seed))
-            at_init = diagnose(model, probe)
-            reports[f"{activation} {label}"] = at_init
-            config = TrainConfig(optimizer="sgd", lr=0.1, epochs=1, seed=seed, device=device)
-            key = f"{activation}-{label}"
-            first = fit_resumable(model, dataset, config, _checkpoint(checkpoint_dir, f"{key}-epoch-1"))
-            after_one = diagnose(model.cpu(), probe)
-            rest = fit_resumable(model, dataset, replace(config, epochs=max(epochs - 1, 1), seed=seed + 1),
-                                 _checkpoint(checkpoint_dir, f"{key}-rest")) if epochs > 1 else first
-            runs.append({
-                "activation": activation, "init": label,
-                "at_init": _layer_summary(at_init), "after_1_epoch": _layer_summary(after_one),
-                "test_error_percent": 100 * (1 - rest.epochs[-1].test_accuracy),
-                "history": first.to_dicts() + (rest.to_dicts() if rest is not first else []),
-                "diverged": first.diverged or rest.diverged,
-            })
+
+    def run(item: tuple[str, str]) -> tuple[dict, object]:
+        activation, label = item
+        scheme, bias = inits[label]
+        model = mlp(sizes, activation)
+        init_model(model, scheme, nonlinearity="linear", bias=bias, generator=torch.Generator().manual_seed(seed))
+        at_init = diagnose(model, probe)
+        config = TrainConfig(optimizer="sgd", lr=0.1, epochs=1, seed=seed, device=device)
+        key = f"{activation}-{label}"
+        first = fit_resumable(model, dataset, config, _checkpoint(checkpoint_dir, f"{key}-epoch-1"))
+        after_one = diagnose(model.cpu(), probe)
+        rest = fit_resumable(model, dataset, replace(config, epochs=max(epochs - 1, 1), seed=seed + 1),
+                             _checkpoint(checkpoint_dir, f"{key}-rest")) if epochs > 1 else first
+        return {
+            "activation": activation, "init": label,
+            "at_init": _layer_summary(at_init), "after_1_epoch": _layer_summary(after_one),
+            "test_error_percent": 100 * (1 - rest.epochs[-1].test_accuracy),
+            "history": first.to_dicts() + (rest.to_dicts() if rest is not first else []),
+            "diverged": first.diverged or rest.diverged,
+        }, at_init
+
+    # six independent runs: under torchrun they are shared among the processes
+    done = distributed.share_runs([(a, label) for a in activations for label in inits], run)
+    runs = [r for r, _ in done]
+    reports = {f"{r['activation']} {r['init']}": report for r, report in done}
     by = {(r["activation"], r["init"]): r for r in runs}
     findings = []
     if "sigmoid" in activations:
@@ -431,22 +436,25 @@ def he2015(dataset: Dataset, *, depths: Sequence[int] = (22, 30), width: int = 2
     against He init, SGD lr 0.01 with momentum 0.9: training loss per epoch. The paper: at
     30 layers Xavier stalls while He converges. With ``checkpoint_dir`` every epoch is
     checkpointed there and a second call continues."""
-    runs = []
-    for depth in depths:
+
+    def run(item: tuple[int, str, str]) -> dict:
+        depth, label, scheme = item
         sizes = [dataset.n_features, *([width] * (depth - 1)), dataset.n_classes]
-        for label, scheme in (("xavier", "xavier_normal"), ("he", "he_normal")):
-            model = mlp(sizes, "relu")
-            init_model(model, scheme, generator=torch.Generator().manual_seed(seed),
-                       nonlinearity="linear" if scheme == "xavier_normal" else "auto")
-            history = fit_resumable(model, dataset, TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9, epochs=epochs,
-                                                                seed=seed, device=device),
-                                    _checkpoint(checkpoint_dir, f"{label}-depth-{depth}"))
-            losses = [r.train_loss for r in history.epochs]
-            runs.append({"init": f"{label} depth {depth}", "depth": depth, "scheme": scheme,
-                         "history": history.to_dicts(), "final_train_loss": losses[-1],
-                         "test_accuracy": history.epochs[-1].test_accuracy, "diverged": history.diverged,
-                         # converged: the final training loss is below half of chance level's ln(n_classes)
-                         "converged": losses[-1] < 0.5 * math.log(dataset.n_classes)})
+        model = mlp(sizes, "relu")
+        init_model(model, scheme, generator=torch.Generator().manual_seed(seed),
+                   nonlinearity="linear" if scheme == "xavier_normal" else "auto")
+        history = fit_resumable(model, dataset, TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9, epochs=epochs,
+                                                            seed=seed, device=device),
+                                _checkpoint(checkpoint_dir, f"{label}-depth-{depth}"))
+        losses = [r.train_loss for r in history.epochs]
+        return {"init": f"{label} depth {depth}", "depth": depth, "scheme": scheme,
+                "history": history.to_dicts(), "final_train_loss": losses[-1],
+                "test_accuracy": history.epochs[-1].test_accuracy, "diverged": history.diverged,
+                # converged: the final training loss is below half of chance level's ln(n_classes)
+                "converged": losses[-1] < 0.5 * math.log(dataset.n_classes)}
+
+    runs = distributed.share_runs([(depth, label, scheme) for depth in depths
+                                   for label, scheme in (("xavier", "xavier_normal"), ("he", "he_normal"))], run)
     deepest = max(depths)
     last = {r["scheme"]: r for r in runs if r["depth"] == deepest}
     xavier, he = last["xavier_normal"], last["he_normal"]

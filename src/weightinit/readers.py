@@ -146,7 +146,7 @@ def read_pkl(path: str | Path) -> Arrays:
     for x, y, part in ((x_tr, y_tr, "train"), (x_va, y_va, "valid"), (x_te, y_te, "test")):
         if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.ndim == 2 and x.shape[1] == 784
                 and y.ndim == 1 and len(x) == len(y)):
-            raise DataError(f"{path}: {part} images must be an (N, 784) array with an array of N labels")
+            raise DataError(f"{path}: {part} images must be (N, 784) arrays, with an array of N labels")
     out = []
     for x, y, part in ((np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va]), "train+valid"), (x_te, y_te, "test")):
         x = np.asarray(x, dtype=np.float32)

@@ -93,11 +93,12 @@ class History:
 
 def resolve_device(device: str) -> torch.device:
     check_choice("device", device, DEVICES)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
         raise ValueError("device='cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'")
-    return torch.device(device)
+    # the current device: cuda:LOCAL_RANK under torchrun (distributed.setup selects it), else cuda:0
+    return torch.device("cuda", torch.cuda.current_device())
 
 
 @torch.no_grad()
