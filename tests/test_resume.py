@@ -55,7 +55,7 @@ def _assert_same_tensors(a: dict, b: dict) -> None:
 # ------------------------------------------------------------------ in-process
 @pytest.mark.parametrize("stop_at", [1, 15, 44, 45, 46])  # batches: mid-epoch, an epoch's last, the next's first
 def test_fit_stopped_anywhere_resumes_bit_identically(digits, stop_at):
-    config = TrainConfig(epochs=4, batch_size=32, seed=3)  # 45 batches per epoch
+    config = TrainConfig(epochs=4, batch_size=32, seed=3, lr_decay=0.7)  # 45 batches per epoch
     reference = _model()
     expected = fit(reference, digits, config, keep_best=True)
 

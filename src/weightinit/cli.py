@@ -188,8 +188,8 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
 
     pretrain = RBMConfig(epochs=args.pretrain_epochs, lr=args.pretrain_lr, k=args.k, persistent=args.pcd,
                          seed=args.seed, device=args.device, precision=args.precision)
-    train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=args.finetune_epochs,
-                        batch_size=args.batch_size, seed=args.seed, device=args.device)
+    train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, lr_decay=args.lr_decay,
+                        epochs=args.finetune_epochs, batch_size=args.batch_size, seed=args.seed, device=args.device)
     dataset = load_dataset(args.dataset, args.data_dir)
     if layers[0] != dataset.n_features:
         raise ValueError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
@@ -281,7 +281,7 @@ def _reproduce_init_paper(args: argparse.Namespace) -> int:
 
 
 def _add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs: int, finetune_epochs: int,
-                     dropout: float, input_dropout: float) -> None:
+                     dropout: float, input_dropout: float, lr_decay: float = 1.0) -> None:
     _add_data_options(parser)
     parser.add_argument("--pretrain-epochs", type=int, default=pretrain_epochs, help="RBM epochs per layer (default %(default)s)")
     parser.add_argument("--pretrain-lr", type=float, default=0.1, help="RBM learning rate (default %(default)s)")
@@ -292,6 +292,8 @@ def _add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs
     parser.add_argument("--optimizer", default="sgd", help="fine-tuning optimizer, adam or sgd (default %(default)s)")
     parser.add_argument("--lr", type=float, default=0.1, help="fine-tuning learning rate (default %(default)g)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default %(default)g)")
+    parser.add_argument("--lr-decay", type=float, default=lr_decay,
+                        help="fine-tuning lr of epoch e: lr * lr_decay^(e-1) (default %(default)g)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--dropout", type=float, default=dropout,
                         help="dropout after each hidden layer when fine-tuning (default %(default)s)")

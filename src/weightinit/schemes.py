@@ -339,6 +339,8 @@ def init_model(
             raise ValueError(f"layer {name!r} is lazy and not materialized yet; run one forward pass first")
         fan_in, fan_out = layer_fans(layer)
         gain = I.calculate_gain(*(fixed or following[name])) if spec.uses_gain else 1.0
+        if isinstance(bias_rule, float) and layer.bias is not None and abs(bias_rule) > torch.finfo(layer.bias.dtype).max:
+            raise ValueError(f"bias={bias_rule!r} is beyond what layer {name!r}'s {layer.bias.dtype} bias holds")
         plan.append((layer, fan_in, fan_out, gain))
     if not plan:
         warnings.warn(f"{type(model).__name__} has no Linear/Conv layers; nothing was initialized", stacklevel=2)

@@ -45,6 +45,7 @@ class TrainConfig:
     optimizer: str = "adam"  # "adam" or "sgd"
     lr: float = 1e-3  # learning rate
     momentum: float = 0.0  # SGD momentum (0 = plain SGD); ignored by Adam
+    lr_decay: float = 1.0  # exponential schedule: epoch e trains with lr · lr_decay^(e-1)
     epochs: int = 15
     batch_size: int = 100
     seed: int = 777  # data order and module randomness (dropout)
@@ -53,6 +54,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_number("lr", self.lr, minimum=0, strictly=True)
+        if not 0 < check_number("lr_decay", self.lr_decay) <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         momentum = check_number("momentum", self.momentum, minimum=0)
         if momentum >= 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
@@ -212,6 +215,8 @@ def fit(
         first_epoch = len(history.epochs) + 1
         stopped = history.diverged
         for epoch in range(first_epoch, config.epochs + 1 if not stopped else first_epoch):
+            for group in optimizer.param_groups:  # a function of the epoch alone: resumes exactly
+                group["lr"] = config.lr * config.lr_decay ** (epoch - 1)
             losses = torch.empty(n_batches, device=device)
             if position is not None:  # continue a half-done epoch
                 permutation, first_batch = position["permutation"].to(device), position["batch"]
