@@ -166,3 +166,20 @@ def test_cli_dbn_errors(tmp_path, capsys, monkeypatch, argv, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and err[0].startswith("weightinit: error:"), err
     assert not (tmp_path / "runs").exists()
+
+
+def test_reproduce_hinton2006_small_on_real_mnist(tmp_path, capsys):
+    # the real pipeline on real MNIST, shrunk: 1,000 training images (59,000 held out), one epoch each
+    out = tmp_path / "h"
+    assert main(["reproduce", "hinton2006", "--pretrain-epochs", "1", "--finetune-epochs", "2", "--control-epochs", "1",
+                 "--n-valid", "59000", "--out", str(out), "--no-progress", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    names = [run["name"] for run in results["runs"]]
+    assert names == ["DBN pre-training + fine-tuning (sigmoid)",
+                     "random init, sigmoid, xavier_uniform (adam lr 0.001, 1 epochs)",
+                     "random init, ReLU, he_normal (adam lr 0.001, 1 epochs)"]
+    assert results["config"]["controls"]["optimizer"] == "adam" and results["config"]["finetune"]["optimizer"] == "sgd"
+    assert [len(run["history"]) for run in results["runs"]] == [2, 1, 1]
+    assert results["runs"][2]["test_error_percent"] < 50  # Adam (the controls' setting) learns in one epoch
+    assert results["references"]["plain back-prop of that era"] == 1.6
+    assert {"dbn.pt", "classifier.pt", "report.md", "results.json"} <= {p.name for p in out.iterdir()}

@@ -106,6 +106,8 @@ def test_evaluate(synthetic):
         ({"momentum": 1.0}, "momentum must be in [0, 1), got 1.0"),
         ({"device": "tpu"}, "device='tpu' is not supported; use one of ['auto', 'cpu', 'cuda']"),
         ({"seed": -1}, "seed must be >= 0, got -1"),
+        ({"lr_decay": 0.0}, "lr_decay must be in (0, 1], got 0.0"),
+        ({"lr_decay": 1.5}, "lr_decay must be in (0, 1], got 1.5"),
     ],
 )
 def test_bad_config(kwargs, message):
@@ -118,3 +120,23 @@ def test_bad_config(kwargs, message):
 def test_cuda_asked_for_without_cuda(synthetic):
     with pytest.raises(ValueError, match="device='cuda' was asked for but torch sees no CUDA device"):
         fit(_model(), synthetic, TrainConfig(device="cuda"))
+
+
+def test_lr_decay_is_the_exponential_schedule_per_epoch(synthetic, monkeypatch):
+    seen = []  # the learning rate of every optimizer step, deduplicated: one entry per epoch
+    original = torch.optim.SGD.step
+
+    def step(self, *args, **kwargs):
+        if not seen or seen[-1] != self.param_groups[0]["lr"]:
+            seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.SGD, "step", step)
+    fit(_model(), synthetic, TrainConfig(optimizer="sgd", lr=0.2, lr_decay=0.5, epochs=3))
+    monkeypatch.undo()
+    assert seen == [0.2, 0.1, 0.05]
+    # and lr_decay=1 is the constant rate: the same result as before the option existed
+    a, b = _model(), _model()
+    fit(a, synthetic, TrainConfig(epochs=2))
+    fit(b, synthetic, TrainConfig(epochs=2, lr_decay=1.0))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))

@@ -173,16 +173,20 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         return _reproduce_init_paper(args)
     from .experiments import HINTON2006_REFERENCES
 
-    controls = (("random init, sigmoid, xavier_uniform", "xavier_uniform", "sigmoid"),
-                ("random init, ReLU, he_normal", "he_normal", "relu"))
+    settings = f"{args.control_optimizer} lr {args.control_lr:g}, {args.control_epochs} epochs"
+    controls = ((f"random init, sigmoid, xavier_uniform ({settings})", "xavier_uniform", "sigmoid"),
+                (f"random init, ReLU, he_normal ({settings})", "he_normal", "relu"))
     return _run_dbn(args, [784, 500, 500, 2000], controls, HINTON2006_REFERENCES, kind=args.name)
 
 
 def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, kind: str) -> int:
+    """`dbn` and `reproduce hinton2006`: pre-train, fine-tune, controls (hinton2006 only)."""
     from .data import load_dataset
     from .experiments import dbn_experiment, split_validation
     from .files import write_text_atomic, write_weights
     from .plots import plot_curves, plot_tiles
+    from dataclasses import replace
+
     from .rbm import RBMConfig
     from .report import dbn_table, to_json
 
@@ -190,6 +194,10 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
                          seed=args.seed, device=args.device, precision=args.precision)
     train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, lr_decay=args.lr_decay,
                         epochs=args.finetune_epochs, batch_size=args.batch_size, seed=args.seed, device=args.device)
+    control_train = None
+    if controls:
+        control_train = replace(train, optimizer=args.control_optimizer, lr=args.control_lr, lr_decay=1.0,
+                                epochs=args.control_epochs)
     dataset = load_dataset(args.dataset, args.data_dir)
     if layers[0] != dataset.n_features:
         raise ValueError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
@@ -204,7 +212,7 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
             _say(f"layer {i + 1} ({layers[i]}-{layers[i + 1]}): {status}")
 
         dbn, model, results = dbn_experiment(dataset, layers=layers, pretrain=pretrain, train=train,
-                                             n_valid=args.n_valid, controls=controls,
+                                             n_valid=args.n_valid, controls=controls, control_train=control_train,
                                              checkpoint_dir=str(folder / "checkpoints"), dropout=args.dropout,
                                              input_dropout=args.input_dropout,
                                              progress=not args.no_progress, on_layer=on_layer)
@@ -533,6 +541,10 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--epochs", type=int, default=None, help="glorot2010/he2015 epochs (default 5; --quick 3)")
     # the settings of the run measured in the README
     _add_dbn_options(reproduce, "hinton2006", pretrain_epochs=20, finetune_epochs=80, dropout=0.5, input_dropout=0.2)
+    reproduce.add_argument("--control-optimizer", default="adam",
+                           help="hinton2006 controls' optimizer (default %(default)s; the DBN's suits neither)")
+    reproduce.add_argument("--control-lr", type=float, default=1e-3, help="their learning rate (default %(default)g)")
+    reproduce.add_argument("--control-epochs", type=int, default=30, help="their epochs (default %(default)s)")
     reproduce.set_defaults(run=_cmd_reproduce)
 
     diag = commands.add_parser("diagnose", help="per-layer activation and gradient statistics at initialization",
@@ -581,24 +593,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         folder = getattr(stop, "folder", None)
         saved = "; checkpoint written" if isinstance(stop, Interrupted) else ""
         resume = f"; resume with: {_resume_command(argv, folder)}" if folder is not None else ""
-        print(f"weightinit: interrupted{saved}{resume}", file=sys.stderr)
+        if distributed.is_main():
+            print(f"weightinit: interrupted{saved}{resume}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except RuntimeError as error:
-        if not distributed.launched():
-            return _internal_error()
-        # under torchrun, a peer that died shows up here as a failed collective
-        print(f"weightinit: rank {os.environ.get('RANK', '?')}: distributed run failed: "
-              f"{_one_line(str(error))[:300]}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 - the last resort: keep the traceback, say where it is
+        with tempfile.NamedTemporaryFile("w", prefix="weightinit-crash-", suffix=".log", delete=False) as log:
+            traceback.print_exc(file=log)
+        # under torchrun a peer that died shows up as a failed collective: say which rank and why
+        where = f" on rank {os.environ.get('RANK')} ({_one_line(str(error))[:200]})" if distributed.launched() else ""
+        print(f"weightinit: internal error{where}; traceback written to {log.name}", file=sys.stderr)
         return EXIT_INTERNAL
-    except Exception:  # noqa: BLE001 - the last resort: keep the traceback, say where it is
-        return _internal_error()
     finally:
         distributed.teardown()
-
-
-def _internal_error() -> int:
-    """Write the current exception's traceback to a log file and say where it is."""
-    with tempfile.NamedTemporaryFile("w", prefix="weightinit-crash-", suffix=".log", delete=False) as log:
-        traceback.print_exc(file=log)
-    print(f"weightinit: internal error; traceback written to {log.name}", file=sys.stderr)
-    return EXIT_INTERNAL

@@ -297,6 +297,7 @@ def dbn_experiment(
     train: TrainConfig,
     n_valid: int = 10_000,
     controls: Sequence[tuple[str, str, str]] = (),
+    control_train: TrainConfig | None = None,
     checkpoint_dir: str | None = None,
     dropout: float = 0.0,
     input_dropout: float = 0.0,
@@ -306,7 +307,9 @@ def dbn_experiment(
     """The lecture's pipeline: greedy RBM pre-training of ``layers``, a sigmoid network
     initialized from it and fine-tuned by back-propagation; and, as controls, the same network
     from random initializations ``(name, scheme, activation)``. Model choice uses a validation
-    split carved from the training set; the test set is evaluated once per network.
+    split carved from the training set; the test set is evaluated once per network. The
+    controls train with ``control_train`` (default: ``train``), so that each network can get
+    settings that suit it (SGD at a high rate suits the pre-trained sigmoid net, not a ReLU one).
 
     With ``checkpoint_dir``, every pre-trained layer, every epoch and every finished
     fine-tuning (``finetune-<k>/``) is checkpointed there, and a second call continues.
@@ -334,7 +337,7 @@ def dbn_experiment(
         if input_dropout:
             control.insert(0, torch.nn.Dropout(input_dropout))
         init_model(control, scheme, generator=torch.Generator().manual_seed(train.seed))
-        return finetune(control, dataset, train, n_valid=n_valid, name=name, progress=progress,
+        return finetune(control, dataset, control_train or train, n_valid=n_valid, name=name, progress=progress,
                         checkpoint=_checkpoint(checkpoint_dir, f"finetune-{k}"))
 
     # the fine-tunings are independent: under torchrun they are shared among the processes (the
@@ -345,7 +348,8 @@ def dbn_experiment(
         "dataset": dataset.name,
         "source": dataset.source,
         "arch": "-".join(map(str, [*layers, dataset.n_classes])),
-        "config": {"pretrain": asdict(pretrain), "finetune": asdict(train), "n_valid": n_valid, "dropout": dropout,
+        "config": {"pretrain": asdict(pretrain), "finetune": asdict(train),
+                   "controls": asdict(control_train or train), "n_valid": n_valid, "dropout": dropout,
                    "input_dropout": input_dropout},
         "seconds": {"pretrain": pretrain_seconds, "finetune": runs[0]["seconds"],
                     "controls": sum(r["seconds"] for r in runs[1:])},

@@ -32,6 +32,7 @@ from torch import nn
 
 from ._checks import check_choice, check_int, check_number, check_positive_int
 from . import distributed
+from .checkpoint import differing_keys
 from .interrupt import Interrupted, checkpointable, stop_requested
 from .precision import PRECISIONS, resolve_precision
 from .train import resolve_device
@@ -485,8 +486,6 @@ def train_rbm(
     measure = torch.Generator(device=device).manual_seed(config.seed + 1)  # PL's random units, not the training stream
     history = RBMHistory()
     if resume is not None:
-        from .checkpoint import differing_keys
-
         differing = differing_keys(resume.get("config"), asdict(config)) if resume.get("kind") == "rbm" else ["kind"]
         if differing:
             raise ValueError(f"resume holds another RBM run ({', '.join(differing)} differ)")

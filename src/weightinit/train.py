@@ -224,6 +224,8 @@ def fit(
                 elapsed, position = position["seconds"], None
             else:
                 permutation, first_batch, elapsed = torch.randperm(n, generator=order).to(device), 0, 0.0
+            if world > 1:  # each rank its own dropout stream, a function of (seed, epoch, batch, rank)
+                torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + first_batch) * 1009 + rank)
             start = time.perf_counter()
             for b in range(first_batch, n_batches):
                 index = permutation[b * batch : (b + 1) * batch]
