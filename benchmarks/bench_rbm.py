@@ -4,7 +4,8 @@ One process, the same MNIST data (60,000 x 784 in [0, 1]), 784 -> 500 hidden uni
 learning rate 0.1, no momentum (scikit-learn has none), the same number of epochs:
 
 - scikit-learn's BernoulliRBM: PCD-1 in float64 (numpy/BLAS);
-- weightinit: PCD-1 and CD-1 in float32, and with --bf16 also bfloat16 matmul inputs.
+- weightinit: PCD-1 and CD-1 in float32, and with --bf16 also bfloat16 matmul inputs; CD-1 also
+  with mean-field reconstructions (``sample_visible=False``, Hinton's guide sec. 3.2).
 
 Prints seconds per epoch, the ratio to scikit-learn, the test pseudo-likelihood (scikit-learn's
 one-random-unit estimate, same draws for every model) and the AIS test log-likelihood of
@@ -57,24 +58,25 @@ def main() -> None:
         as_ours.b_v.copy_(torch.from_numpy(sk.intercept_visible_))
     rows.append(("scikit-learn PCD-1 float64", sk_epoch, *measure(as_ours, train, test, args.ais_steps)))
 
-    variants = [("float32", True), ("float32", False)]
+    # (precision, persistent, sample_visible): the last two rows use mean-field reconstructions
+    variants = [("float32", True, True), ("float32", False, True), ("float32", False, False)]
     if args.bf16:
         if not bf16_supported(torch.device("cpu")):
             print("this CPU has no native bfloat16 (avx512_bf16/amx_bf16): bf16 rows skipped")
         else:
-            variants += [("bf16", True), ("bf16", False)]
-    for precision, persistent in variants:
+            variants += [("bf16", True, True), ("bf16", False, True), ("bf16", False, False)]
+    for precision, persistent, sample_visible in variants:
         rbm = RBM(784, 500).reset_parameters(train, torch.Generator().manual_seed(0))
         config = RBMConfig(lr=0.1, momentum=0.0, final_momentum=0.0, persistent=persistent, precision=precision,
-                           device="cpu")
+                           sample_visible=sample_visible, device="cpu")
         trainer = RBMTrainer(rbm, config)
         seconds = [trainer.epoch(train) for _ in range(args.epochs)]
-        name = f"weightinit {'PCD' if persistent else 'CD'}-1 {precision}"
+        name = f"weightinit {'PCD' if persistent else 'CD'}-1 {precision}{'' if sample_visible else ' mean-field v'}"
         rows.append((name, statistics.median(seconds), *measure(rbm, train, test, args.ais_steps)))
 
-    print(f"{'model':32s} {'s/epoch':>8s} {'ratio':>6s} {'test PL':>8s} {'test LL (AIS)':>14s}")
+    print(f"{'model':44s} {'s/epoch':>8s} {'ratio':>6s} {'test PL':>8s} {'test LL (AIS)':>14s}")
     for name, seconds, pl, ll in rows:
-        print(f"{name:32s} {seconds:8.2f} {seconds / sk_epoch:6.2f} {pl:8.2f} {ll:14.2f}")
+        print(f"{name:44s} {seconds:8.2f} {seconds / sk_epoch:6.2f} {pl:8.2f} {ll:14.2f}")
 
 
 if __name__ == "__main__":

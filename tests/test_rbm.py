@@ -132,14 +132,14 @@ def digits():
     return load_dataset("digits")
 
 
-@pytest.mark.parametrize("persistent", [False, True])
-def test_cd_and_pcd_reduce_reconstruction_error_on_digits(digits, persistent):
+@pytest.mark.parametrize("persistent, sample_visible", [(False, True), (True, True), (False, False), (True, False)])
+def test_cd_and_pcd_reduce_reconstruction_error_on_digits(digits, persistent, sample_visible):
     rbm = RBM(64, 64)
     x = digits.train.x
     before = rbm.reset_parameters(x, torch.Generator().manual_seed(0)).reconstruction_error(digits.test.x)
     # scikit-learn's settings (lr 0.1, no momentum): momentum 0.9 multiplies PCD's step tenfold
     config = RBMConfig(epochs=15, batch_size=10, lr=0.1, momentum=0.0, final_momentum=0.0, persistent=persistent,
-                       device="cpu")
+                       sample_visible=sample_visible, device="cpu")
     history = train_rbm(rbm, x, config, monitor=digits.test.x)
     after = history.epochs[-1].reconstruction_error
     assert after < 0.6 * before
@@ -225,6 +225,7 @@ def test_bad_data_is_refused(data, message):
         (lambda: RBMConfig(weight_decay=-1.0), ValueError, "weight_decay must be >= 0, got -1.0"),
         (lambda: RBMConfig(precision="fp8"), ValueError, "precision='fp8' is not supported; use one of ['float32', 'bf16']"),
         (lambda: RBMConfig(persistent="yes"), TypeError, "persistent must be a bool"),
+        (lambda: RBMConfig(sample_visible=1), TypeError, "sample_visible must be a bool"),
         (lambda: RBM(4, 3).gibbs(torch.zeros(2, 4), steps=0), ValueError, "steps must be >= 1, got 0"),
         (lambda: RBM(4, 3, "gaussian").pseudo_likelihood(torch.zeros(2, 4)), ValueError, "visible='bernoulli' only"),
     ],
@@ -233,3 +234,25 @@ def test_bad_parameters(make, error, message):
     with pytest.raises(error) as info:
         make()
     assert message in str(info.value)
+
+
+def test_mean_field_reconstruction_draws_no_visible_samples(digits):
+    """sample_visible=False: the negative phase's v is p(v | h), so a CD-1 update draws only the
+    B x H uniforms of h0 (and the visible units' random stream is never touched)."""
+    x = digits.train.x[:40]
+    draws = []
+    for sample_visible in (True, False):
+        rbm = RBM(64, 16)
+        rbm.reset_parameters(x, torch.Generator().manual_seed(0))
+        trainer = RBMTrainer(rbm, RBMConfig(batch_size=40, sample_visible=sample_visible, seed=1))
+        before = trainer.generator.get_state()
+        trainer.step(x)
+        used = torch.Generator().manual_seed(1)
+        used.set_state(before)
+        # count the uniforms consumed by replaying the stream until it matches the trainer's state
+        n = 0
+        while not torch.equal(used.get_state(), trainer.generator.get_state()) and n < 10_000:
+            torch.empty(1).uniform_(generator=used)
+            n += 1
+        draws.append(n)
+    assert draws == [40 * 16 + 40 * 64, 40 * 16]

@@ -2,14 +2,15 @@
 killed with SIGKILL (several random moments) or stopped with SIGINT, then resumed; the
 result must be bit-identical to an uninterrupted run."""
 
+import hashlib
 import json
 import os
 import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,10 +77,8 @@ def test_fit_stopped_anywhere_resumes_bit_identically(digits, stop_at):
     assert _without_seconds(resumed.to_dict()) == _without_seconds(expected.to_dict())
 
 
-def read_weights_roundtrip(state: dict, tmp=None) -> dict:
+def read_weights_roundtrip(state: dict) -> dict:
     """What a checkpoint gives back after the trip through the file (weights_only load)."""
-    import tempfile
-
     with tempfile.TemporaryDirectory() as folder:
         Checkpoint(folder).save(state)
         return Checkpoint(folder).load()
@@ -166,8 +165,6 @@ def test_a_checkpoint_crafted_to_run_code_is_refused_and_runs_nothing(tmp_path):
     pointer = json.loads((checkpoint.folder / "checkpoint.json").read_text())
     evil = checkpoint.folder / pointer["file"]
     torch.save({"w": torch.ones(2), "x": Payload()}, evil)  # the attacker rewrites the file ...
-    import hashlib
-
     pointer["sha256"] = hashlib.sha256(evil.read_bytes()).hexdigest()  # ... and its recorded hash
     (checkpoint.folder / "checkpoint.json").write_text(json.dumps(pointer))
     with pytest.raises(ValueError, match="not a weights file that can be loaded safely"):

@@ -132,7 +132,8 @@ def _cmd_rbm(args: argparse.Namespace) -> int:
     lr = args.lr if args.lr is not None else (0.1 if args.visible == "bernoulli" else 0.01)
     config = RBMConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, k=args.k, persistent=args.pcd,
                        momentum=args.momentum, final_momentum=args.final_momentum, weight_decay=args.weight_decay,
-                       seed=args.seed, device=args.device, precision=args.precision)
+                       seed=args.seed, device=args.device, precision=args.precision,
+                       sample_visible=not args.mean_field)
     if args.hidden < 1:
         raise ValueError(f"hidden must be >= 1, got {args.hidden}")
     check_choice("visible", args.visible, VISIBLE_TYPES)
@@ -520,6 +521,8 @@ def build_parser() -> argparse.ArgumentParser:
     rbm.add_argument("--seed", type=int, default=0)
     rbm.add_argument("--device", default="auto", help="auto, cpu or cuda")
     rbm.add_argument("--precision", default="float32", help="float32 or bf16 (bfloat16 matmul inputs)")
+    rbm.add_argument("--mean-field", action="store_true",
+                     help="reconstructions use the visible probabilities, not samples (Hinton's guide, sec. 3.2)")
     rbm.add_argument("--ais-chains", type=int, default=100, help="AIS runs (default %(default)s)")
     rbm.add_argument("--ais-steps", type=int, default=14_500, help="AIS temperatures (default %(default)s)")
     _add_output_options(rbm, "rbm", resumable=True)

@@ -270,14 +270,19 @@ class RBMConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "float32"  # or "bf16": bfloat16 matmul inputs where the CPU/GPU has them
+    # False: the negative phase uses the visible units' probabilities (Bernoulli) or means
+    # (Gaussian) instead of samples, as Hinton's guide (2010, sec. 3.2) recommends for the
+    # reconstruction: less sampling noise, and no random draws for the visible layer
+    sample_visible: bool = True
 
     def __post_init__(self) -> None:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_number("lr", self.lr, minimum=0, strictly=True)
         check_positive_int("k", self.k)
-        if not isinstance(self.persistent, bool):
-            raise TypeError(f"persistent must be a bool, got {self.persistent!r}")
+        for name in ("persistent", "sample_visible"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         for name in ("momentum", "final_momentum"):
             value = check_number(name, getattr(self, name), minimum=0)
             if value >= 1:
@@ -316,7 +321,8 @@ class RBMTrainer:
 
     where :math:`v_k` is the end of a k-step Gibbs chain started at the data (CD) or carried
     over from the previous update (PCD, whose chains are kept as hidden samples, as
-    scikit-learn does). Biases likewise, without decay.
+    scikit-learn does); with ``sample_visible=False`` its visible steps are mean-field
+    (probabilities), the hidden ones still sampled. Biases likewise, without decay.
     """
 
     def __init__(self, rbm: RBM, config: RBMConfig, generator: torch.Generator | None = None) -> None:
@@ -376,8 +382,11 @@ class RBMTrainer:
         def hidden(v: torch.Tensor) -> torch.Tensor:  # p(h | v), (B, H)
             return torch.sigmoid(torch.addmm(b_h, v, w.T))
 
-        def visible(h: torch.Tensor) -> torch.Tensor:  # a sample of v | h, (B, V)
-            return rbm._sample_v_from_input(torch.addmm(b_v, h, w), g, shard)
+        def visible(h: torch.Tensor) -> torch.Tensor:  # a sample of v | h (or its mean), (B, V)
+            x = torch.addmm(b_v, h, w)
+            if self.config.sample_visible:
+                return rbm._sample_v_from_input(x, g, shard)
+            return torch.sigmoid(x) if rbm.visible == "bernoulli" else x
 
         h0 = hidden(v0)
         if self.config.persistent:

@@ -17,7 +17,6 @@ import gzip
 import io
 import pickle
 import struct
-import zipfile
 import zlib
 from pathlib import Path
 
