@@ -582,13 +582,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    clean = False  # under torchrun: whether the ranks leave together (a barrier) or at once
     try:
         _check_resume(args)
         if distributed.setup() and not distributed.is_main():
             args.no_progress = True  # rank 0 prints and writes; the others only compute
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this process
         with stop_on_sigint():
-            return args.run(args)
+            code = args.run(args)
+        clean = True
+        return code
     except (ValueError, TypeError) as error:
         print(f"weightinit: error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
@@ -598,6 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resume = f"; resume with: {_resume_command(argv, folder)}" if folder is not None else ""
         if distributed.is_main():
             print(f"weightinit: interrupted{saved}{resume}", file=sys.stderr)
+        clean = isinstance(stop, Interrupted)  # every rank stopped at the same batch
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the last resort: keep the traceback, say where it is
         with tempfile.NamedTemporaryFile("w", prefix="weightinit-crash-", suffix=".log", delete=False) as log:
@@ -607,4 +611,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"weightinit: internal error{where}; traceback written to {log.name}", file=sys.stderr)
         return EXIT_INTERNAL
     finally:
-        distributed.teardown()
+        distributed.teardown(clean)

@@ -58,9 +58,17 @@ def setup() -> bool:
     return True
 
 
-def teardown() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+def teardown(clean: bool = True) -> None:
+    """Leave the process group. ``clean``: first wait for every rank (a barrier), so that no
+    rank exits while another still writes its files or talks to it; after a failure, leave at once."""
+    if not dist.is_initialized():
+        return
+    if clean:
+        try:
+            dist.barrier()
+        except RuntimeError:  # a peer is gone: nothing left to wait for
+            pass
+    dist.destroy_process_group()
 
 
 def _active() -> bool:
