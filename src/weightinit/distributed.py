@@ -18,6 +18,7 @@ connection; otherwise the timeout, ``WEIGHTINIT_DIST_TIMEOUT`` seconds, default 
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -127,10 +128,11 @@ def share_runs(items: Sequence[T], run: Callable[[T], R]) -> list[R]:
 
 
 def all_reduce_sum(tensors: list[torch.Tensor]) -> None:
-    """Sum each tensor over the ranks, in place, in one collective (flattened)."""
+    """Sum each tensor over the ranks, in place, in one collective (flattened, in the widest of their dtypes)."""
     if world_size() == 1:
         return
-    flat = torch.cat([t.reshape(-1).float() for t in tensors])
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors))
+    flat = torch.cat([t.reshape(-1).to(dtype) for t in tensors])
     dist.all_reduce(flat)
     offset = 0
     for t in tensors:
