@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .files import CorruptFileError, read_weights, write_text_atomic, write_weights
 
-__all__ = ["Checkpoint", "differing_keys", "check_same_settings"]
+__all__ = ["Checkpoint", "differing_keys", "require_same_settings", "check_same_settings"]
 
 
 class Checkpoint:
@@ -106,6 +106,15 @@ def differing_keys(a, b, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".") or "(value)"]
 
 
+def require_same_settings(saved, settings, where: str) -> None:
+    """Refuse ``settings`` (JSON-like; tuples count as lists) that differ from ``saved``,
+    naming the differing keys; ``where`` begins the message ("checkpoint X was made")."""
+    differing = differing_keys(saved, json.loads(json.dumps(settings)))
+    if differing:
+        raise ValueError(f"{where} with other settings ({', '.join(differing)} differ); "
+                         "use the same settings or a new folder")
+
+
 def check_same_settings(path: str | os.PathLike, settings: dict, *, resume: bool) -> None:
     """A new run writes its ``settings`` to ``path``; a resumed one must find the same there.
 
@@ -122,9 +131,6 @@ def check_same_settings(path: str | os.PathLike, settings: dict, *, resume: bool
             saved = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError):
             raise CorruptFileError(f"{path}: not valid JSON") from None
-        differing = differing_keys(saved, settings)
-        if differing:
-            raise ValueError(f"cannot resume {path.parent}: it was run with other settings "
-                             f"({', '.join(differing)} differ); use the same settings or a new folder")
+        require_same_settings(saved, settings, f"cannot resume {path.parent}: it was run")
         return
     write_text_atomic(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")

@@ -375,7 +375,8 @@ _NOT_SETTINGS = frozenset({"run", "out", "resume", "json", "no_progress", "data_
 @contextmanager
 def _open_run(args: argparse.Namespace, kind: str) -> Iterator[Path]:
     """The run's folder: a new one (``--out`` or runs/<timestamp>-<kind>) holding
-    ``settings.json``, or with ``--resume DIR`` that folder, whose settings must match.
+    ``settings.json``, or with ``--resume DIR`` that folder (its settings were checked by
+    :func:`_check_resume`).
     Under torchrun rank 0 makes it and the others receive its path. An interruption is
     tagged with the folder, for the resume command."""
     from .checkpoint import check_same_settings
@@ -392,7 +393,8 @@ def _open_run(args: argparse.Namespace, kind: str) -> Iterator[Path]:
             if isinstance(folder, str):  # rank 0 could not open the folder: its error, on every rank
                 raise ValueError(folder)
             if distributed.is_main():
-                check_same_settings(folder / "settings.json", _settings(args), resume=resume is not None)
+                if resume is None:  # a resumed folder's settings were checked by main(), before any work
+                    check_same_settings(folder / "settings.json", _settings(args), resume=False)
                 distributed.broadcast_object(folder)
             announced = True
             try:

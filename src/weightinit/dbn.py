@@ -20,7 +20,7 @@ from torch import nn
 
 from ._checks import check_choice, check_int, check_number
 from . import distributed
-from .checkpoint import Checkpoint, differing_keys
+from .checkpoint import Checkpoint, require_same_settings
 from .files import read_weights, write_text_atomic, write_weights
 from .init import xavier_uniform_
 from .models import ACTIVATIONS
@@ -149,10 +149,7 @@ class DBN(nn.Module):
             return {}
         resume = progress.load()
         if resume is not None:
-            differing = differing_keys(resume.get("settings"), json.loads(json.dumps(settings)))
-            if differing:
-                raise ValueError(f"checkpoint {progress.folder} was made with other settings "
-                                 f"({', '.join(differing)} differ); use a new folder or the same settings")
+            require_same_settings(resume.get("settings"), settings, f"checkpoint {progress.folder} was made")
         return {"checkpoint": lambda state: progress.save({**state, "settings": settings}), "resume": resume}
 
     @staticmethod
@@ -160,11 +157,7 @@ class DBN(nn.Module):
         weights, meta = folder / f"layer-{i}.pt", folder / f"layer-{i}.json"
         if not (weights.is_file() and meta.is_file()):
             return False
-        saved = json.loads(meta.read_text())
-        differing = differing_keys(saved, json.loads(json.dumps(settings)))
-        if differing:
-            raise ValueError(f"checkpoint {meta} was made with other settings ({', '.join(differing)} differ); "
-                             "use a new folder or the same settings")
+        require_same_settings(json.loads(meta.read_text()), settings, f"checkpoint {meta} was made")
         rbm.load_state_dict(read_weights(weights)["state_dict"])
         return True
 

@@ -231,14 +231,15 @@ def fit(
                 index = permutation[b * batch : (b + 1) * batch]
                 if world == 1:
                     loss = F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))
+                    losses[b] = loss.detach()
                 else:  # this rank's slice; scaled so that DDP's mean over ranks is the global batch mean
                     size, index = len(index), index.tensor_split(world)[rank]
                     loss = F.cross_entropy(net(x.index_select(0, index)), y.index_select(0, index),
                                            reduction="sum") * (world / size)
+                    losses[b] = loss.detach() / world  # this rank's share of the batch mean (summed below)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                losses[b] = loss.detach() / world
                 if on_batch is not None:
                     on_batch()
                 if checkpoint is not None and distributed.any_rank(stop_requested()) and b + 1 < n_batches:
