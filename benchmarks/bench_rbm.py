@@ -5,13 +5,16 @@ learning rate 0.1, no momentum (scikit-learn has none), the same number of epoch
 
 - scikit-learn's BernoulliRBM: PCD-1 in float64 (numpy/BLAS);
 - weightinit: PCD-1 and CD-1 in float32, and with --bf16 also bfloat16 matmul inputs; CD-1 also
-  with mean-field reconstructions (``sample_visible=False``, Hinton's guide sec. 3.2).
+  with mean-field reconstructions (``sample_visible=False``, Hinton's guide sec. 3.2); with
+  --compile the same rows again with the update fused by torch.compile (``compile=True``), whose
+  one-off compile time is printed apart and left out of the epoch times (the epochs are timed
+  after a warm-up update).
 
 Prints seconds per epoch, the ratio to scikit-learn, the test pseudo-likelihood (scikit-learn's
 one-random-unit estimate, same draws for every model) and the AIS test log-likelihood of
 every model, scikit-learn's included (its weights loaded into weightinit's RBM).
 
-    .venv/bin/python benchmarks/bench_rbm.py [--epochs 3] [--ais-steps 14500] [--bf16]
+    .venv/bin/python benchmarks/bench_rbm.py [--epochs 3] [--ais-steps 14500] [--bf16] [--compile]
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--ais-steps", type=int, default=14_500)
     parser.add_argument("--bf16", action="store_true", help="also time bfloat16 matmul inputs")
+    parser.add_argument("--compile", action="store_true", help="also time the torch.compile-fused update")
     args = parser.parse_args()
     data = load_dataset("mnist")
     train, test = data.train.x, data.test.x
@@ -58,21 +62,30 @@ def main() -> None:
         as_ours.b_v.copy_(torch.from_numpy(sk.intercept_visible_))
     rows.append(("scikit-learn PCD-1 float64", sk_epoch, *measure(as_ours, train, test, args.ais_steps)))
 
-    # (precision, persistent, sample_visible): the last two rows use mean-field reconstructions
+    # (precision, persistent, sample_visible): the mean-field rows use probabilities for the reconstructions
     variants = [("float32", True, True), ("float32", False, True), ("float32", False, False)]
     if args.bf16:
         if not bf16_supported(torch.device("cpu")):
             print("this CPU has no native bfloat16 (avx512_bf16/amx_bf16): bf16 rows skipped")
         else:
             variants += [("bf16", True, True), ("bf16", False, True), ("bf16", False, False)]
-    for precision, persistent, sample_visible in variants:
-        rbm = RBM(784, 500).reset_parameters(train, torch.Generator().manual_seed(0))
-        config = RBMConfig(lr=0.1, momentum=0.0, final_momentum=0.0, persistent=persistent, precision=precision,
-                           sample_visible=sample_visible, device="cpu")
-        trainer = RBMTrainer(rbm, config)
-        seconds = [trainer.epoch(train) for _ in range(args.epochs)]
-        name = f"weightinit {'PCD' if persistent else 'CD'}-1 {precision}{'' if sample_visible else ' mean-field v'}"
-        rows.append((name, statistics.median(seconds), *measure(rbm, train, test, args.ais_steps)))
+    compiles = [False, True] if args.compile else [False]
+    for compiled in compiles:
+        for precision, persistent, sample_visible in variants:
+            rbm = RBM(784, 500).reset_parameters(train, torch.Generator().manual_seed(0))
+            config = RBMConfig(lr=0.1, momentum=0.0, final_momentum=0.0, persistent=persistent, precision=precision,
+                               sample_visible=sample_visible, device="cpu", compile=compiled)
+            trainer = RBMTrainer(rbm, config)
+            name = (f"weightinit {'PCD' if persistent else 'CD'}-1 {precision}{'' if sample_visible else ' mean-field v'}"
+                    f"{' compiled' if compiled else ''}")
+            if compiled:  # the one-off compile, on a copy so that the timed run starts where the others do
+                warm = RBMTrainer(RBM(784, 500).reset_parameters(train, torch.Generator().manual_seed(0)), config)
+                start = time.perf_counter()
+                warm.step(train[:100])
+                warm.step(train[:100])  # PCD: the second update has chains (another graph)
+                print(f"{name}: compiled in {time.perf_counter() - start:.1f} s")
+            seconds = [trainer.epoch(train) for _ in range(args.epochs)]
+            rows.append((name, statistics.median(seconds), *measure(rbm, train, test, args.ais_steps)))
 
     print(f"{'model':44s} {'s/epoch':>8s} {'ratio':>6s} {'test PL':>8s} {'test LL (AIS)':>14s}")
     for name, seconds, pl, ll in rows:
