@@ -183,3 +183,40 @@ def test_reproduce_hinton2006_small_on_real_mnist(tmp_path, capsys):
     assert results["runs"][2]["test_error_percent"] < 50  # Adam (the controls' setting) learns in one epoch
     assert results["references"]["plain back-prop of that era"] == 1.6
     assert {"dbn.pt", "classifier.pt", "report.md", "results.json"} <= {p.name for p in out.iterdir()}
+
+
+def test_refit_trains_again_on_all_training_data_for_the_chosen_epochs(digits, tmp_path, monkeypatch):
+    from weightinit import experiments
+    from weightinit.checkpoint import Checkpoint
+    from weightinit.train import evaluate
+
+    seen = []  # (training samples, epochs) of every fit
+    original = experiments.fit_resumable
+
+    def spy(model, dataset, config, checkpoint, **options):
+        seen.append((len(dataset.train), config.epochs))
+        return original(model, dataset, config, checkpoint, **options)
+
+    monkeypatch.setattr(experiments, "fit_resumable", spy)
+
+    def model():
+        return init_model(mlp("64-32-10", activation="sigmoid"), "xavier_uniform",
+                          generator=torch.Generator().manual_seed(0))
+
+    config = TrainConfig(optimizer="sgd", lr=0.5, momentum=0.9, epochs=4, seed=1)
+    tuned = model()
+    result = experiments.finetune(tuned, digits, config, n_valid=300, name="net", refit=True,
+                                  checkpoint=Checkpoint(tmp_path / "run"))
+    n = len(digits.train)
+    assert seen == [(n - 300, 4), (n, result["best_epoch"])]
+    assert result["refit"] and len(result["refit_history"]) == result["best_epoch"]
+    # the tested network is the refit one
+    assert result["test_accuracy"] == pytest.approx(evaluate(tuned, digits.test)[1], abs=1e-12)
+    chosen_only = experiments.finetune(model(), digits, config, n_valid=300, name="net")
+    assert not chosen_only["refit"] and chosen_only["best_epoch"] == result["best_epoch"]
+    # a second call reads both fine-tunings back from the checkpoint, training nothing
+    seen.clear()
+    again = model()
+    assert experiments.finetune(again, digits, config, n_valid=300, name="net", refit=True,
+                                checkpoint=Checkpoint(tmp_path / "run")) == result
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), tuned.state_dict().values()))

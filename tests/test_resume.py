@@ -54,9 +54,10 @@ def _assert_same_tensors(a: dict, b: dict) -> None:
 
 
 # ------------------------------------------------------------------ in-process
-@pytest.mark.parametrize("stop_at", [1, 15, 44, 45, 46])  # batches: mid-epoch, an epoch's last, the next's first
-def test_fit_stopped_anywhere_resumes_bit_identically(digits, stop_at):
-    config = TrainConfig(epochs=4, batch_size=32, seed=3, lr_decay=0.7)  # 45 batches per epoch
+# batches: mid-epoch, an epoch's last, the next's first; with a moving average of the weights too
+@pytest.mark.parametrize("stop_at, ema", [(1, 0.0), (15, 0.0), (44, 0.0), (45, 0.0), (46, 0.0), (15, 0.99), (45, 0.99)])
+def test_fit_stopped_anywhere_resumes_bit_identically(digits, stop_at, ema):
+    config = TrainConfig(epochs=4, batch_size=32, seed=3, lr_decay=0.7, ema=ema)  # 45 batches per epoch
     reference = _model()
     expected = fit(reference, digits, config, keep_best=True)
 

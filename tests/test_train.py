@@ -9,7 +9,7 @@ from torch import nn
 from weightinit import init_model
 from weightinit.data import load_dataset
 from weightinit.models import mlp
-from weightinit.train import TrainConfig, evaluate, fit
+from weightinit.train import TrainConfig, WeightAverage, evaluate, fit
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,8 @@ def test_evaluate(synthetic):
         ({"seed": -1}, "seed must be >= 0, got -1"),
         ({"lr_decay": 0.0}, "lr_decay must be in (0, 1], got 0.0"),
         ({"lr_decay": 1.5}, "lr_decay must be in (0, 1], got 1.5"),
+        ({"ema": 1.0}, "ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got 1.0"),
+        ({"ema": -0.5}, "ema must be in [0, 1)"),
     ],
 )
 def test_bad_config(kwargs, message):
@@ -140,3 +142,36 @@ def test_lr_decay_is_the_exponential_schedule_per_epoch(synthetic, monkeypatch):
     fit(a, synthetic, TrainConfig(epochs=2))
     fit(b, synthetic, TrainConfig(epochs=2, lr_decay=1.0))
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_weight_average_is_the_warmed_up_exponential_average():
+    model = nn.Linear(3, 2)
+    average = WeightAverage(model, decay=0.9)
+    expected = [p.detach().clone() for p in model.parameters()]
+    for step in range(30):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        d = min(0.9, (1 + step) / (10 + step))  # 0.1, 0.18, ... then 0.9 from step 71 on; here below 0.9
+        expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, model.parameters())]
+        average.update(step)
+    for a, e in zip(average.average, expected):
+        torch.testing.assert_close(a, e)
+    live = [p.detach().clone() for p in model.parameters()]
+    with average.applied():
+        assert all(torch.equal(p, e) for p, e in zip(model.parameters(), average.average))
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), live))
+
+
+@pytest.mark.parametrize("keep_best", [False, True])
+def test_ema_evaluates_and_returns_the_averaged_weights(synthetic, keep_best):
+    config = TrainConfig(optimizer="sgd", lr=0.2, momentum=0.9, epochs=3, ema=0.99)
+    model = _model(dropout=0.3)
+    history = fit(model, synthetic, config, keep_best=keep_best)
+    chosen = history.epochs[(history.best_epoch or 3) - 1]
+    loss, accuracy = evaluate(model, synthetic.test)
+    # the model ends with the weights that were evaluated: the average (of the chosen epoch)
+    assert (loss, accuracy) == pytest.approx((chosen.test_loss, chosen.test_accuracy), abs=1e-6)
+    plain = _model(dropout=0.3)
+    fit(plain, synthetic, TrainConfig(optimizer="sgd", lr=0.2, momentum=0.9, epochs=3))
+    assert not torch.equal(plain[0].weight, model[0].weight)

@@ -262,31 +262,55 @@ def split_validation(dataset: Dataset, n_valid: int = 10_000) -> tuple[Dataset, 
 
 
 def finetune(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, *, n_valid: int, name: str,
-             progress: bool = False, checkpoint: Checkpoint | None = None) -> dict:
-    """Train on the training set less ``n_valid`` samples, keep the weights of the epoch with
-    the best validation accuracy, and evaluate them once on the test set. With a
-    ``checkpoint``, a finished fine-tuning is read back (history and weights) and an
-    unfinished one continues from its last epoch."""
+             refit: bool = False, progress: bool = False, checkpoint: Checkpoint | None = None) -> dict:
+    """Train on the training set less ``n_valid`` samples and choose the epoch with the best
+    validation accuracy; then evaluate once on the test set: that epoch's weights, or with
+    ``refit`` a network trained again from ``model``'s initial weights on the *whole*
+    training set (validation images included) for that many epochs, the usual last step once
+    validation has chosen the settings. With a ``checkpoint``, a finished fine-tuning is read
+    back (history and weights) and an unfinished one continues from its last epoch (the refit
+    in ``<checkpoint>/refit``)."""
     tuning, test = split_validation(dataset, n_valid)
-    n_batches = math.ceil(len(tuning.train) / config.batch_size)
-    with tqdm(total=config.epochs * n_batches, desc=name, file=sys.stderr, leave=False,
-              disable=None if progress else True, mininterval=0.5) as bar:
-        history = fit_resumable(model, tuning, config, checkpoint, on_batch=bar.update, keep_best=True)
+    initial = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    history = _fit_with_progress(model, tuning, config, checkpoint, name, progress, keep_best=True)
+    best = history.epochs[history.best_epoch - 1] if history.best_epoch else None
+    refit_history = None
+    if refit and best is not None:
+        model.load_state_dict(initial)
+        # the "test" split fit reports on is the validation one again, now part of the training data
+        everything = Dataset(dataset.name, dataset.train, tuning.test, dataset.image_shape, dataset.n_classes,
+                             dataset.source)
+        refit_history = _fit_with_progress(model, everything, replace(config, epochs=history.best_epoch),
+                                           None if checkpoint is None else Checkpoint(checkpoint.folder / "refit"),
+                                           f"{name}, refit", progress)
     device = next(model.parameters()).device
     test_loss, test_accuracy = evaluate(model, Split(test.x.to(device), test.y.to(device)))
-    best = history.epochs[history.best_epoch - 1] if history.best_epoch else None
-    return {
+    seconds = sum(r.seconds for r in history.epochs)
+    result = {
         "name": name,
         "best_epoch": history.best_epoch,
         "valid_accuracy": best.test_accuracy if best else float("nan"),
+        "refit": refit_history is not None,
         "test_accuracy": test_accuracy,
         "test_error_percent": 100 * (1 - test_accuracy),
         "test_loss": test_loss,
-        "diverged": history.diverged,
-        "seconds": sum(r.seconds for r in history.epochs),
+        "diverged": history.diverged or (refit_history is not None and refit_history.diverged),
+        "seconds": seconds + (0.0 if refit_history is None else sum(r.seconds for r in refit_history.epochs)),
         "history": [{"epoch": r["epoch"], "train_loss": r["train_loss"], "valid_loss": r["test_loss"],
                      "valid_accuracy": r["test_accuracy"], "seconds": r["seconds"]} for r in history.to_dicts()],
     }
+    if refit_history is not None:
+        result["refit_history"] = [{"epoch": r.epoch, "train_loss": r.train_loss, "seconds": r.seconds}
+                                   for r in refit_history.epochs]
+    return result
+
+
+def _fit_with_progress(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, checkpoint: Checkpoint | None,
+                       name: str, progress: bool, keep_best: bool = False):
+    n_batches = math.ceil(len(dataset.train) / config.batch_size)
+    with tqdm(total=config.epochs * n_batches, desc=name, file=sys.stderr, leave=False,
+              disable=None if progress else True, mininterval=0.5) as bar:
+        return fit_resumable(model, dataset, config, checkpoint, on_batch=bar.update, keep_best=keep_best)
 
 
 def dbn_experiment(
@@ -301,6 +325,7 @@ def dbn_experiment(
     checkpoint_dir: str | None = None,
     dropout: float = 0.0,
     input_dropout: float = 0.0,
+    refit: bool = False,
     progress: bool = False,
     on_layer=None,
 ) -> tuple[DBN, torch.nn.Module, dict]:
@@ -310,6 +335,8 @@ def dbn_experiment(
     split carved from the training set; the test set is evaluated once per network. The
     controls train with ``control_train`` (default: ``train``), so that each network can get
     settings that suit it (SGD at a high rate suits the pre-trained sigmoid net, not a ReLU one).
+    With ``refit`` each network is trained again on the whole training set for the epochs
+    validation chose, before its one test evaluation (see :func:`finetune`).
 
     With ``checkpoint_dir``, every pre-trained layer, every epoch and every finished
     fine-tuning (``finetune-<k>/``) is checkpointed there, and a second call continues.
@@ -331,14 +358,14 @@ def dbn_experiment(
     def run(k: int) -> dict:
         if k == 0:
             return finetune(model, dataset, train, n_valid=n_valid, name="DBN pre-training + fine-tuning (sigmoid)",
-                            progress=progress, checkpoint=_checkpoint(checkpoint_dir, "finetune-0"))
+                            refit=refit, progress=progress, checkpoint=_checkpoint(checkpoint_dir, "finetune-0"))
         name, scheme, activation = controls[k - 1]
         control = mlp([*layers, dataset.n_classes], activation, dropout=dropout)
         if input_dropout:
             control.insert(0, torch.nn.Dropout(input_dropout))
         init_model(control, scheme, generator=torch.Generator().manual_seed(train.seed))
-        return finetune(control, dataset, control_train or train, n_valid=n_valid, name=name, progress=progress,
-                        checkpoint=_checkpoint(checkpoint_dir, f"finetune-{k}"))
+        return finetune(control, dataset, control_train or train, n_valid=n_valid, name=name, refit=refit,
+                        progress=progress, checkpoint=_checkpoint(checkpoint_dir, f"finetune-{k}"))
 
     # the fine-tunings are independent: under torchrun they are shared among the processes (the
     # DBN's on rank 0, which writes it), or each is data parallel when they are fewer than the processes
@@ -350,7 +377,7 @@ def dbn_experiment(
         "arch": "-".join(map(str, [*layers, dataset.n_classes])),
         "config": {"pretrain": asdict(pretrain), "finetune": asdict(train),
                    "controls": asdict(control_train or train), "n_valid": n_valid, "dropout": dropout,
-                   "input_dropout": input_dropout},
+                   "input_dropout": input_dropout, "refit": refit},
         "seconds": {"pretrain": pretrain_seconds, "finetune": runs[0]["seconds"],
                     "controls": sum(r["seconds"] for r in runs[1:])},
         "runs": runs,

@@ -140,11 +140,13 @@ def rbm_summary(results: dict) -> str:
 
 def dbn_table(results: dict, references: dict[str, float] | None = None) -> str:
     """Markdown: each network's test error (the test set touched once), best epoch by
-    validation, and the published references."""
+    validation (marked "refit" when the tested network was then trained again on all the
+    training data for that many epochs), and the published references."""
     lines = ["| network | test error | valid accuracy | best epoch | fine-tuning s |", "|---|---|---|---|---|"]
     for run in results["runs"]:
+        epoch = f"{run['best_epoch']}{', refit' if run.get('refit') else ''}"
         lines.append(f"| {run['name']} | {run['test_error_percent']:.2f}% | {100 * run['valid_accuracy']:.2f}% | "
-                     f"{run['best_epoch']} | {run['seconds']:.0f} |")
+                     f"{epoch} | {run['seconds']:.0f} |")
     for name, error in (references or {}).items():
         lines.append(f"| *published:* {name} | {error:.2f}% | | | |")
     return "\n".join(lines)

@@ -5,6 +5,9 @@ The data stays as two tensors on the device; each epoch draws one permutation fr
 collation). Dropout and any other module randomness run inside ``torch.random.fork_rng``
 seeded from the same seed, so a run is reproducible and leaves the global RNG as it was.
 
+With ``TrainConfig.ema`` the loop also keeps an exponential moving average of the weights
+(:class:`WeightAverage`); evaluation, model choice and the returned model use the average.
+
 A run whose loss becomes NaN/inf or exceeds ``DIVERGENCE_LOSS`` is marked ``diverged`` (with
 the epoch and batch where it first happened) and stopped at the end of that epoch.
 
@@ -17,8 +20,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -31,7 +34,7 @@ from .data import Dataset, Split
 from . import distributed
 from .interrupt import Interrupted, checkpointable, stop_requested
 
-__all__ = ["TrainConfig", "EpochRecord", "History", "fit", "fit_resumable", "evaluate", "resolve_device", "DIVERGENCE_LOSS"]
+__all__ = ["TrainConfig", "EpochRecord", "History", "WeightAverage", "fit", "fit_resumable", "evaluate", "resolve_device", "DIVERGENCE_LOSS"]
 
 DIVERGENCE_LOSS = 1e6
 OPTIMIZERS = ("adam", "sgd")
@@ -50,6 +53,7 @@ class TrainConfig:
     batch_size: int = 100
     seed: int = 777  # data order and module randomness (dropout)
     device: str = "auto"  # "auto" = cuda when available, else cpu
+    ema: float = 0.0  # decay of an exponential moving average of the weights (0 = none), see WeightAverage
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -63,6 +67,8 @@ class TrainConfig:
         check_positive_int("batch_size", self.batch_size)
         check_int("seed", self.seed, 0)
         check_choice("device", self.device, DEVICES)
+        if not 0 <= check_number("ema", self.ema) < 1:
+            raise ValueError(f"ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got {self.ema!r}")
 
 
 @dataclass
@@ -92,6 +98,51 @@ class History:
     def from_dict(cls, data: dict) -> History:
         return cls([EpochRecord(**record) for record in data["epochs"]], data["diverged"], data["diverged_at"],
                    data.get("best_epoch"))
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters, updated after every optimizer
+    step t (0, 1, ...): :math:`\\bar\\theta \\leftarrow d_t \\bar\\theta + (1 - d_t)\\theta` with
+    :math:`d_t = \\min(d, \\tfrac{1 + t}{10 + t})`, TensorFlow's ExponentialMovingAverage
+    warm-up, so that the first epochs' average is not dominated by the initial weights.
+
+    Averaging the iterates (Polyak & Juditsky 1992) cancels much of SGD's and dropout's
+    step-to-step noise: a cheap ensemble of the last few thousand steps' weights. Buffers
+    (e.g. BatchNorm statistics) are not averaged.
+    """
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.params = [p for p in model.parameters()]
+        self.average = [p.detach().clone() for p in self.params]
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1 - decay)
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        """Overwrite the model's parameters with the average."""
+        torch._foreach_copy_([p.detach() for p in self.params], self.average)
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """The model holds the averaged weights inside the block, its own ones again after."""
+        live = [p.detach().clone() for p in self.params]
+        self.copy_to_model()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_([p.detach() for p in self.params], live)
+
+    def state_dict(self) -> list[torch.Tensor]:
+        return [a.detach().clone() for a in self.average]
+
+    def load_state_dict(self, state: list[torch.Tensor]) -> None:
+        with torch.no_grad():
+            torch._foreach_copy_(self.average, [a.to(p.device) for a, p in zip(state, self.params)])
 
 
 def resolve_device(device: str) -> torch.device:
@@ -186,6 +237,7 @@ def fit(
     writes = checkpoint is not None and rank == 0  # under DDP rank 0 alone writes; every rank stops together
     order = torch.Generator().manual_seed(config.seed)
     optimizer = _optimizer(model, config)
+    average = WeightAverage(model, config.ema) if config.ema else None
     history = History()
     best: dict | None = {"accuracy": -1.0, "epoch": 0, "state": None} if keep_best else None
     position = None  # where in an epoch a resumed run continues
@@ -196,6 +248,8 @@ def fit(
         order.set_state(resume["order"])
         history = History.from_dict(resume["history"])
         best, position = resume["best"], resume["position"]
+        if average is not None:
+            average.load_state_dict(resume["average"])
     devices = [device.index or 0] if device.type == "cuda" else []
 
     def state(epoch: int, where: dict | None) -> dict:
@@ -203,7 +257,8 @@ def fit(
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "order": order.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(device) if devices else None,
-                "history": history.to_dict(), "best": best}
+                "history": history.to_dict(), "best": best,
+                "average": None if average is None else average.state_dict()}
 
     with torch.random.fork_rng(devices=devices), (checkpointable() if checkpoint else nullcontext()):
         torch.manual_seed(config.seed)
@@ -240,6 +295,8 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if average is not None:
+                    average.update((epoch - 1) * n_batches + b)
                 if on_batch is not None:
                     on_batch()
                 if checkpoint is not None and distributed.any_rank(stop_requested()) and b + 1 < n_batches:
@@ -257,12 +314,13 @@ def fit(
                 first = int(bad.nonzero()[0])
                 history.diverged = True
                 history.diverged_at = {"epoch": epoch, "batch": first + 1, "loss": float(losses[first])}
-            test_loss, test_accuracy = evaluate(model, test)
+            with average.applied() if average is not None else nullcontext():
+                test_loss, test_accuracy = evaluate(model, test)
+                if best is not None and test_accuracy > best["accuracy"]:
+                    best = {"accuracy": test_accuracy, "epoch": epoch,
+                            "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
             record = EpochRecord(epoch, float(losses.mean()), test_loss, test_accuracy, seconds)
             history.epochs.append(record)
-            if best is not None and test_accuracy > best["accuracy"]:
-                best = {"accuracy": test_accuracy, "epoch": epoch,
-                        "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
             if on_epoch is not None:
                 on_epoch(record, model)
             if checkpoint is not None:
@@ -276,6 +334,8 @@ def fit(
         history.best_epoch = best["epoch"]
         if best["state"] is not None:
             model.load_state_dict(best["state"])
+    elif average is not None:  # the model ends with the averaged weights, which were evaluated
+        average.copy_to_model()
     return history
 
 
