@@ -34,11 +34,12 @@ def test_rbm_command_writes_everything(tmp_path):
     assert rbm.W.shape == (16, 64)
 
 
-def test_gaussian_rbm_runs(tmp_path, capsys):
-    assert main(["rbm", "--dataset", "digits", "--visible", "gaussian", "--hidden", "8", "--epochs", "1",
+def test_gaussian_rbm_runs_compiled(tmp_path, capsys):
+    assert main(["rbm", "--dataset", "digits", "--visible", "gaussian", "--hidden", "8", "--epochs", "1", "--compile",
                  "--ais-chains", "10", "--ais-steps", "100", "--out", str(tmp_path / "g"), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "test log-likelihood" in out and "pseudo-likelihood" not in out.splitlines()[-1]
+    assert json.loads((tmp_path / "g" / "results.json").read_text())["config"]["compile"] is True
 
 
 @pytest.mark.parametrize(

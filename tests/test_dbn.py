@@ -172,17 +172,28 @@ def test_reproduce_hinton2006_small_on_real_mnist(tmp_path, capsys):
     # the real pipeline on real MNIST, shrunk: 1,000 training images (59,000 held out), one epoch each
     out = tmp_path / "h"
     assert main(["reproduce", "hinton2006", "--pretrain-epochs", "1", "--finetune-epochs", "2", "--control-epochs", "1",
-                 "--n-valid", "59000", "--out", str(out), "--no-progress", "--json"]) == 0
+                 "--n-valid", "59000", "--no-refit", "--out", str(out), "--no-progress", "--json"]) == 0
     results = json.loads(capsys.readouterr().out)
     names = [run["name"] for run in results["runs"]]
     assert names == ["DBN pre-training + fine-tuning (sigmoid)",
                      "random init, sigmoid, xavier_uniform (adam lr 0.001, 1 epochs)",
                      "random init, ReLU, he_normal (adam lr 0.001, 1 epochs)"]
     assert results["config"]["controls"]["optimizer"] == "adam" and results["config"]["finetune"]["optimizer"] == "sgd"
+    assert results["config"]["refit"] is False and not any(run["refit"] for run in results["runs"])
     assert [len(run["history"]) for run in results["runs"]] == [2, 1, 1]
     assert results["runs"][2]["test_error_percent"] < 50  # Adam (the controls' setting) learns in one epoch
     assert results["references"]["plain back-prop of that era"] == 1.6
     assert {"dbn.pt", "classifier.pt", "report.md", "results.json"} <= {p.name for p in out.iterdir()}
+
+
+def test_hinton2006_defaults_are_the_validated_fine_tuning_settings():
+    from weightinit.cli import build_parser
+
+    args = build_parser().parse_args(["reproduce", "hinton2006"])
+    assert (args.lr, args.lr_decay, args.dropout, args.input_dropout, args.ema, args.refit, args.finetune_epochs) == (
+        0.3, 0.97, 0.3, 0.1, 0.999, True, 60)
+    plain = build_parser().parse_args(["dbn"])
+    assert (plain.lr, plain.ema, plain.refit) == (0.1, 0.0, False)
 
 
 def test_refit_trains_again_on_all_training_data_for_the_chosen_epochs(digits, tmp_path, monkeypatch):

@@ -226,8 +226,7 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
         write_text_atomic(folder / "results.json", to_json(results))
         table = dbn_table(results, references)
         write_text_atomic(folder / "report.md", f"# {kind} on {dataset.name}\n\n{table}\n\n"
-                          f"Wall time: pre-training {results['seconds']['pretrain']:.0f} s, fine-tuning "
-                          f"{results['seconds']['finetune']:.0f} s, controls {results['seconds']['controls']:.0f} s.\n\n"
+                          f"Wall time: {_phase_seconds(results)}.\n\n"
                           "![fine-tuning curves](curves.png)\n")
         curves = {"dataset": dataset.name, "arch": results["arch"], "activation": "fine-tuning (validation accuracy)",
                   "runs": [{"init": r["name"], "history": [{"epoch": h["epoch"], "train_loss": h["train_loss"],
@@ -236,9 +235,15 @@ def _run_dbn(args: argparse.Namespace, layers: list[int], controls, references, 
         plot_curves(curves, folder / "curves.png")
         plot_tiles(dbn.rbms[0].W[:100].cpu(), dataset.image_shape, folder / "filters.png", "first-layer RBM filters")
     _emit(results, table, args.json)
-    _say(f"wall time: pre-training {results['seconds']['pretrain']:.0f} s, fine-tuning "
-         f"{results['seconds']['finetune']:.0f} s, controls {results['seconds']['controls']:.0f} s; wrote {folder}/")
+    _say(f"wall time: {_phase_seconds(results)}; wrote {folder}/")
     return 0
+
+
+def _phase_seconds(results: dict) -> str:
+    seconds = results["seconds"]
+    refit = f" (refit {seconds['refit']:.0f} s)" if seconds.get("refit") else ""
+    return (f"pre-training {seconds['pretrain']:.0f} s, fine-tuning {seconds['finetune']:.0f} s{refit}, "
+            f"controls {seconds['controls']:.0f} s")
 
 
 def _reproduce_init_paper(args: argparse.Namespace) -> int:

@@ -30,7 +30,7 @@ from .models import ACTIVATIONS, mlp, parse_arch
 from .partition import ais_log_partition, average_log_likelihood
 from .rbm import RBM, RBMConfig, train_rbm
 from .schemes import check_schemes, init_model
-from .train import TrainConfig, evaluate, fit, fit_resumable
+from .train import History, TrainConfig, evaluate, fit, fit_resumable
 
 __all__ = ["LECTURE_INITS", "CompareConfig", "compare", "summarize", "standardize", "rbm_experiment",
            "split_validation", "finetune", "dbn_experiment", "HINTON2006_REFERENCES", "glorot2010", "he2015"]
@@ -285,7 +285,7 @@ def finetune(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, *, n
                                            f"{name}, refit", progress)
     device = next(model.parameters()).device
     test_loss, test_accuracy = evaluate(model, Split(test.x.to(device), test.y.to(device)))
-    seconds = sum(r.seconds for r in history.epochs)
+    refit_seconds = 0.0 if refit_history is None else sum(r.seconds for r in refit_history.epochs)
     result = {
         "name": name,
         "best_epoch": history.best_epoch,
@@ -295,7 +295,8 @@ def finetune(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, *, n
         "test_error_percent": 100 * (1 - test_accuracy),
         "test_loss": test_loss,
         "diverged": history.diverged or (refit_history is not None and refit_history.diverged),
-        "seconds": seconds + (0.0 if refit_history is None else sum(r.seconds for r in refit_history.epochs)),
+        "seconds": sum(r.seconds for r in history.epochs) + refit_seconds,  # training time, both phases
+        "refit_seconds": refit_seconds,
         "history": [{"epoch": r["epoch"], "train_loss": r["train_loss"], "valid_loss": r["test_loss"],
                      "valid_accuracy": r["test_accuracy"], "seconds": r["seconds"]} for r in history.to_dicts()],
     }
@@ -306,7 +307,8 @@ def finetune(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, *, n
 
 
 def _fit_with_progress(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, checkpoint: Checkpoint | None,
-                       name: str, progress: bool, keep_best: bool = False):
+                       name: str, progress: bool, keep_best: bool = False) -> History:
+    """fit_resumable with a progress bar (on stderr, when ``progress``)."""
     n_batches = math.ceil(len(dataset.train) / config.batch_size)
     with tqdm(total=config.epochs * n_batches, desc=name, file=sys.stderr, leave=False,
               disable=None if progress else True, mininterval=0.5) as bar:
@@ -378,7 +380,7 @@ def dbn_experiment(
         "config": {"pretrain": asdict(pretrain), "finetune": asdict(train),
                    "controls": asdict(control_train or train), "n_valid": n_valid, "dropout": dropout,
                    "input_dropout": input_dropout, "refit": refit},
-        "seconds": {"pretrain": pretrain_seconds, "finetune": runs[0]["seconds"],
+        "seconds": {"pretrain": pretrain_seconds, "finetune": runs[0]["seconds"], "refit": runs[0]["refit_seconds"],
                     "controls": sum(r["seconds"] for r in runs[1:])},
         "runs": runs,
         "versions": {"weightinit": __version__, "torch": torch.__version__},
