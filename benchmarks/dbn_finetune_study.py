@@ -44,7 +44,7 @@ def main() -> None:
     tuning, _ = split_validation(load_dataset("mnist"), 10_000)
     print(f"pre-trained {'-'.join(map(str, saved['layer_sizes']))} from {args.run}; SGD momentum 0.9, batch 100, "
           f"{len(tuning.train)} training / {len(tuning.test)} validation images; validation error %")
-    print(f"{'setting':15s} {'lr':>5s} {'decay':>5s} {'drop':>5s} {'in':>4s} {'ema':>6s} "
+    print(f"{'setting':20s} {'lr':>5s} {'decay':>5s} {'drop':>5s} {'in':>4s} {'ema':>6s} "
           + " ".join(f"{'ep ' + str(e):>6s}" for e in range(args.every, args.epochs + 1, args.every))
           + f" {'best (epoch)':>13s} {'s/epoch':>7s}")
     for name in args.settings.split(","):
@@ -60,7 +60,7 @@ def main() -> None:
         errors = [100 * (1 - r.test_accuracy) for r in history.epochs]
         best = min(range(len(errors)), key=errors.__getitem__)
         seconds = (time.perf_counter() - start) / args.epochs
-        print(f"{name:15s} {lr:5g} {decay:5g} {dropout:5g} {input_dropout:4g} {ema:6g} "
+        print(f"{name:20s} {lr:5g} {decay:5g} {dropout:5g} {input_dropout:4g} {ema:6g} "
               + " ".join(f"{errors[e - 1]:6.2f}" for e in range(args.every, args.epochs + 1, args.every))
               + f" {errors[best]:6.2f} ({best + 1:3d}) {seconds:7.2f}", flush=True)
 
