@@ -299,7 +299,8 @@ TOKENS = ["compare", "rbm", "dbn", "reproduce", "diagnose", "schemes", "data", "
           "he2015", "glorot2010", "--epochs", "--lr", "--seeds", "--inits", "--arch", "--activation", "--k",
           "--hidden", "--visible", "--batch-size", "--momentum", "--optimizer", "--device", "--precision",
           "--nonlinearity", "--layers", "--pretrain-epochs", "--n-valid", "--dropout", "--batch", "--resume",
-          "--quick", "--pcd", "--json", "--seed", "--ais-steps", "--weight-decay", "-1", "0", "1", "2.5", "nan",
+          "--quick", "--pcd", "--json", "--seed", "--ais-steps", "--weight-decay", "--ema", "--refit", "--no-refit",
+          "--compile", "--lr-decay", "0.999", "-1", "0", "1", "2.5", "nan",
           "inf", "-inf", "1e309", "relu", "xavier_uniform,he_normal", "normal,,bogus", "784-256-10", "64-16",
           "0-5", "lecture", "bf16", "cuda", "gaussian", "sgd", "adam", "x", ""]
 
