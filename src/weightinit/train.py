@@ -34,7 +34,8 @@ from .data import Dataset, Split
 from . import distributed
 from .interrupt import Interrupted, checkpointable, stop_requested
 
-__all__ = ["TrainConfig", "EpochRecord", "History", "WeightAverage", "fit", "fit_resumable", "evaluate", "resolve_device", "DIVERGENCE_LOSS"]
+__all__ = ["TrainConfig", "EpochRecord", "History", "WeightAverage", "fit", "fit_resumable", "evaluate", "resolve_device",
+           "DIVERGENCE_LOSS"]
 
 DIVERGENCE_LOSS = 1e6
 OPTIMIZERS = ("adam", "sgd")
