@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["cd_statistics", "momentum_update", "cd_update", "noise_shapes", "fused"]
+__all__ = ["cd_statistics", "momentum_update", "cd_update", "noise_shapes", "sample_bernoulli", "fused"]
 
 
 def noise_shapes(batch: int, n_visible: int, n_hidden: int, *, k: int, persistent: bool, chain_ready: bool,
@@ -46,7 +46,7 @@ def noise_shapes(batch: int, n_visible: int, n_hidden: int, *, k: int, persisten
     return shapes
 
 
-def _sample(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+def sample_bernoulli(p: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Bernoulli samples 0./1. with P(1) = p from uniforms u, in p's dtype."""
     return (u < p).to(p.dtype)
 
@@ -70,16 +70,16 @@ def cd_statistics(
     w, b_v, b_h = w.to(dtype), b_v.to(dtype), b_h.to(dtype)
     draws = iter(noise)
     h0 = torch.sigmoid(torch.addmm(b_h, v0, w.T))
-    h = chain if chain is not None else _sample(h0, next(draws))
+    h = chain if chain is not None else sample_bernoulli(h0, next(draws))
     for step in range(k):
         x = torch.addmm(b_v, h, w)
         if gaussian:
             vk = x + next(draws).to(x.dtype) if sample_visible else x
         else:
-            vk = _sample(torch.sigmoid(x), next(draws)) if sample_visible else torch.sigmoid(x)
+            vk = sample_bernoulli(torch.sigmoid(x), next(draws)) if sample_visible else torch.sigmoid(x)
         hk = torch.sigmoid(torch.addmm(b_h, vk, w.T))
         if step < k - 1 or persistent:
-            h = _sample(hk, next(draws))
+            h = sample_bernoulli(hk, next(draws))
     # positive minus negative statistics in one product: [h0, hk]ᵀ [v0, -vk]
     grad_w = torch.cat([h0, hk]).T @ torch.cat([v0, -vk])
     grad_b_v = v0.sum(0, dtype=torch.float32) - vk.sum(0, dtype=torch.float32)
@@ -128,14 +128,15 @@ def fused(fn: Callable, enabled: bool) -> Callable:
                       "uncompiled", RuntimeWarning, stacklevel=2)
         return fn
     compiled = torch.compile(fn, dynamic=False)
-    state = {"broken": False}
+    broken = False
 
     def call(*args, **kwargs):
-        if not state["broken"]:
+        nonlocal broken
+        if not broken:
             try:
                 return compiled(*args, **kwargs)
             except Exception as error:  # inductor or dynamo could not build it: stay correct, run eagerly
-                state["broken"] = True
+                broken = True
                 warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
                               "running uncompiled", RuntimeWarning, stacklevel=2)
         return fn(*args, **kwargs)

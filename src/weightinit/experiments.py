@@ -271,15 +271,14 @@ def finetune(model: torch.nn.Module, dataset: Dataset, config: TrainConfig, *, n
     back (history and weights) and an unfinished one continues from its last epoch (the refit
     in ``<checkpoint>/refit``)."""
     tuning, test = split_validation(dataset, n_valid)
-    initial = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    initial = {key: value.detach().clone() for key, value in model.state_dict().items()} if refit else None
     history = _fit_with_progress(model, tuning, config, checkpoint, name, progress, keep_best=True)
     best = history.epochs[history.best_epoch - 1] if history.best_epoch else None
     refit_history = None
     if refit and best is not None:
         model.load_state_dict(initial)
         # the "test" split fit reports on is the validation one again, now part of the training data
-        everything = Dataset(dataset.name, dataset.train, tuning.test, dataset.image_shape, dataset.n_classes,
-                             dataset.source)
+        everything = replace(dataset, test=tuning.test)
         refit_history = _fit_with_progress(model, everything, replace(config, epochs=history.best_epoch),
                                            None if checkpoint is None else Checkpoint(checkpoint.folder / "refit"),
                                            f"{name}, refit", progress)

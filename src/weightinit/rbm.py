@@ -32,7 +32,7 @@ from torch import nn
 
 from ._checks import check_choice, check_int, check_number, check_positive_int
 from . import distributed
-from .cd import cd_statistics, cd_update, fused, momentum_update, noise_shapes
+from .cd import cd_statistics, cd_update, fused, momentum_update, noise_shapes, sample_bernoulli
 from .checkpoint import differing_keys
 from .interrupt import Interrupted, checkpointable, stop_requested
 from .precision import PRECISIONS, resolve_precision
@@ -247,7 +247,7 @@ def _draw(fill, shape, dtype, device, generator, shard: tuple[int, int] | None) 
 def _bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """0./1. samples with P(1) = p, in p's dtype. Uniforms are drawn in float32 (24-bit
     resolution) into a fresh buffer and compared: about 3x faster than torch.bernoulli on CPU."""
-    return (torch.rand(p.shape, device=p.device, generator=generator) < p).to(p.dtype)
+    return sample_bernoulli(p, torch.rand(p.shape, device=p.device, generator=generator))
 
 
 # ---------------------------------------------------------------- training
@@ -383,12 +383,15 @@ class RBMTrainer:
         v0 = v0.to(dt)
         chain = self.chain_h if c.persistent and self.chain_h is not None and len(self.chain_h) == len(v0) else None
         gaussian = rbm.visible == "gaussian"
-        noise = [
-            _draw(torch.Tensor.normal_ if kind == "visible" and gaussian else torch.Tensor.uniform_, shape,
-                  dt if kind == "visible" and gaussian else torch.float32, v0.device, self.generator, self._shard)
-            for kind, shape in noise_shapes(len(v0), rbm.n_visible, rbm.n_hidden, k=c.k, persistent=c.persistent,
-                                            chain_ready=chain is not None, sample_visible=c.sample_visible)
-        ]
+
+        def draw(kind: str, shape: tuple[int, int]) -> torch.Tensor:  # Gaussian visible noise, else float32 uniforms
+            if kind == "visible" and gaussian:
+                return _draw(torch.Tensor.normal_, shape, dt, v0.device, self.generator, self._shard)
+            return _draw(torch.Tensor.uniform_, shape, torch.float32, v0.device, self.generator, self._shard)
+
+        noise = [draw(kind, shape) for kind, shape in noise_shapes(
+            len(v0), rbm.n_visible, rbm.n_hidden, k=c.k, persistent=c.persistent, chain_ready=chain is not None,
+            sample_visible=c.sample_visible)]
         statistics = dict(k=c.k, persistent=c.persistent, sample_visible=c.sample_visible, gaussian=gaussian, dtype=dt)
         mu = self.momentum
         update = dict(scale=torch.tensor(c.lr / (len(v0) if self._shard is None else self._shard[1]), device=self.device),
