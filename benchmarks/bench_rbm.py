@@ -27,9 +27,9 @@ import torch
 from sklearn.neural_network import BernoulliRBM as SklearnRBM
 
 from weightinit.data import load_dataset
-from weightinit.partition import ais_log_partition, average_log_likelihood
-from weightinit.precision import bf16_supported
-from weightinit.rbm import RBM, RBMConfig, RBMTrainer
+from weightinit.boltzmann.partition import ais_log_partition, average_log_likelihood
+from weightinit.runs.devices import bf16_supported
+from weightinit.boltzmann import RBM, RBMConfig, RBMTrainer
 
 
 def measure(rbm: RBM, train: torch.Tensor, test: torch.Tensor, ais_steps: int) -> tuple[float, float]:

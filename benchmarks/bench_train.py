@@ -52,7 +52,7 @@ def main() -> None:
     lecture_times, ours_times = [], []
     for epoch in range(args.epochs):
         lecture_times.append(lecture_epoch(lecture_model, lecture_opt, loader))
-        history = fit(ours_model, data, TrainConfig(epochs=1, seed=epoch, device="cpu"))
+        history = fit(ours_model, data.train, TrainConfig(epochs=1, seed=epoch, device="cpu"))
         ours_times.append(history.epochs[0].seconds)
         print(f"epoch {epoch + 1}: lecture {lecture_times[-1]:.3f} s, weightinit {ours_times[-1]:.3f} s")
     lecture, ours = statistics.median(lecture_times), statistics.median(ours_times)

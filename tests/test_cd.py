@@ -6,9 +6,9 @@ import warnings
 import pytest
 import torch
 
-from weightinit import cd
+from weightinit.boltzmann import cd
 from weightinit.data import load_dataset
-from weightinit.rbm import RBM, RBMConfig, RBMTrainer
+from weightinit.boltzmann import RBM, RBMConfig, RBMTrainer
 
 needs_compiler = pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
                                     reason="torch.compile on the CPU needs a C++ compiler")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from weightinit.cli import main
-from weightinit.rbm import RBM
+from weightinit.boltzmann import RBM
 
 
 def test_rbm_command_writes_everything(tmp_path):

@@ -11,7 +11,7 @@ import pytest
 
 from weightinit.cli import main
 from weightinit.data import load_dataset
-from weightinit.experiments import CompareConfig, compare
+from weightinit.experiments.compare import CompareConfig, compare
 from weightinit.train import TrainConfig
 
 RUN_KEYS = {"init", "seed", "test_accuracy", "final_train_loss", "seconds_per_epoch", "diverged", "history"}
@@ -25,13 +25,13 @@ def synthetic():
 
 def test_compare_results_follow_the_schema(synthetic):
     config = CompareConfig(arch="lecture", inits=("he_normal", "zeros"), seeds=2, train=TrainConfig(epochs=2))
-    results = compare(synthetic, config)
-    assert {"dataset", "arch", "activation", "config", "runs"} <= set(results)
+    results = compare(synthetic, config).to_dict()  # the results.json schema
+    assert {"experiment", "dataset", "arch", "activation", "config", "runs"} <= set(results)
     assert results["arch"] == "64-256-256-10" and results["config"]["epochs"] == 2
     assert [(r["init"], r["seed"]) for r in results["runs"]] == [("he_normal", 777), ("he_normal", 778),
                                                                   ("zeros", 777), ("zeros", 778)]
     for run in results["runs"]:
-        assert RUN_KEYS <= set(run)
+        assert set(run) >= RUN_KEYS
         assert [set(h) for h in run["history"]] == [EPOCH_KEYS, EPOCH_KEYS]
     summary = results["summary"]
     assert [row["init"] for row in summary] == ["he_normal", "zeros"]  # zeros cannot learn: ~10%
@@ -43,10 +43,10 @@ def test_a_diverging_init_is_reported_and_the_others_carry_on(synthetic):
     config = CompareConfig(arch="64-512-512-512-512-10", inits=("normal", "he_normal"),
                            train=TrainConfig(optimizer="sgd", lr=0.01, epochs=2))
     results = compare(synthetic, config)
-    runs = {r["init"]: r for r in results["runs"]}
-    assert runs["normal"]["diverged"] and runs["normal"]["diverged_at"]["epoch"] == 1
-    assert not runs["he_normal"]["diverged"] and len(runs["he_normal"]["history"]) == 2
-    assert results["summary"][-1]["init"] == "normal"
+    runs = {r.init: r for r in results.runs}
+    assert runs["normal"].diverged and runs["normal"].diverged_at["epoch"] == 1
+    assert not runs["he_normal"].diverged and len(runs["he_normal"].history) == 2
+    assert results.summary[-1].init == "normal"
 
 
 @pytest.mark.parametrize(
@@ -160,10 +160,10 @@ def test_default_run_folder_is_timestamped_and_never_reused(tmp_path, monkeypatc
 def test_data_driven_inits_in_compare(synthetic):
     config = CompareConfig(arch="64-32-32-10", inits=("dbn", "lsuv"), pretrain_epochs=2, train=TrainConfig(epochs=5))
     results = compare(synthetic, config)
-    assert [r["init"] for r in results["runs"]] == ["dbn", "lsuv"]
-    for run in results["runs"]:
-        assert run["init_seconds"] > 0 and not run["diverged"]
-        assert run["final_train_loss"] < run["first_epoch_loss"] and run["test_accuracy"] > 0.8
+    assert [r.init for r in results.runs] == ["dbn", "lsuv"]
+    for run in results.runs:
+        assert run.init_seconds > 0 and not run.diverged
+        assert run.final_train_loss < run.first_epoch_loss and run.test_accuracy > 0.8
 
 
 def test_compare_diagnose_adds_the_epoch_0_picture(tmp_path, capsys):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from weightinit import data as data_module
+from weightinit.data import datasets as data_module
 from weightinit.data import DataError, Dataset, Split, load_dataset
 
 from .mnist_files import official_arrays, small_arrays, write_idx_files
@@ -24,7 +24,7 @@ def assert_is_official_mnist(ds: Dataset) -> None:
     x_train, y_train, x_test, y_test = official_arrays()
     assert ds.train.x.shape == (60000, 784) and ds.test.x.shape == (10000, 784)
     assert ds.train.x.dtype == torch.float32 and ds.train.y.dtype == torch.int64
-    assert 0.0 <= ds.train.x.min() and ds.train.x.max() == 1.0 and ds.test.x.max() == 1.0  # same scaling
+    assert ds.train.x.min() >= 0.0 and ds.train.x.max() == 1.0 and ds.test.x.max() == 1.0  # same scaling
     assert torch.equal(ds.train.y, torch.from_numpy(y_train.astype(np.int64)))
     assert torch.equal(ds.test.x[:5], torch.from_numpy(x_test[:5].reshape(5, -1).astype(np.float32) / 255))
     assert ds.image_shape == (28, 28) and ds.n_classes == 10

@@ -14,10 +14,10 @@ from sklearn.utils.estimator_checks import check_estimator
 from weightinit import init_model
 from weightinit.cli import main
 from weightinit.data import load_dataset
-from weightinit.dbn import DBN
+from weightinit.boltzmann.dbn import DBN
 from weightinit.estimators import DBNClassifier
 from weightinit.models import mlp
-from weightinit.rbm import RBMConfig
+from weightinit.boltzmann import RBMConfig
 from weightinit.train import TrainConfig, fit
 
 CONFIG = RBMConfig(epochs=4, batch_size=10, lr=0.05, device="cpu")
@@ -57,11 +57,11 @@ def test_finetuning_lowers_the_loss_and_beats_all_zeros(pretrained, digits):
     dbn, _ = pretrained
     config = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, epochs=15, batch_size=20)
     model = dbn.to_mlp(10, generator=torch.Generator().manual_seed(0))
-    history = fit(model, digits, config)
+    history = fit(model, digits.train, config, evaluate_on=("test", digits.test))
     assert history.epochs[-1].train_loss < 0.5 * history.epochs[0].train_loss
     zeros = init_model(mlp("64-48-32-10", activation="sigmoid"), "zeros")
-    baseline = fit(zeros, digits, config)
-    assert history.epochs[-1].test_accuracy > 0.85 > baseline.epochs[-1].test_accuracy + 0.3
+    baseline = fit(zeros, digits.train, config, evaluate_on=("test", digits.test))
+    assert history.last.eval_accuracy > 0.85 > baseline.last.eval_accuracy + 0.3
 
 
 def test_resume_skips_finished_layers_and_matches_an_uninterrupted_run(digits, tmp_path):
@@ -197,18 +197,19 @@ def test_hinton2006_defaults_are_the_validated_fine_tuning_settings():
 
 
 def test_refit_trains_again_on_all_training_data_for_the_chosen_epochs(digits, tmp_path, monkeypatch):
-    from weightinit import experiments
-    from weightinit.checkpoint import Checkpoint
+    from weightinit.experiments import finetune as finetune_module
+    from weightinit.runs.checkpoint import Checkpoint
     from weightinit.train import evaluate
 
     seen = []  # (training samples, epochs) of every fit
-    original = experiments.fit_resumable
+    original = finetune_module.fit_resumable
 
-    def spy(model, dataset, config, checkpoint, **options):
-        seen.append((len(dataset.train), config.epochs))
-        return original(model, dataset, config, checkpoint, **options)
+    def spy(model, train, config, checkpoint, **options):
+        seen.append((len(train), config.epochs))
+        return original(model, train, config, checkpoint, **options)
 
-    monkeypatch.setattr(experiments, "fit_resumable", spy)
+    monkeypatch.setattr(finetune_module, "fit_resumable", spy)
+    finetune = finetune_module.finetune
 
     def model():
         return init_model(mlp("64-32-10", activation="sigmoid"), "xavier_uniform",
@@ -216,18 +217,18 @@ def test_refit_trains_again_on_all_training_data_for_the_chosen_epochs(digits, t
 
     config = TrainConfig(optimizer="sgd", lr=0.5, momentum=0.9, epochs=4, seed=1)
     tuned = model()
-    result = experiments.finetune(tuned, digits, config, n_valid=300, name="net", refit=True,
+    result = finetune(tuned, digits, config, n_valid=300, name="net", refit=True,
                                   checkpoint=Checkpoint(tmp_path / "run"))
     n = len(digits.train)
-    assert seen == [(n - 300, 4), (n, result["best_epoch"])]
-    assert result["refit"] and len(result["refit_history"]) == result["best_epoch"]
+    assert seen == [(n - 300, 4), (n, result.best_epoch)]
+    assert result.refit and len(result.refit_history) == result.best_epoch
     # the tested network is the refit one
-    assert result["test_accuracy"] == pytest.approx(evaluate(tuned, digits.test)[1], abs=1e-12)
-    chosen_only = experiments.finetune(model(), digits, config, n_valid=300, name="net")
-    assert not chosen_only["refit"] and chosen_only["best_epoch"] == result["best_epoch"]
+    assert result.test_accuracy == pytest.approx(evaluate(tuned, digits.test)[1], abs=1e-12)
+    chosen_only = finetune(model(), digits, config, n_valid=300, name="net")
+    assert not chosen_only.refit and chosen_only.best_epoch == result.best_epoch
     # a second call reads both fine-tunings back from the checkpoint, training nothing
     seen.clear()
     again = model()
-    assert experiments.finetune(again, digits, config, n_valid=300, name="net", refit=True,
+    assert finetune(again, digits, config, n_valid=300, name="net", refit=True,
                                 checkpoint=Checkpoint(tmp_path / "run")) == result
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), tuned.state_dict().values()))

@@ -12,7 +12,7 @@ from torch import nn
 from weightinit import init_model
 from weightinit.cli import main
 from weightinit.diagnostics import diagnose
-from weightinit.schemes import LSUVConfig
+from weightinit.lsuv import LSUVConfig
 
 
 def _model(init: str, activation=nn.Tanh, depth: int = 4) -> nn.Sequential:

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from weightinit import distributed
-from weightinit.checkpoint import Checkpoint
+from weightinit.runs import distributed
+from weightinit.runs.checkpoint import Checkpoint
 from weightinit.data import load_dataset
-from weightinit.rbm import RBM, train_rbm
+from weightinit.boltzmann import RBM, train_rbm
 
 from . import distributed_worker as worker
 
@@ -56,7 +56,7 @@ def test_fit_on_two_ranks_matches_one_process(tmp_path, digits, one_thread):
     ranks = json.loads(out.read_text())
     assert ranks["world_size"] == 2
     net = worker.model()
-    single = worker.fit(net, digits, worker.FIT).to_dicts()
+    single = worker.fit(net, digits.train, worker.FIT, evaluate_on=("test", digits.test)).to_dicts()
     # Same maths (each rank's summed loss times 2/100, averaged by DDP, is the batch mean); only
     # the order of float32 additions differs, which three epochs of Adam amplify to ~1e-6 relative.
     for a, b in zip(ranks["history"], single):
@@ -98,9 +98,9 @@ def test_checkpoint_of_two_ranks_resumes_in_one_process(tmp_path, digits, one_th
     assert "stopped at epoch 2, batch 6 of 15" in json.loads(out.read_text())["stopped"]
     state = Checkpoint(str(out) + ".ckpt").load()
     resumed = worker.model()
-    history = worker.fit(resumed, digits, worker.FIT, resume=state)
+    history = worker.fit(resumed, digits.train, worker.FIT, resume=state, evaluate_on=("test", digits.test))
     reference = worker.model()
-    expected = worker.fit(reference, digits, worker.FIT)
+    expected = worker.fit(reference, digits.train, worker.FIT, evaluate_on=("test", digits.test))
     assert [e.epoch for e in history.epochs] == [1, 2, 3]
     assert history.epochs[-1].train_loss == pytest.approx(expected.epochs[-1].train_loss, rel=1e-4)
 

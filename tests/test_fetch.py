@@ -13,8 +13,8 @@ import pytest
 
 from weightinit.cli import main
 from weightinit.data import load_dataset
-from weightinit.fetch import fetch_mnist
-from weightinit.readers import DataError
+from weightinit.data.fetch import fetch_mnist
+from weightinit.data.readers import DataError
 
 from .mnist_files import write_idx_files
 

@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 import weightinit.init as wi
-from weightinit.readers import DataError, read_idx, read_npz, read_pkl, idx_bytes
-from weightinit.rbm import RBM, RBMConfig, train_rbm
-from weightinit.schemes import SCHEMES, init_model, layer_fans, layer_nonlinearities
+from weightinit.boltzmann import RBM, RBMConfig, train_rbm
+from weightinit.data.readers import DataError, idx_bytes, read_idx, read_npz, read_pkl
+from weightinit.layers import layer_fans, layer_nonlinearities
+from weightinit.schemes import SCHEMES, init_model
 
 from .mnist_files import official_arrays
 
@@ -308,13 +309,15 @@ TOKENS = ["compare", "rbm", "dbn", "reproduce", "diagnose", "schemes", "data", "
 @FUZZ
 @given(argv=st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=6)), max_size=7))
 def test_cli_arguments_give_one_line_and_exit_2_or_reach_the_work(argv, monkeypatch, capsys, tmp_path):
-    from weightinit import cli, data, fetch
+    from weightinit import cli
+    from weightinit.cli import compare, data, dbn, diagnose, rbm, reproduce
 
     def reached(*args, **kwargs):
         raise _Reached
 
-    monkeypatch.setattr(data, "load_dataset", reached)
-    monkeypatch.setattr(fetch, "fetch_mnist", reached)
+    for command in (compare, dbn, diagnose, rbm, reproduce):  # the commands that load data
+        monkeypatch.setattr(command, "load_dataset", reached)
+    monkeypatch.setattr(data, "fetch_mnist", reached)
     monkeypatch.chdir(tmp_path)
     try:
         code = cli.main(argv)

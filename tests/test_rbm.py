@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from weightinit import precision as precision_module
+from weightinit.runs import devices as precision_module
 from weightinit.data import load_dataset
-from weightinit.rbm import RBM, RBMConfig, RBMTrainer, train_rbm
+from weightinit.boltzmann import RBM, RBMConfig, RBMTrainer, train_rbm
 
 
 def tiny_rbm(n_visible=4, n_hidden=3, visible="bernoulli", seed=0, scale=1.0) -> RBM:

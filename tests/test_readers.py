@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-from weightinit.readers import DataError, idx_bytes, read_idx, read_idx_pair, read_npz, read_pkl
+from weightinit.data.readers import DataError, idx_bytes, read_idx, read_idx_pair, read_npz, read_pkl
 
 from .mnist_files import small_arrays
 

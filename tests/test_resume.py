@@ -17,12 +17,12 @@ import pytest
 import torch
 from torch import nn
 
-from weightinit.checkpoint import Checkpoint, check_same_settings
+from weightinit.runs.checkpoint import Checkpoint, check_same_settings
 from weightinit.data import load_dataset
-from weightinit.files import read_weights
-from weightinit.interrupt import Interrupted, request_stop, stop_on_sigint
+from weightinit.runs.files import read_weights
+from weightinit.runs.interrupt import Interrupted, request_stop, stop_on_sigint
 from weightinit.models import mlp
-from weightinit.rbm import RBM, RBMConfig, train_rbm
+from weightinit.boltzmann import RBM, RBMConfig, train_rbm
 from weightinit.schemes import init_model
 from weightinit.train import TrainConfig, fit
 
@@ -59,7 +59,7 @@ def _assert_same_tensors(a: dict, b: dict) -> None:
 def test_fit_stopped_anywhere_resumes_bit_identically(digits, stop_at, ema):
     config = TrainConfig(epochs=4, batch_size=32, seed=3, lr_decay=0.7, ema=ema)  # 45 batches per epoch
     reference = _model()
-    expected = fit(reference, digits, config, keep_best=True)
+    expected = fit(reference, digits.train, config, keep_best=True, evaluate_on=("test", digits.test))
 
     saved = []
     model = _model()
@@ -70,10 +70,10 @@ def test_fit_stopped_anywhere_resumes_bit_identically(digits, stop_at, ema):
             request_stop()
 
     with stop_on_sigint(), pytest.raises(Interrupted):
-        fit(model, digits, config, on_batch=on_batch, keep_best=True, checkpoint=saved.append)
+        fit(model, digits.train, config, on_batch=on_batch, keep_best=True, checkpoint=saved.append, evaluate_on=("test", digits.test))
     state = read_weights_roundtrip(saved[-1])
     fresh = _model(seed=99)  # other weights: everything must come from the checkpoint
-    resumed = fit(fresh, digits, config, keep_best=True, resume=state)
+    resumed = fit(fresh, digits.train, config, keep_best=True, resume=state, evaluate_on=("test", digits.test))
     _assert_same_tensors(reference.state_dict(), fresh.state_dict())
     assert _without_seconds(resumed.to_dict()) == _without_seconds(expected.to_dict())
 
@@ -87,9 +87,9 @@ def read_weights_roundtrip(state: dict) -> dict:
 
 def test_fit_refuses_a_state_of_another_config(digits):
     saved = []
-    fit(_model(), digits, TrainConfig(epochs=1, batch_size=64), checkpoint=saved.append)
+    fit(_model(), digits.train, TrainConfig(epochs=1, batch_size=64), checkpoint=saved.append, evaluate_on=("test", digits.test))
     with pytest.raises(ValueError, match=r"another config \(batch_size, epochs differ\)"):
-        fit(_model(), digits, TrainConfig(epochs=2, batch_size=32), resume=saved[-1])
+        fit(_model(), digits.train, TrainConfig(epochs=2, batch_size=32), resume=saved[-1], evaluate_on=("test", digits.test))
 
 
 @pytest.mark.parametrize("persistent", [False, True])
@@ -144,7 +144,7 @@ def test_a_bit_flipped_or_truncated_checkpoint_is_reported(tmp_path):
 
 
 def test_a_truncated_weights_file_without_its_hash_is_still_refused_cleanly(tmp_path):
-    from weightinit.files import write_weights
+    from weightinit.runs.files import write_weights
 
     path = tmp_path / "w.pt"
     write_weights(path, {"w": torch.ones(100)})

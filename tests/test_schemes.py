@@ -270,7 +270,7 @@ def test_model_without_layers_warns():
 
 
 # ---------------------------------------------------------------- LSUV
-from weightinit.schemes import LSUVConfig  # noqa: E402
+from weightinit.lsuv import LSUVConfig  # noqa: E402
 
 
 def _output_variances(model: nn.Module, x: torch.Tensor) -> list[float]:

@@ -22,10 +22,10 @@ def _model(seed: int = 0, dropout: float = 0.0) -> nn.Module:
 
 
 def test_learns_the_synthetic_task(synthetic):
-    history = fit(_model(), synthetic, TrainConfig(epochs=5, seed=1))
+    history = fit(_model(), synthetic.train, TrainConfig(epochs=5, seed=1), evaluate_on=("test", synthetic.test))
     losses = [r.train_loss for r in history.epochs]
     assert losses[-1] < losses[0] / 3
-    assert history.epochs[-1].test_accuracy > 0.95
+    assert history.last.eval_accuracy > 0.95
     assert not history.diverged and len(history.epochs) == 5
     assert all(r.seconds > 0 for r in history.epochs)
 
@@ -34,9 +34,9 @@ def test_learns_the_synthetic_task(synthetic):
 def test_same_seed_same_result_and_global_rng_untouched(synthetic, dropout):
     a, b, c = _model(dropout=dropout), _model(dropout=dropout), _model(dropout=dropout)
     state = torch.random.get_rng_state()
-    ha = fit(a, synthetic, TrainConfig(epochs=2, seed=3))
-    hb = fit(b, synthetic, TrainConfig(epochs=2, seed=3))
-    hc = fit(c, synthetic, TrainConfig(epochs=2, seed=4))
+    ha = fit(a, synthetic.train, TrainConfig(epochs=2, seed=3), evaluate_on=("test", synthetic.test))
+    hb = fit(b, synthetic.train, TrainConfig(epochs=2, seed=3), evaluate_on=("test", synthetic.test))
+    hc = fit(c, synthetic.train, TrainConfig(epochs=2, seed=4), evaluate_on=("test", synthetic.test))
     assert [r.train_loss for r in ha.epochs] == [r.train_loss for r in hb.epochs]
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert [r.train_loss for r in ha.epochs] != [r.train_loss for r in hc.epochs]
@@ -46,7 +46,7 @@ def test_same_seed_same_result_and_global_rng_untouched(synthetic, dropout):
 def test_train_loss_is_the_mean_over_batches_including_the_last_partial_one(synthetic):
     # 2000 samples, batch 300: 7 batches, the last of 200.
     model = _model()
-    history = fit(model, synthetic, TrainConfig(epochs=1, batch_size=300, lr=1e-12))
+    history = fit(model, synthetic.train, TrainConfig(epochs=1, batch_size=300, lr=1e-12), evaluate_on=("test", synthetic.test))
     with torch.no_grad():
         full_loss = nn.functional.cross_entropy(model(synthetic.train.x), synthetic.train.y).item()
     # with a negligible learning rate every batch sees the initial weights
@@ -61,8 +61,8 @@ def test_fused_optimizers_match_the_reference_implementation(synthetic):
     for name, make in (("adam", lambda p, fused: torch.optim.Adam(p, lr=1e-3, fused=fused)),
                        ("sgd", lambda p, fused: torch.optim.SGD(p, lr=0.1, momentum=0.9, fused=fused))):
         ours = _model()
-        fit(ours, synthetic, TrainConfig(optimizer=name, lr=1e-3 if name == "adam" else 0.1,
-                                         momentum=0.0 if name == "adam" else 0.9, epochs=1, seed=5))
+        fit(ours, synthetic.train, TrainConfig(optimizer=name, lr=1e-3 if name == "adam" else 0.1,
+                                         momentum=0.0 if name == "adam" else 0.9, epochs=1, seed=5), evaluate_on=("test", synthetic.test))
         reference = _model()
         optimizer = make(reference.parameters(), False)
         order = torch.Generator().manual_seed(5)
@@ -80,7 +80,7 @@ def test_fused_optimizers_match_the_reference_implementation(synthetic):
 
 def test_divergence_is_detected_and_stops_the_run(synthetic):
     model = init_model(mlp("64-64-64-10"), "normal", generator=torch.Generator().manual_seed(0))
-    history = fit(model, synthetic, TrainConfig(optimizer="sgd", lr=1e4, epochs=5))
+    history = fit(model, synthetic.train, TrainConfig(optimizer="sgd", lr=1e4, epochs=5), evaluate_on=("test", synthetic.test))
     assert history.diverged
     assert history.diverged_at["epoch"] == 1 and history.diverged_at["batch"] >= 1
     assert len(history.epochs) == 1
@@ -121,7 +121,7 @@ def test_bad_config(kwargs, message):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message when CUDA is missing")
 def test_cuda_asked_for_without_cuda(synthetic):
     with pytest.raises(ValueError, match="device='cuda' was asked for but torch sees no CUDA device"):
-        fit(_model(), synthetic, TrainConfig(device="cuda"))
+        fit(_model(), synthetic.train, TrainConfig(device="cuda"), evaluate_on=("test", synthetic.test))
 
 
 def test_lr_decay_is_the_exponential_schedule_per_epoch(synthetic, monkeypatch):
@@ -134,13 +134,13 @@ def test_lr_decay_is_the_exponential_schedule_per_epoch(synthetic, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", step)
-    fit(_model(), synthetic, TrainConfig(optimizer="sgd", lr=0.2, lr_decay=0.5, epochs=3))
+    fit(_model(), synthetic.train, TrainConfig(optimizer="sgd", lr=0.2, lr_decay=0.5, epochs=3), evaluate_on=("test", synthetic.test))
     monkeypatch.undo()
     assert seen == [0.2, 0.1, 0.05]
     # and lr_decay=1 is the constant rate: the same result as before the option existed
     a, b = _model(), _model()
-    fit(a, synthetic, TrainConfig(epochs=2))
-    fit(b, synthetic, TrainConfig(epochs=2, lr_decay=1.0))
+    fit(a, synthetic.train, TrainConfig(epochs=2), evaluate_on=("test", synthetic.test))
+    fit(b, synthetic.train, TrainConfig(epochs=2, lr_decay=1.0), evaluate_on=("test", synthetic.test))
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
@@ -167,11 +167,11 @@ def test_weight_average_is_the_warmed_up_exponential_average():
 def test_ema_evaluates_and_returns_the_averaged_weights(synthetic, keep_best):
     config = TrainConfig(optimizer="sgd", lr=0.2, momentum=0.9, epochs=3, ema=0.99)
     model = _model(dropout=0.3)
-    history = fit(model, synthetic, config, keep_best=keep_best)
+    history = fit(model, synthetic.train, config, keep_best=keep_best, evaluate_on=("test", synthetic.test))
     chosen = history.epochs[(history.best_epoch or 3) - 1]
     loss, accuracy = evaluate(model, synthetic.test)
     # the model ends with the weights that were evaluated: the average (of the chosen epoch)
-    assert (loss, accuracy) == pytest.approx((chosen.test_loss, chosen.test_accuracy), abs=1e-6)
+    assert (loss, accuracy) == pytest.approx((chosen.eval_loss, chosen.eval_accuracy), abs=1e-6)
     plain = _model(dropout=0.3)
-    fit(plain, synthetic, TrainConfig(optimizer="sgd", lr=0.2, momentum=0.9, epochs=3))
+    fit(plain, synthetic.train, TrainConfig(optimizer="sgd", lr=0.2, momentum=0.9, epochs=3), evaluate_on=("test", synthetic.test))
     assert not torch.equal(plain[0].weight, model[0].weight)

@@ -5,6 +5,9 @@
 >>> model = wi.init_model(torch.nn.Sequential(torch.nn.Linear(784, 10)), "he_normal")
 """
 
+from . import lsuv  # noqa: F401  registers the "lsuv" scheme
+from .boltzmann import dbn  # noqa: F401  registers the "dbn" scheme
+from .errors import CorruptFileError, DataError, UserError
 from .init import (
     DISTRIBUTIONS,
     MODES,
@@ -33,13 +36,15 @@ from .init import (
     xavier_uniform_,
     zeros_,
 )
-from .schemes import SCHEMES, Scheme, init_model, layer_fans, layer_nonlinearities
-from . import dbn as _dbn  # noqa: E402,F401  registers the "dbn" scheme
-
-__version__ = "0.1.0"
+from .layers import layer_fans, layer_nonlinearities
+from .schemes import SCHEMES, Scheme, init_model, register_scheme
+from .version import __version__
 
 __all__ = [
     "__version__",
+    "CorruptFileError",
+    "DataError",
+    "UserError",
     "DISTRIBUTIONS",
     "MODES",
     "NONLINEARITIES",
@@ -64,6 +69,7 @@ __all__ = [
     "normal_",
     "ones_",
     "orthogonal_",
+    "register_scheme",
     "sparse_",
     "trunc_normal_",
     "uniform_",

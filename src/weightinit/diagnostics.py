@@ -2,7 +2,7 @@
 pass through hooks, in the spirit of Glorot & Bengio (2010, figs. 6-7) and He et al. (2015).
 
 For every Linear/Conv layer of any ``nn.Module`` (and the activation module that follows it,
-by the rule of :mod:`weightinit.schemes`): mean and std of its output (pre-activation) and of
+by the rule of :mod:`weightinit.layers`): mean and std of its output (pre-activation) and of
 the activation's output; the saturated fraction (tanh: |a| > 0.9; sigmoid: within 0.05 of 0
 or 1) or the dead fraction (ReLU family: units at 0 for every sample of the batch); the std of
 the gradient back-propagated to the layer's output and of the gradient of its weights; and
@@ -23,7 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .schemes import forward_checked, layers_with_activations
+from .activations import BOUNDED, RECTIFIER, SIGMOID, activation_of
+from .errors import UserError
+from .layers import forward_checked, layers_with_activations
 
 __all__ = ["LayerStats", "Report", "diagnose"]
 
@@ -77,12 +79,15 @@ def _sample(t: torch.Tensor) -> torch.Tensor:
     return flat
 
 
-def _saturation(kind: str, post: torch.Tensor) -> tuple[float | None, float | None]:
-    if kind in ("Tanh", "Hardtanh", "Softsign"):
+def _saturation(activation: nn.Module | None, post: torch.Tensor) -> tuple[float | None, float | None]:
+    """(saturated fraction, dead fraction) of the activation's outputs, by its failure mode."""
+    entry = None if activation is None else activation_of(activation)
+    failure = None if entry is None else entry.failure
+    if failure == BOUNDED:
         return float((post.abs() > 0.9).float().mean()), None
-    if kind == "Sigmoid":
+    if failure == SIGMOID:
         return float(((post < 0.05) | (post > 0.95)).float().mean()), None
-    if kind in ("ReLU", "ReLU6", "LeakyReLU", "PReLU", "ELU", "SELU", "GELU", "SiLU", "Mish"):
+    if failure == RECTIFIER:
         units = post.transpose(0, 1).reshape(post.shape[1], -1)  # (units/channels, everything else)
         return None, float((units.abs().max(1).values <= 1e-8).float().mean())
     return None, None
@@ -103,10 +108,10 @@ def diagnose(
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     x, y = batch if isinstance(batch, (tuple, list)) else (batch, None)
     if not isinstance(x, torch.Tensor) or len(x) < 2:
-        raise ValueError("batch must hold a tensor of at least 2 samples (statistics need more than one)")
+        raise UserError("batch must hold a tensor of at least 2 samples (statistics need more than one)")
     pairs = layers_with_activations(model)
     if not pairs:
-        raise ValueError(f"{type(model).__name__} has no Linear/Conv layers to diagnose")
+        raise UserError(f"{type(model).__name__} has no Linear/Conv layers to diagnose")
     saved_grads = {p: None if p.grad is None else p.grad.clone() for p in model.parameters()}
     was_training = model.training
     captured: dict[str, dict[str, torch.Tensor]] = {name: {} for name, _, _ in pairs}
@@ -144,7 +149,7 @@ def diagnose(
             pre = c["pre"].detach()
             post = c.get("post", pre).detach()
             kind = type(activation).__name__ if activation is not None else "linear"
-            saturated, dead = _saturation(kind, post)
+            saturated, dead = _saturation(activation, post)
             grad = c.get("grad", torch.zeros_like(pre))
             weight_grad = layer.weight.grad if layer.weight.grad is not None else torch.zeros(1)
             stats.append(LayerStats(

@@ -19,9 +19,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._checks import check_int
-from .rbm import RBM, RBMConfig, RBMTrainer
-from .train import resolve_device
+from .boltzmann.rbm import RBM
+from .boltzmann.trainer import RBMConfig, RBMTrainer
+from .checks import check_int
+from .runs.devices import resolve_device
 
 __all__ = ["BernoulliRBM", "DBNClassifier"]
 
@@ -322,8 +323,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Pre-train on X, then fine-tune on (X, y)."""
-        from .data import Dataset, Split
-        from .dbn import DBN
+        from .boltzmann.dbn import DBN
+        from .data.datasets import Split
         from .train import TrainConfig, fit
 
         X, y = validate_data(self, X, y, accept_sparse=False, dtype=(np.float64, np.float32))
@@ -347,10 +348,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
                 rbm.reset_parameters(generator=generator)
         self.model_ = self.dbn_.to_mlp(len(self.classes_), "sigmoid", generator)
         labels = torch.as_tensor(encoded, dtype=torch.int64)
-        probe = slice(0, min(len(x), 256))  # fit() reports accuracy each epoch; a small probe keeps it cheap
-        data = Dataset("X", Split(x.cpu(), labels), Split(x.cpu()[probe], labels[probe]), (X.shape[1],),
-                       len(self.classes_))
-        fit(self.model_, data, TrainConfig(optimizer=self.optimizer, lr=float(self.learning_rate),
+        fit(self.model_, Split(x, labels.to(x.device)), TrainConfig(optimizer=self.optimizer, lr=float(self.learning_rate),
                                            momentum=float(self.momentum) if self.optimizer == "sgd" else 0.0,
                                            epochs=max(int(self.finetune_epochs), 1), batch_size=self.batch_size,
                                            seed=seed, device=self.device))

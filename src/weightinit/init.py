@@ -38,7 +38,8 @@ from collections.abc import Callable
 
 import torch
 
-from ._checks import check_choice, check_generator, check_number, check_positive_int, check_tensor
+from .checks import check_choice, check_generator, check_number, check_positive_int, check_tensor
+from .errors import UserError
 
 __all__ = [
     "calculate_gain",
@@ -143,7 +144,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """
     check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     if param is not None and nonlinearity not in ("leaky_relu", "elu"):
-        raise ValueError(
+        raise UserError(
             f"param={param!r} is not used by nonlinearity={nonlinearity!r}; "
             "only 'leaky_relu' (negative slope) and 'elu' (alpha) take a param"
         )
@@ -172,7 +173,7 @@ def _check_param(param: float) -> float:
     """A leaky-ReLU slope or ELU alpha: finite, and small enough that its gain is not 0 by overflow."""
     param = check_number("param", param)
     if abs(param) > 1e150:
-        raise ValueError(f"param must be within ±1e150 (a slope or alpha), got {param!r}")
+        raise UserError(f"param must be within ±1e150 (a slope or alpha), got {param!r}")
     return param
 
 
@@ -180,7 +181,7 @@ def _squared_gain(gain: float) -> float:
     """``gain²``, the ``scale`` of the presets, refusing a gain whose square overflows."""
     gain = check_number("gain", gain, minimum=0)
     if gain > 1e150:
-        raise ValueError(f"gain must be <= 1e150 (its square is the variance scale), got {gain!r}")
+        raise UserError(f"gain must be <= 1e150 (its square is the variance scale), got {gain!r}")
     return gain * gain
 
 
@@ -200,7 +201,7 @@ def fans(tensor: torch.Tensor) -> tuple[int, int]:
     """
     check_tensor(tensor)
     if tensor.dim() < 2:
-        raise ValueError(
+        raise UserError(
             f"tensor must have at least 2 dimensions to compute fans, got shape {tuple(tensor.shape)}; "
             "pass fan_in= and fan_out= explicitly"
         )
@@ -237,7 +238,7 @@ def _check_fits(tensor: torch.Tensor, largest: float, what: str) -> None:
     """Refuse arguments whose values would overflow the tensor's dtype (to inf), before any write."""
     limit = torch.finfo(tensor.dtype).max
     if not largest <= limit:  # also refuses NaN and inf
-        raise ValueError(f"{what} would give values up to {largest:.3g}, beyond what {tensor.dtype} holds "
+        raise UserError(f"{what} would give values up to {largest:.3g}, beyond what {tensor.dtype} holds "
                          f"({limit:.3g})")
 
 
@@ -260,7 +261,7 @@ def uniform_(
     check_tensor(tensor)
     a, b = check_number("a", a), check_number("b", b)
     if not a <= b:
-        raise ValueError(f"a must be <= b, got a={a!r}, b={b!r}")
+        raise UserError(f"a must be <= b, got a={a!r}, b={b!r}")
     check_generator(generator)
     _check_fits(tensor, max(abs(a), abs(b), b - a), f"a={a!r}, b={b!r}")
     if _is_empty(tensor):
@@ -337,7 +338,7 @@ def trunc_normal_(
     std = check_number("std", std, minimum=0, strictly=True)
     a, b = check_number("a", a), check_number("b", b)
     if not a < b:
-        raise ValueError(f"a must be < b, got a={a!r}, b={b!r}")
+        raise UserError(f"a must be < b, got a={a!r}, b={b!r}")
     check_generator(generator)
     _check_fits(tensor, max(abs(a), abs(b), abs(mean), b - a), f"mean={mean!r}, a={a!r}, b={b!r}")
     if _is_empty(tensor):
@@ -381,7 +382,7 @@ def eye_(tensor: torch.Tensor) -> torch.Tensor:
     """
     check_tensor(tensor)
     if tensor.dim() != 2:
-        raise ValueError(f"tensor must be 2-D for eye_, got shape {tuple(tensor.shape)}")
+        raise UserError(f"tensor must be 2-D for eye_, got shape {tuple(tensor.shape)}")
     if _is_empty(tensor):
         return tensor
     with torch.no_grad():
@@ -394,10 +395,10 @@ def dirac_(tensor: torch.Tensor, groups: int = 1) -> torch.Tensor:
     """
     check_tensor(tensor)
     if tensor.dim() not in (3, 4, 5):
-        raise ValueError(f"tensor must be 3-, 4- or 5-D for dirac_, got shape {tuple(tensor.shape)}")
+        raise UserError(f"tensor must be 3-, 4- or 5-D for dirac_, got shape {tuple(tensor.shape)}")
     groups = check_positive_int("groups", groups)
     if tensor.shape[0] % groups != 0:
-        raise ValueError(f"groups={groups} must divide the output channels, got {tensor.shape[0]}")
+        raise UserError(f"groups={groups} must divide the output channels, got {tensor.shape[0]}")
     if _is_empty(tensor):
         return tensor
     out_per_group = tensor.shape[0] // groups
@@ -421,10 +422,10 @@ def sparse_(
     """
     check_tensor(tensor)
     if tensor.dim() != 2:
-        raise ValueError(f"tensor must be 2-D for sparse_, got shape {tuple(tensor.shape)}")
+        raise UserError(f"tensor must be 2-D for sparse_, got shape {tuple(tensor.shape)}")
     sparsity = check_number("sparsity", sparsity, minimum=0)
     if sparsity > 1:
-        raise ValueError(f"sparsity must be in [0, 1], got {sparsity!r}")
+        raise UserError(f"sparsity must be in [0, 1], got {sparsity!r}")
     std = check_number("std", std, minimum=0)
     check_generator(generator)
     _check_fits(tensor, 10 * std, f"std={std!r}")
@@ -456,7 +457,7 @@ def orthogonal_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Genera
     """
     check_tensor(tensor)
     if tensor.dim() < 2:
-        raise ValueError(f"tensor must have at least 2 dimensions for orthogonal_, got shape {tuple(tensor.shape)}")
+        raise UserError(f"tensor must have at least 2 dimensions for orthogonal_, got shape {tuple(tensor.shape)}")
     gain = check_number("gain", gain, minimum=0)
     check_generator(generator)
     _check_fits(tensor, gain, f"gain={gain!r}")

@@ -15,22 +15,12 @@ from __future__ import annotations
 
 from torch import nn
 
-from ._checks import check_choice, check_number
+from .activations import ACTIVATIONS
+from .checks import check_choice, check_number
+from .errors import UserError
 
-__all__ = ["ACTIVATIONS", "NAMED_ARCHS", "parse_arch", "mlp"]
+__all__ = ["NAMED_ARCHS", "parse_arch", "mlp"]
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "selu": nn.SELU,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "mish": nn.Mish,
-    "softsign": nn.Softsign,
-}
 
 NAMED_ARCHS: dict[str, tuple[int, ...]] = {"lecture": (256, 256), "deep": (512, 512, 512, 512)}
 
@@ -45,19 +35,19 @@ def parse_arch(spec: str, n_inputs: int | None = None, n_outputs: int | None = N
         raise TypeError(f"arch must be a string such as '784-256-256-10', got {type(spec).__name__}")
     if spec in NAMED_ARCHS:
         if n_inputs is None or n_outputs is None:
-            raise ValueError(f"arch={spec!r} takes its input and output sizes from the data; give n_inputs and n_outputs")
+            raise UserError(f"arch={spec!r} takes its input and output sizes from the data; give n_inputs and n_outputs")
         return [n_inputs, *NAMED_ARCHS[spec], n_outputs]
     parts = spec.split("-")
     if len(parts) < 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(
+        raise UserError(
             f"arch={spec!r} is not a layer spec; use sizes joined by '-' such as '784-256-256-10', "
             f"or one of {list(NAMED_ARCHS)}"
         )
     sizes = [int(p) for p in parts]
     if n_inputs is not None and sizes[0] != n_inputs:
-        raise ValueError(f"arch={spec!r} starts with {sizes[0]} inputs but the data has {n_inputs} features")
+        raise UserError(f"arch={spec!r} starts with {sizes[0]} inputs but the data has {n_inputs} features")
     if n_outputs is not None and sizes[-1] != n_outputs:
-        raise ValueError(f"arch={spec!r} ends with {sizes[-1]} outputs but the data has {n_outputs} classes")
+        raise UserError(f"arch={spec!r} ends with {sizes[-1]} outputs but the data has {n_outputs} classes")
     return sizes
 
 
@@ -79,7 +69,7 @@ def mlp(arch: str | list[int], activation: str = "relu", dropout: float = 0.0) -
     check_choice("activation", activation, ACTIVATIONS)
     dropout = check_number("dropout", dropout, minimum=0)
     if dropout >= 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        raise UserError(f"dropout must be in [0, 1), got {dropout!r}")
     layers: list[nn.Module] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(n_in, n_out))

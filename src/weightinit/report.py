@@ -1,4 +1,6 @@
-"""Results as text: the terminal table, ``results.json``, ``results.csv`` and ``report.md``.
+"""Results as text: the terminal tables, ``results.json``, ``results.csv`` and ``report.md``
+of the compare and RBM experiments (the DBN and the papers' results render their own
+tables).
 
 Every file is written atomically; an output folder never holds half a run.
 """
@@ -9,22 +11,27 @@ import csv
 import io
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from .files import write_text_atomic
+from .boltzmann.trainer import RBMEpoch
+from .experiments.compare import CompareResult, InitSummary
+from .experiments.rbm import RBMResult
+from .runs.files import write_text_atomic
 
-__all__ = ["format_table", "markdown_table", "to_json", "write_compare_outputs", "rbm_epoch_row", "rbm_summary",
-           "dbn_table"]
+__all__ = ["format_table", "markdown_table", "to_json", "write_compare_outputs", "RBM_HEADER", "rbm_epoch_row",
+           "rbm_summary"]
 
 _COLUMNS = ("init", "test accuracy", "loss after epoch 1", "final train loss", "s/epoch")
 
 
-def _accuracy(row: dict) -> str:
-    text = f"{100 * row['test_accuracy']:.2f}%"
-    if row["runs"] > 1:
-        text += f" ± {100 * row['test_accuracy_std']:.2f}"
-    if row["diverged"]:
-        text += f" (diverged {row['diverged']}/{row['runs']})"
+def _accuracy(row: InitSummary) -> str:
+    text = f"{100 * row.test_accuracy:.2f}%"
+    if row.runs > 1:
+        text += f" ± {100 * row.test_accuracy_std:.2f}"
+    if row.diverged:
+        text += f" (diverged {row.diverged}/{row.runs})"
     return text
 
 
@@ -32,12 +39,12 @@ def _loss(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.4g}"
 
 
-def _cells(summary: list[dict]) -> list[tuple[str, ...]]:
-    return [(r["init"], _accuracy(r), _loss(r["first_epoch_loss"]), _loss(r["final_train_loss"]),
-             f"{r['seconds_per_epoch']:.2f}") for r in summary]
+def _cells(summary: list[InitSummary]) -> list[tuple[str, ...]]:
+    return [(r.init, _accuracy(r), _loss(r.first_epoch_loss), _loss(r.final_train_loss), f"{r.seconds_per_epoch:.2f}")
+            for r in summary]
 
 
-def format_table(summary: list[dict]) -> str:
+def format_table(summary: list[InitSummary]) -> str:
     """A plain-text table, best accuracy first, aligned for the terminal."""
     rows = [_COLUMNS, *_cells(summary)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
@@ -47,7 +54,7 @@ def format_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(summary: list[dict]) -> str:
+def markdown_table(summary: list[InitSummary]) -> str:
     rows = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
     rows += ["| " + " | ".join(cells) + " |" for cells in _cells(summary)]
     return "\n".join(rows)
@@ -63,36 +70,37 @@ def _finite_or_none(value):
     return value
 
 
-def to_json(results: dict) -> str:
-    """Strict JSON (NaN and inf, from diverged runs, become null)."""
-    return json.dumps(_finite_or_none(results), indent=2, allow_nan=False) + "\n"
+def to_json(results: Any) -> str:
+    """Strict JSON of a result (its ``to_dict()``) or a dict; NaN and inf, from diverged runs,
+    become null."""
+    data = results.to_dict() if hasattr(results, "to_dict") else results
+    return json.dumps(_finite_or_none(data), indent=2, allow_nan=False) + "\n"
 
 
-def _csv(runs: list[dict]) -> str:
+def _csv(runs: list) -> str:
     fields = ["init", "seed", "test_accuracy", "first_epoch_loss", "final_train_loss", "seconds_per_epoch", "diverged"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(runs)
+    writer.writerows(asdict(run) for run in runs)
     return buffer.getvalue()
 
 
-def _markdown(results: dict, figure: str | None) -> str:
-    config = results["config"]
-    settings = ", ".join(f"{k}={v}" for k, v in config.items() if k != "inits")
+def _markdown(results: CompareResult, figure: str | None) -> str:
+    settings = ", ".join(f"{k}={v}" for k, v in results.config.items() if k != "inits")
     lines = [
-        f"# Initialization compared on {results['dataset']}",
+        f"# Initialization compared on {results.dataset}",
         "",
-        f"Network {results['arch']} with {results['activation']}; {settings}.",
-        f"Data: {results['source']}. Versions: " + ", ".join(f"{k} {v}" for k, v in results["versions"].items()) + ".",
+        f"Network {results.arch} with {results.activation}; {settings}.",
+        f"Data: {results.source}. Versions: " + ", ".join(f"{k} {v}" for k, v in results.versions.items()) + ".",
         "",
-        markdown_table(results["summary"]),
+        markdown_table(results.summary),
         "",
     ]
-    diverged = [run for run in results["runs"] if run["diverged"]]
+    diverged = [run for run in results.runs if run.diverged]
     for run in diverged:
-        at = run["diverged_at"]
-        lines.append(f"- `{run['init']}` (seed {run['seed']}) diverged at epoch {at['epoch']}, batch {at['batch']} "
+        at = run.diverged_at
+        lines.append(f"- `{run.init}` (seed {run.seed}) diverged at epoch {at['epoch']}, batch {at['batch']} "
                      f"(loss {at['loss']:.4g}).")
     if diverged:
         lines.append("")
@@ -101,11 +109,11 @@ def _markdown(results: dict, figure: str | None) -> str:
     return "\n".join(lines)
 
 
-def write_compare_outputs(results: dict, folder: Path, figure: str | None = "curves.png") -> list[Path]:
+def write_compare_outputs(results: CompareResult, folder: Path, figure: str | None = "curves.png") -> list[Path]:
     """Write ``results.json``, ``results.csv`` and ``report.md`` into ``folder``."""
     outputs = {
         "results.json": to_json(results),
-        "results.csv": _csv(results["runs"]),
+        "results.csv": _csv(results.runs),
         "report.md": _markdown(results, figure),
     }
     paths = []
@@ -115,7 +123,7 @@ def write_compare_outputs(results: dict, folder: Path, figure: str | None = "cur
     return paths
 
 
-def rbm_epoch_row(record) -> str:
+def rbm_epoch_row(record: RBMEpoch) -> str:
     """One line of the per-epoch RBM table."""
     pl = "" if record.pseudo_likelihood is None else f"{record.pseudo_likelihood:10.2f}"
     return f"{record.epoch:5d}  {record.reconstruction_error:10.3f}  {pl:>10}  {record.seconds:7.2f}"
@@ -124,29 +132,15 @@ def rbm_epoch_row(record) -> str:
 RBM_HEADER = "epoch  recon err   pseudo-LL   s/epoch"
 
 
-def rbm_summary(results: dict) -> str:
+def rbm_summary(results: RBMResult) -> str:
     """The final measures of an RBM run, a line each."""
-    test, ais = results["test"], results["test"]["ais"]
-    lines = [f"test reconstruction error  {test['reconstruction_error']:.3f}"]
-    if test["pseudo_likelihood"] is not None:
-        lines.append(f"test pseudo-likelihood     {test['pseudo_likelihood']:.2f}")
+    test, ais = results.test, results.test.ais
+    lines = [f"test reconstruction error  {test.reconstruction_error:.3f}"]
+    if test.pseudo_likelihood is not None:
+        lines.append(f"test pseudo-likelihood     {test.pseudo_likelihood:.2f}")
     lines += [
         f"AIS log Z                  {ais['log_z']:.2f}  (3 s.e.: {ais['log_z_low']:.2f} .. {ais['log_z_high']:.2f}; "
-        f"{ais['n_chains']} chains x {ais['n_steps']} steps, {results['seconds']['ais']:.1f} s)",
-        f"test log-likelihood        {test['log_likelihood']:.2f} nats per image",
+        f"{ais['n_chains']} chains x {ais['n_steps']} steps, {results.seconds['ais']:.1f} s)",
+        f"test log-likelihood        {test.log_likelihood:.2f} nats per image",
     ]
-    return "\n".join(lines)
-
-
-def dbn_table(results: dict, references: dict[str, float] | None = None) -> str:
-    """Markdown: each network's test error (the test set touched once), best epoch by
-    validation (marked "refit" when the tested network was then trained again on all the
-    training data for that many epochs), and the published references."""
-    lines = ["| network | test error | valid accuracy | best epoch | fine-tuning s |", "|---|---|---|---|---|"]
-    for run in results["runs"]:
-        epoch = f"{run['best_epoch']}{', refit' if run.get('refit') else ''}"
-        lines.append(f"| {run['name']} | {run['test_error_percent']:.2f}% | {100 * run['valid_accuracy']:.2f}% | "
-                     f"{epoch} | {run['seconds']:.0f} |")
-    for name, error in (references or {}).items():
-        lines.append(f"| *published:* {name} | {error:.2f}% | | | |")
     return "\n".join(lines)

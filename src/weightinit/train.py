@@ -5,8 +5,14 @@ The data stays as two tensors on the device; each epoch draws one permutation fr
 collation). Dropout and any other module randomness run inside ``torch.random.fork_rng``
 seeded from the same seed, so a run is reproducible and leaves the global RNG as it was.
 
+``fit(model, train, config, evaluate_on=("valid", split))`` trains on ``train`` and, after
+every epoch, evaluates on the split it is given, under the name it is given: the records say
+``valid_accuracy`` when that split is a validation split and ``test_accuracy`` when it is the
+test set. With ``keep_best`` the model ends with the weights of the best evaluated epoch.
+
 With ``TrainConfig.ema`` the loop also keeps an exponential moving average of the weights
-(:class:`WeightAverage`); evaluation, model choice and the returned model use the average.
+(:class:`~weightinit.weight_average.WeightAverage`); evaluation, model choice and the returned
+model use the average.
 
 A run whose loss becomes NaN/inf or exceeds ``DIVERGENCE_LOSS`` is marked ``diverged`` (with
 the epoch and batch where it first happened) and stopped at the end of that epoch.
@@ -14,32 +20,36 @@ the epoch and batch where it first happened) and stopped at the end of that epoc
 ``fit`` hands its whole state (model, optimizer, data-order generator, global RNG, history,
 the position inside an epoch) to a ``checkpoint`` callback after every epoch and on Ctrl-C,
 and continues bit-identically from such a state (``resume``).
+
+Devices: ``fit`` moves ``model`` to ``config.device`` and leaves it there; it copies the
+splits to that device once, and returns the history (plain floats).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice, check_int, check_number, check_positive_int
-from .checkpoint import Checkpoint, differing_keys
-from .data import Dataset, Split
-from . import distributed
-from .interrupt import Interrupted, checkpointable, stop_requested
+from .checks import check_choice, check_int, check_number, check_positive_int
+from .data.datasets import Split
+from .errors import UserError
+from .runs import distributed
+from .runs.checkpoint import Checkpoint, differing_keys
+from .runs.devices import DEVICES, resolve_device
+from .runs.interrupt import Interrupted, checkpointable, stop_requested
+from .weight_average import WeightAverage
 
-__all__ = ["TrainConfig", "EpochRecord", "History", "WeightAverage", "fit", "fit_resumable", "evaluate", "resolve_device",
-           "DIVERGENCE_LOSS"]
+__all__ = ["TrainConfig", "EpochRecord", "History", "fit", "fit_resumable", "evaluate", "DIVERGENCE_LOSS"]
 
 DIVERGENCE_LOSS = 1e6
 OPTIMIZERS = ("adam", "sgd")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -60,100 +70,64 @@ class TrainConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_number("lr", self.lr, minimum=0, strictly=True)
         if not 0 < check_number("lr_decay", self.lr_decay) <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
+            raise UserError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         momentum = check_number("momentum", self.momentum, minimum=0)
         if momentum >= 1:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+            raise UserError(f"momentum must be in [0, 1), got {momentum!r}")
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_int("seed", self.seed, 0)
         check_choice("device", self.device, DEVICES)
         if not 0 <= check_number("ema", self.ema) < 1:
-            raise ValueError(f"ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got {self.ema!r}")
+            raise UserError(f"ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got {self.ema!r}")
 
 
 @dataclass
 class EpochRecord:
     epoch: int
     train_loss: float  # mean over the epoch's batches
-    test_loss: float
-    test_accuracy: float
+    eval_loss: float | None  # on the evaluated split (None without one)
+    eval_accuracy: float | None
     seconds: float  # training time of the epoch, evaluation excluded
 
 
 @dataclass
 class History:
     epochs: list[EpochRecord] = field(default_factory=list)
+    evaluated_on: str | None = None  # the name the evaluated split was given ("valid", "test")
     diverged: bool = False
     diverged_at: dict | None = None  # {"epoch": e, "batch": b, "loss": value}
     best_epoch: int | None = None  # with fit(keep_best=True): the epoch whose weights the model ends with
 
+    @property
+    def last(self) -> EpochRecord:
+        return self.epochs[-1]
+
+    @property
+    def seconds(self) -> float:
+        """Training time of all epochs, evaluation excluded."""
+        return sum(record.seconds for record in self.epochs)
+
     def to_dicts(self) -> list[dict]:
-        return [asdict(record) for record in self.epochs]
+        """One dict per epoch, the evaluated split's measures named for it (``valid_loss``,
+        ``valid_accuracy``; or ``test_*``); none without an evaluated split."""
+        rows = []
+        for r in self.epochs:
+            row = {"epoch": r.epoch, "train_loss": r.train_loss}
+            if self.evaluated_on is not None:
+                row[f"{self.evaluated_on}_loss"] = r.eval_loss
+                row[f"{self.evaluated_on}_accuracy"] = r.eval_accuracy
+            rows.append({**row, "seconds": r.seconds})
+        return rows
 
     def to_dict(self) -> dict:
-        return {"epochs": self.to_dicts(), "diverged": self.diverged, "diverged_at": self.diverged_at,
-                "best_epoch": self.best_epoch}
+        return {"epochs": [asdict(r) for r in self.epochs], "evaluated_on": self.evaluated_on,
+                "diverged": self.diverged, "diverged_at": self.diverged_at, "best_epoch": self.best_epoch}
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        return cls([EpochRecord(**record) for record in data["epochs"]], data["diverged"], data["diverged_at"],
-                   data.get("best_epoch"))
-
-
-class WeightAverage:
-    """An exponential moving average of a model's parameters, updated after every optimizer
-    step t (0, 1, ...): :math:`\\bar\\theta \\leftarrow d_t \\bar\\theta + (1 - d_t)\\theta` with
-    :math:`d_t = \\min(d, \\tfrac{1 + t}{10 + t})`, TensorFlow's ExponentialMovingAverage
-    warm-up, so that the first epochs' average is not dominated by the initial weights.
-
-    Averaging the iterates (Polyak & Juditsky 1992) cancels much of SGD's and dropout's
-    step-to-step noise: a cheap ensemble of the last few thousand steps' weights. Buffers
-    (e.g. BatchNorm statistics) are not averaged.
-    """
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.params = [p for p in model.parameters()]
-        self.average = [p.detach().clone() for p in self.params]
-        self.decay = decay
-
-    @torch.no_grad()
-    def update(self, step: int) -> None:
-        decay = min(self.decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(self.average, [p.detach() for p in self.params], 1 - decay)
-
-    @torch.no_grad()
-    def copy_to_model(self) -> None:
-        """Overwrite the model's parameters with the average."""
-        torch._foreach_copy_([p.detach() for p in self.params], self.average)
-
-    @contextmanager
-    def applied(self) -> Iterator[None]:
-        """The model holds the averaged weights inside the block, its own ones again after."""
-        live = [p.detach().clone() for p in self.params]
-        self.copy_to_model()
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                torch._foreach_copy_([p.detach() for p in self.params], live)
-
-    def state_dict(self) -> list[torch.Tensor]:
-        return [a.detach().clone() for a in self.average]
-
-    def load_state_dict(self, state: list[torch.Tensor]) -> None:
-        with torch.no_grad():
-            torch._foreach_copy_(self.average, [a.to(p.device) for a, p in zip(state, self.params)])
-
-
-def resolve_device(device: str) -> torch.device:
-    check_choice("device", device, DEVICES)
-    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise ValueError("device='cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'")
-    # the current device: cuda:LOCAL_RANK under torchrun (distributed.setup selects it), else cuda:0
-    return torch.device("cuda", torch.cuda.current_device())
+        return cls([EpochRecord(**record) for record in data["epochs"]], data["evaluated_on"], data["diverged"],
+                   data["diverged_at"], data.get("best_epoch"))
 
 
 @torch.no_grad()
@@ -190,33 +164,152 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, fused=fused)
 
 
+class _Run:
+    """Everything a training run carries from batch to batch, and its checkpointable state.
+
+    ``position`` is where a resumed run continues inside a half-done epoch; ``best`` the
+    best evaluated epoch so far (with ``keep_best``)."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device, keep_best: bool,
+                 evaluated_on: str | None) -> None:
+        self.model, self.config, self.device = model, config, device
+        self.order = torch.Generator().manual_seed(config.seed)  # the data order
+        self.optimizer = _optimizer(model, config)
+        self.average = WeightAverage(model, config.ema) if config.ema else None
+        self.history = History(evaluated_on=evaluated_on)
+        self.best: dict | None = {"accuracy": -1.0, "epoch": 0, "state": None} if keep_best else None
+        self.position: dict | None = None
+        self.cuda_devices = [device.index or 0] if device.type == "cuda" else []
+
+    def load(self, state: dict) -> None:
+        _check_resume(state, self.config, self.best is not None)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.order.set_state(state["order"])
+        self.history = History.from_dict(state["history"])
+        self.best, self.position = state["best"], state["position"]
+        if self.average is not None:
+            self.average.load_state_dict(state["average"])
+
+    def state(self, epoch: int, position: dict | None) -> dict:
+        return {"kind": "fit", "config": asdict(self.config), "epoch": epoch, "position": position,
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "order": self.order.get_state(), "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(self.device) if self.cuda_devices else None,
+                "history": self.history.to_dict(), "best": self.best,
+                "average": None if self.average is None else self.average.state_dict()}
+
+    def restore_rng(self, state: dict | None) -> None:
+        """Seed the module randomness (dropout), or put back a resumed run's."""
+        torch.manual_seed(self.config.seed)
+        if state is not None:
+            torch.set_rng_state(state["torch_rng"])
+            if self.cuda_devices and state["cuda_rng"] is not None:
+                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+
+    def epochs_to_run(self) -> range:
+        first = len(self.history.epochs) + 1
+        return range(first, first) if self.history.diverged else range(first, self.config.epochs + 1)
+
+    def set_learning_rate(self, epoch: int) -> None:
+        """lr · lr_decay^(epoch-1): a function of the epoch alone, so a resumed run continues exactly."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.config.lr * self.config.lr_decay ** (epoch - 1)
+
+    def step(self, loss: torch.Tensor, global_step: int) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.average is not None:
+            self.average.update(global_step)
+
+
+@dataclass
+class _Epoch:
+    """One epoch's batches: the permutation, where to start in it, and the losses so far."""
+
+    permutation: torch.Tensor
+    first_batch: int
+    losses: torch.Tensor  # (n_batches,) per-batch mean loss, filled as the batches run
+    elapsed: float  # seconds already spent on this epoch before a resume
+
+
+def _begin_epoch(run: _Run, n: int, n_batches: int) -> _Epoch:
+    """A fresh permutation, or the half-done epoch a resumed run stopped in."""
+    losses = torch.empty(n_batches, device=run.device)
+    if run.position is None:
+        return _Epoch(torch.randperm(n, generator=run.order).to(run.device), 0, losses, 0.0)
+    where, run.position = run.position, None
+    losses[: where["batch"]] = where["losses"].to(run.device)
+    return _Epoch(where["permutation"].to(run.device), where["batch"], losses, where["seconds"])
+
+
+def _batch_loss(net: nn.Module, train: Split, index: torch.Tensor, world: int, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The loss to back-propagate for the batch ``index`` and its share of the batch mean.
+
+    One process: the batch's mean cross-entropy. Data parallel: this rank's slice, summed and
+    scaled so that DDP's mean of the gradients over ranks is the global batch mean's."""
+    if world == 1:
+        loss = F.cross_entropy(net(train.x.index_select(0, index)), train.y.index_select(0, index))
+        return loss, loss.detach()
+    size, index = len(index), index.tensor_split(world)[rank]
+    loss = F.cross_entropy(net(train.x.index_select(0, index)), train.y.index_select(0, index),
+                           reduction="sum") * (world / size)
+    return loss, loss.detach() / world  # summed over ranks below
+
+
+def _divergence(losses: torch.Tensor, epoch: int) -> dict | None:
+    """Where the epoch's loss first became NaN/inf or exceeded DIVERGENCE_LOSS, if it did."""
+    bad = ~torch.isfinite(losses) | (losses > DIVERGENCE_LOSS)
+    if not bad.any():
+        return None
+    first = int(bad.nonzero()[0])
+    return {"epoch": epoch, "batch": first + 1, "loss": float(losses[first])}
+
+
+def _evaluate_epoch(run: _Run, held_out: Split | None, epoch: int) -> tuple[float | None, float | None]:
+    """Loss and accuracy on the held-out split (with the averaged weights, if any); keeps the
+    best epoch's weights when asked to."""
+    if held_out is None:
+        return None, None
+    with run.average.applied() if run.average is not None else nullcontext():
+        loss, accuracy = evaluate(run.model, held_out)
+        if run.best is not None and accuracy > run.best["accuracy"]:
+            run.best = {"accuracy": accuracy, "epoch": epoch,
+                        "state": {k: v.detach().clone() for k, v in run.model.state_dict().items()}}
+    return loss, accuracy
+
+
 def fit(
     model: nn.Module,
-    dataset: Dataset,
+    train: Split,
     config: TrainConfig | None = None,
     *,
+    evaluate_on: tuple[str, Split] | None = None,
     on_batch: Callable[[], None] | None = None,
     on_epoch: Callable[[EpochRecord, nn.Module], None] | None = None,
     keep_best: bool = False,
     checkpoint: Callable[[dict], None] | None = None,
     resume: dict | None = None,
 ) -> History:
-    """Train ``model`` (logits out) with cross-entropy on ``dataset.train``; evaluate on
-    ``dataset.test`` after every epoch.
+    """Train ``model`` (logits out) with cross-entropy on ``train``.
 
     Args:
         model: an ``nn.Module`` mapping (B, D) features to (B, n_classes) logits; it is moved
-            to the config's device.
-        dataset: the in-memory data; its tensors are copied to the device once.
+            to the config's device and stays there.
+        train: the training split; its tensors are copied to the device once.
         config: the hyperparameters (default: the lecture's).
+        evaluate_on: ``(name, split)`` evaluated after every epoch, its measures recorded as
+            ``<name>_loss`` and ``<name>_accuracy`` (``("valid", valid)`` for model choice,
+            ``("test", dataset.test)`` for the lecture's per-epoch test accuracy).
         on_batch: called after every optimizer step (a progress bar's ``update``).
         on_epoch: called with the epoch's record and the model after each evaluation.
-        keep_best: end with the weights of the epoch with the best ``dataset.test`` accuracy
-            (pass a validation split as ``dataset.test`` for model choice); ``History.best_epoch``.
+        keep_best: end with the weights of the epoch with the best accuracy on ``evaluate_on``;
+            ``History.best_epoch`` says which.
         checkpoint: called with the complete training state (a dict for
-            :class:`weightinit.checkpoint.Checkpoint`) after every epoch, and after the current
-            batch when a stop is requested (Ctrl-C, :mod:`weightinit.interrupt`), which then
-            raises :class:`~weightinit.interrupt.Interrupted`.
+            :class:`weightinit.runs.checkpoint.Checkpoint`) after every epoch, and after the
+            current batch when a stop is requested (Ctrl-C, :mod:`weightinit.runs.interrupt`),
+            which then raises :class:`~weightinit.runs.interrupt.Interrupted`.
         resume: such a state: training continues exactly where it stopped (on the CPU the
             result is bit-identical to an uninterrupted run). Its config must equal ``config``.
 
@@ -224,120 +317,74 @@ def fit(
         The per-epoch history; ``diverged`` tells whether the run blew up, and where.
     """
     config = config or TrainConfig()
+    if keep_best and evaluate_on is None:
+        raise UserError("keep_best=True chooses an epoch by its accuracy on evaluate_on; give evaluate_on")
+    name, held_out = evaluate_on if evaluate_on is not None else (None, None)
     device = resolve_device(config.device)
     model.to(device)
-    x, y = dataset.train.x.to(device), dataset.train.y.to(device)
-    test = Split(dataset.test.x.to(device), dataset.test.y.to(device))
-    n, batch = len(y), config.batch_size
-    n_batches = math.ceil(n / batch)
+    train = Split(train.x.to(device), train.y.to(device))
+    held_out = None if held_out is None else Split(held_out.x.to(device), held_out.y.to(device))
     world, rank = distributed.world_size(), distributed.rank()
-    if world > 1 and batch % world:
-        raise ValueError(f"batch_size={batch} must be a multiple of the {world} processes (each takes batch_size / "
-                         f"{world} samples of every batch)")
+    if world > 1 and config.batch_size % world:
+        raise UserError(f"batch_size={config.batch_size} must be a multiple of the {world} processes (each takes "
+                        f"batch_size / {world} samples of every batch)")
     net = _data_parallel(model, device) if world > 1 else model
     writes = checkpoint is not None and rank == 0  # under DDP rank 0 alone writes; every rank stops together
-    order = torch.Generator().manual_seed(config.seed)
-    optimizer = _optimizer(model, config)
-    average = WeightAverage(model, config.ema) if config.ema else None
-    history = History()
-    best: dict | None = {"accuracy": -1.0, "epoch": 0, "state": None} if keep_best else None
-    position = None  # where in an epoch a resumed run continues
+    run = _Run(model, config, device, keep_best, name)
     if resume is not None:
-        _check_resume(resume, config, keep_best)
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        order.set_state(resume["order"])
-        history = History.from_dict(resume["history"])
-        best, position = resume["best"], resume["position"]
-        if average is not None:
-            average.load_state_dict(resume["average"])
-    devices = [device.index or 0] if device.type == "cuda" else []
+        run.load(resume)
+    n, batch = len(train), config.batch_size
+    n_batches = math.ceil(n / batch)
 
-    def state(epoch: int, where: dict | None) -> dict:
-        return {"kind": "fit", "config": asdict(config), "epoch": epoch, "position": where,
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "order": order.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if devices else None,
-                "history": history.to_dict(), "best": best,
-                "average": None if average is None else average.state_dict()}
-
-    with torch.random.fork_rng(devices=devices), (checkpointable() if checkpoint else nullcontext()):
-        torch.manual_seed(config.seed)
-        if resume is not None:
-            torch.set_rng_state(resume["torch_rng"])
-            if devices and resume["cuda_rng"] is not None:
-                torch.cuda.set_rng_state(resume["cuda_rng"], device)
+    with torch.random.fork_rng(devices=run.cuda_devices), (checkpointable() if checkpoint else nullcontext()):
+        run.restore_rng(resume)
         model.train()
-        first_epoch = len(history.epochs) + 1
-        stopped = history.diverged
-        for epoch in range(first_epoch, config.epochs + 1 if not stopped else first_epoch):
-            for group in optimizer.param_groups:  # a function of the epoch alone: resumes exactly
-                group["lr"] = config.lr * config.lr_decay ** (epoch - 1)
-            losses = torch.empty(n_batches, device=device)
-            if position is not None:  # continue a half-done epoch
-                permutation, first_batch = position["permutation"].to(device), position["batch"]
-                losses[:first_batch] = position["losses"].to(device)
-                elapsed, position = position["seconds"], None
-            else:
-                permutation, first_batch, elapsed = torch.randperm(n, generator=order).to(device), 0, 0.0
+        for epoch in run.epochs_to_run():
+            run.set_learning_rate(epoch)
+            todo = _begin_epoch(run, n, n_batches)
             if world > 1:  # each rank its own dropout stream, a function of (seed, epoch, batch, rank)
-                torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + first_batch) * 1009 + rank)
+                torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + todo.first_batch) * 1009 + rank)
             start = time.perf_counter()
-            for b in range(first_batch, n_batches):
-                index = permutation[b * batch : (b + 1) * batch]
-                if world == 1:
-                    loss = F.cross_entropy(model(x.index_select(0, index)), y.index_select(0, index))
-                    losses[b] = loss.detach()
-                else:  # this rank's slice; scaled so that DDP's mean over ranks is the global batch mean
-                    size, index = len(index), index.tensor_split(world)[rank]
-                    loss = F.cross_entropy(net(x.index_select(0, index)), y.index_select(0, index),
-                                           reduction="sum") * (world / size)
-                    losses[b] = loss.detach() / world  # this rank's share of the batch mean (summed below)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if average is not None:
-                    average.update((epoch - 1) * n_batches + b)
+            for b in range(todo.first_batch, n_batches):
+                loss, todo.losses[b] = _batch_loss(net, train, todo.permutation[b * batch : (b + 1) * batch], world, rank)
+                run.step(loss, (epoch - 1) * n_batches + b)
                 if on_batch is not None:
                     on_batch()
                 if checkpoint is not None and distributed.any_rank(stop_requested()) and b + 1 < n_batches:
-                    seconds = elapsed + time.perf_counter() - start
-                    done = losses[: b + 1].clone()
-                    distributed.all_reduce_sum([done[first_batch:]])
+                    done = todo.losses[: b + 1].clone()
+                    distributed.all_reduce_sum([done[todo.first_batch :]])
                     if writes:
-                        checkpoint(state(epoch - 1, {"permutation": permutation.cpu(), "batch": b + 1,
-                                                     "losses": done.cpu(), "seconds": seconds}))
+                        checkpoint(run.state(epoch - 1, {"permutation": todo.permutation.cpu(), "batch": b + 1,
+                                                         "losses": done.cpu(),
+                                                         "seconds": todo.elapsed + time.perf_counter() - start}))
                     raise Interrupted(f"training stopped at epoch {epoch}, batch {b + 1} of {n_batches}")
-            distributed.all_reduce_sum([losses[first_batch:]])  # per-batch means of the global batches
-            seconds = elapsed + time.perf_counter() - start
-            bad = ~torch.isfinite(losses) | (losses > DIVERGENCE_LOSS)
-            if bad.any():
-                first = int(bad.nonzero()[0])
-                history.diverged = True
-                history.diverged_at = {"epoch": epoch, "batch": first + 1, "loss": float(losses[first])}
-            with average.applied() if average is not None else nullcontext():
-                test_loss, test_accuracy = evaluate(model, test)
-                if best is not None and test_accuracy > best["accuracy"]:
-                    best = {"accuracy": test_accuracy, "epoch": epoch,
-                            "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
-            record = EpochRecord(epoch, float(losses.mean()), test_loss, test_accuracy, seconds)
-            history.epochs.append(record)
+            distributed.all_reduce_sum([todo.losses[todo.first_batch :]])  # per-batch means of the global batches
+            seconds = todo.elapsed + time.perf_counter() - start
+            if (where := _divergence(todo.losses, epoch)) is not None:
+                run.history.diverged, run.history.diverged_at = True, where
+            record = EpochRecord(epoch, float(todo.losses.mean()), *_evaluate_epoch(run, held_out, epoch), seconds)
+            run.history.epochs.append(record)
             if on_epoch is not None:
                 on_epoch(record, model)
             if checkpoint is not None:
                 if writes:
-                    checkpoint(state(epoch, None))
-                if distributed.any_rank(stop_requested()) and epoch < config.epochs and not history.diverged:
+                    checkpoint(run.state(epoch, None))
+                if distributed.any_rank(stop_requested()) and epoch < config.epochs and not run.history.diverged:
                     raise Interrupted(f"training stopped after epoch {epoch} of {config.epochs}")
-            if history.diverged:
+            if run.history.diverged:
                 break
-    if best is not None:
-        history.best_epoch = best["epoch"]
-        if best["state"] is not None:
-            model.load_state_dict(best["state"])
-    elif average is not None:  # the model ends with the averaged weights, which were evaluated
-        average.copy_to_model()
-    return history
+    return _finish(run)
+
+
+def _finish(run: _Run) -> History:
+    """Leave the model with the weights the run chose: the best epoch's, or the average."""
+    if run.best is not None:
+        run.history.best_epoch = run.best["epoch"]
+        if run.best["state"] is not None:
+            run.model.load_state_dict(run.best["state"])
+    elif run.average is not None:  # the model ends with the averaged weights, which were evaluated
+        run.average.copy_to_model()
+    return run.history
 
 
 def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
@@ -346,19 +393,19 @@ def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
     return DistributedDataParallel(model, device_ids=[device.index or 0] if device.type == "cuda" else None)
 
 
-def fit_resumable(model: nn.Module, dataset: Dataset, config: TrainConfig, checkpoint: Checkpoint | None,
+def fit_resumable(model: nn.Module, train: Split, config: TrainConfig, checkpoint: Checkpoint | None,
                   **fit_options) -> History:
-    """:func:`fit` made resumable through a :class:`~weightinit.checkpoint.Checkpoint` folder:
+    """:func:`fit` made resumable through a :class:`~weightinit.runs.checkpoint.Checkpoint` folder:
     a run that finished there is read back (its history, and its final weights into
     ``model``); an unfinished one continues from its last state; a finished run is recorded.
     Without a checkpoint, plain :func:`fit`."""
     if checkpoint is None:
-        return fit(model, dataset, config, **fit_options)
+        return fit(model, train, config, **fit_options)
     if (done := checkpoint.result()) is not None:
         model.load_state_dict(checkpoint.weights()["model"])
         model.to(resolve_device(config.device))
         return History.from_dict(done["history"])
-    history = fit(model, dataset, config, checkpoint=checkpoint.save, resume=checkpoint.load(), **fit_options)
+    history = fit(model, train, config, checkpoint=checkpoint.save, resume=checkpoint.load(), **fit_options)
     if distributed.rank() == 0:  # under DDP every rank holds the same result; one writes it
         checkpoint.finish({"history": history.to_dict()}, {"model": model.state_dict()})
     return history
@@ -366,9 +413,9 @@ def fit_resumable(model: nn.Module, dataset: Dataset, config: TrainConfig, check
 
 def _check_resume(resume: dict, config: TrainConfig, keep_best: bool) -> None:
     if resume.get("kind") != "fit":
-        raise ValueError(f"resume must be a state written by fit's checkpoint, got kind={resume.get('kind')!r}")
+        raise UserError(f"resume must be a state written by fit's checkpoint, got kind={resume.get('kind')!r}")
     differing = differing_keys(resume["config"], asdict(config))
     if differing:
-        raise ValueError(f"resume holds a run with another config ({', '.join(differing)} differ)")
+        raise UserError(f"resume holds a run with another config ({', '.join(differing)} differ)")
     if (resume["best"] is not None) != keep_best:
-        raise ValueError(f"resume was written with keep_best={not keep_best}, got keep_best={keep_best}")
+        raise UserError(f"resume was written with keep_best={not keep_best}, got keep_best={keep_best}")

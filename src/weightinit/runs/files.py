@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import IO
 
 import torch
+from ..errors import CorruptFileError, UserError
 
 __all__ = ["atomic_writer", "write_bytes_atomic", "write_text_atomic", "write_weights", "read_weights",
            "CorruptFileError", "run_folder"]
 
 
-class CorruptFileError(ValueError):
-    """A file that is truncated, altered, or not of the kind expected."""
 
 
 @contextmanager
@@ -131,15 +130,15 @@ def run_folder(
     """
     if resume:
         if out is None or not Path(out).expanduser().is_dir():
-            raise ValueError(f"--resume needs the folder of an earlier run, got {str(out)!r} (not a folder)")
+            raise UserError(f"--resume needs the folder of an earlier run, got {str(out)!r} (not a folder)")
         yield Path(out).expanduser()
         return
     if out is not None:
         folder = Path(out).expanduser()
         if folder.exists() and not folder.is_dir():
-            raise ValueError(f"out={str(out)!r} exists and is not a folder")
+            raise UserError(f"out={str(out)!r} exists and is not a folder")
         if folder.is_dir() and any(folder.iterdir()):
-            raise ValueError(f"out={str(out)!r} already holds another run; choose a new or empty folder")
+            raise UserError(f"out={str(out)!r} already holds another run; choose a new or empty folder")
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         folder = Path(root) / f"{stamp}-{kind}"

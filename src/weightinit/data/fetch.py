@@ -19,9 +19,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .data import IDX_NAMES, MNIST_IDX_SHA256
-from .files import atomic_writer
-from .readers import DataError
+from ..errors import DataError, UserError
+from ..runs.files import atomic_writer
+from .datasets import IDX_NAMES, MNIST_IDX_SHA256
 
 __all__ = ["MNIST_MIRRORS", "MNIST_FILES", "fetch_mnist"]
 
@@ -120,13 +120,13 @@ def fetch_mnist(
     if isinstance(mirrors, str):
         mirrors = [mirrors]
     if not mirrors:
-        raise ValueError("mirrors must name at least one base URL")
+        raise UserError("mirrors must name at least one base URL")
     for mirror in mirrors:
         if not isinstance(mirror, str) or not mirror.startswith(("http://", "https://", "file://")):
-            raise ValueError(f"mirror={mirror!r} is not an http(s):// or file:// URL")
+            raise UserError(f"mirror={mirror!r} is not an http(s):// or file:// URL")
     folder = Path(destination).expanduser()
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"destination={str(destination)!r} exists and is not a folder")
+        raise UserError(f"destination={str(destination)!r} exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, expected in files.items():

@@ -1,21 +1,10 @@
-"""Restricted Boltzmann Machines: the model, its conditionals, and CD-k / PCD-k training.
+"""Training an RBM by contrastive divergence: CD-k (Hinton 2002) or persistent CD (Tieleman 2008).
 
-An RBM (Smolensky 1986; Hinton 2002) has visible units v and hidden units h, connected
-across the two layers and not within one. With weights W of shape (n_hidden, n_visible),
-visible bias b and hidden bias c:
-
-- Bernoulli visible units: :math:`E(v, h) = -b^\\top v - c^\\top h - h^\\top W v`;
-- Gaussian visible units of unit variance (for standardized real-valued data):
-  :math:`E(v, h) = \\tfrac12\\|v - b\\|^2 - c^\\top h - h^\\top W v`.
-
-Conditionals: :math:`p(h_j = 1 | v) = \\sigma(W_j v + c_j)`; :math:`p(v_i = 1 | h) =
-\\sigma(W_{:,i}^\\top h + b_i)` (Bernoulli) or :math:`v | h \\sim N(W^\\top h + b, I)`
-(Gaussian). Free energy :math:`F(v) = -\\log \\sum_h e^{-E(v, h)}`.
-
-Training follows Hinton's "A Practical Guide to Training Restricted Boltzmann Machines"
-(2010): W ~ N(0, 0.01²), hidden bias 0, visible bias log(p/(1-p)) of the data's mean;
-contrastive divergence CD-k (Hinton 2002) or persistent CD (Tieleman 2008), momentum
-0.5 then 0.9, L2 weight decay. Every update is a handful of batched matmuls.
+Following Hinton's "A Practical Guide to Training Restricted Boltzmann Machines" (2010):
+momentum 0.5 then 0.9, L2 weight decay, minibatches of 100. :class:`RBMTrainer` applies one
+update per minibatch (its random numbers drawn first from a seeded generator, then
+:func:`weightinit.boltzmann.cd.cd_update`); :func:`train_rbm` runs the epochs, monitors a
+held-out set and checkpoints every epoch so that a run resumes bit-identically.
 """
 
 from __future__ import annotations
@@ -27,210 +16,17 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from ._checks import check_choice, check_int, check_number, check_positive_int
-from . import distributed
-from .cd import cd_statistics, cd_update, fused, momentum_update, noise_shapes, sample_bernoulli
-from .checkpoint import differing_keys
-from .interrupt import Interrupted, checkpointable, stop_requested
-from .precision import PRECISIONS, resolve_precision
-from .train import resolve_device
+from ..checks import check_choice, check_int, check_number, check_positive_int
+from ..errors import UserError
+from ..runs import distributed
+from ..runs.checkpoint import differing_keys
+from ..runs.devices import DEVICES, PRECISIONS, resolve_device, resolve_precision
+from ..runs.interrupt import Interrupted, checkpointable, stop_requested
+from .cd import cd_statistics, cd_update, fused, momentum_update, noise_shapes
+from .rbm import RBM, check_visible
 
-__all__ = ["RBM", "RBMConfig", "RBMTrainer", "RBMHistory", "train_rbm", "check_visible"]
-
-VISIBLE_TYPES = ("bernoulli", "gaussian")
-
-
-# Gaussian visible units expect standardized data; far beyond this, E = |v - b|²/2 overflows float32.
-GAUSSIAN_LIMIT = 1e6
-
-
-def check_visible(v: torch.Tensor, n_visible: int, visible: str, name: str = "v",
-                  like: torch.Tensor | None = None) -> torch.Tensor:
-    """Refuse data an RBM cannot take: not 2-D, wrong width, empty, NaN/inf, or (Bernoulli)
-    values outside [0, 1]. With ``like``, ``v`` is first converted to its dtype and device
-    (so values beyond that dtype's range are refused as inf)."""
-    if not isinstance(v, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(v).__name__}")
-    if v.dim() != 2 or v.shape[1] != n_visible:
-        raise ValueError(f"{name} must have shape (n_samples, {n_visible}), got {tuple(v.shape)}")
-    if v.shape[0] == 0:
-        raise ValueError(f"{name} is empty: it has 0 samples")
-    if not v.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got {v.dtype}")
-    if like is not None:
-        v = v.to(dtype=like.dtype, device=like.device)
-    if not torch.isfinite(v).all():
-        raise ValueError(f"{name} contains NaN or inf" + ("" if like is None else f" (as {like.dtype})"))
-    if visible == "gaussian" and v.abs().max() > GAUSSIAN_LIMIT:
-        raise ValueError(f"{name} holds values up to {float(v.abs().max()):g} in absolute value; Gaussian visible "
-                         f"units take standardized data (|v| <= {GAUSSIAN_LIMIT:g}): use experiments.standardize")
-    if visible == "bernoulli" and (v.min() < 0 or v.max() > 1):
-        raise ValueError(
-            f"{name} must hold values in [0, 1] for Bernoulli visible units, got [{float(v.min()):g}, "
-            f"{float(v.max()):g}]; scale the data or use visible='gaussian' with standardized data"
-        )
-    return v
-
-
-class RBM(nn.Module):
-    """A restricted Boltzmann machine with Bernoulli hidden units.
-
-    Args:
-        n_visible: number of visible units (features).
-        n_hidden: number of hidden units.
-        visible: ``"bernoulli"`` (data in [0, 1]) or ``"gaussian"`` (unit-variance Gaussian
-            visible units, for standardized real-valued data).
-
-    Attributes:
-        W: weights of shape (n_hidden, n_visible).
-        b_v: visible bias of shape (n_visible,).
-        b_h: hidden bias of shape (n_hidden,).
-
-    Examples:
-        >>> rbm = RBM(784, 500)
-        >>> rbm.reset_parameters(data=x, generator=torch.Generator().manual_seed(0))  # doctest: +SKIP
-    """
-
-    def __init__(self, n_visible: int, n_hidden: int, visible: str = "bernoulli") -> None:
-        super().__init__()
-        self.n_visible = check_positive_int("n_visible", n_visible)
-        self.n_hidden = check_positive_int("n_hidden", n_hidden)
-        self.visible = check_choice("visible", visible, VISIBLE_TYPES)
-        # Trained by contrastive divergence, not autograd: no gradients needed.
-        self.W = nn.Parameter(torch.zeros(n_hidden, n_visible), requires_grad=False)
-        self.b_v = nn.Parameter(torch.zeros(n_visible), requires_grad=False)
-        self.b_h = nn.Parameter(torch.zeros(n_hidden), requires_grad=False)
-
-    def extra_repr(self) -> str:
-        return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, visible={self.visible!r}"
-
-    @torch.no_grad()
-    def reset_parameters(self, data: torch.Tensor | None = None, generator: torch.Generator | None = None) -> "RBM":
-        """Hinton's guide (section 8): W ~ N(0, 0.01²), hidden bias 0, visible bias
-        log(p/(1-p)) with p the data's mean per unit, clipped to [0.001, 0.999] (Bernoulli),
-        or the data's mean (Gaussian); 0 without data."""
-        self.W.normal_(0.0, 0.01, generator=generator)
-        self.b_h.zero_()
-        if data is None:
-            self.b_v.zero_()
-        elif self.visible == "bernoulli":
-            p = check_visible(data, self.n_visible, self.visible, "data").mean(0).clamp(1e-3, 1 - 1e-3)
-            self.b_v.copy_(torch.log(p / (1 - p)))
-        else:
-            self.b_v.copy_(check_visible(data, self.n_visible, self.visible, "data").mean(0))
-        return self
-
-    # ------------------------------------------------------------ conditionals
-    def hidden_input(self, v: torch.Tensor) -> torch.Tensor:
-        """Pre-activations of the hidden units, W v + c: (B, n_visible) -> (B, n_hidden)."""
-        return torch.addmm(self.b_h, v, self.W.T)
-
-    def visible_input(self, h: torch.Tensor) -> torch.Tensor:
-        """Pre-activations (Bernoulli) or means (Gaussian) of the visible units, Wᵀh + b."""
-        return torch.addmm(self.b_v, h, self.W)
-
-    def _visible(self, v: torch.Tensor) -> torch.Tensor:
-        """``v`` checked (:func:`check_visible`) and in the parameters' dtype and device."""
-        return check_visible(v, self.n_visible, self.visible, like=self.W)
-
-    def _hidden(self, h: torch.Tensor) -> torch.Tensor:
-        """``h`` checked: (B, n_hidden), floating point, values in [0, 1]."""
-        return check_visible(h, self.n_hidden, "bernoulli", "h", like=self.W)
-
-    @torch.no_grad()
-    def prob_h(self, v: torch.Tensor) -> torch.Tensor:
-        """p(h = 1 | v), of shape (B, n_hidden)."""
-        return torch.sigmoid(self.hidden_input(self._visible(v)))
-
-    @torch.no_grad()
-    def sample_h(self, v: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A sample of h given v, as 0./1. floats."""
-        return _bernoulli(self.prob_h(v), generator)
-
-    @torch.no_grad()
-    def prob_v(self, h: torch.Tensor) -> torch.Tensor:
-        """p(v = 1 | h) for Bernoulli units; E[v | h] = Wᵀh + b for Gaussian ones."""
-        x = self.visible_input(self._hidden(h))
-        return torch.sigmoid(x) if self.visible == "bernoulli" else x
-
-    @torch.no_grad()
-    def sample_v(self, h: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """A sample of v given h."""
-        x = self.visible_input(self._hidden(h))
-        if self.visible == "bernoulli":
-            return _bernoulli(torch.sigmoid(x), generator)
-        return x.add_(torch.randn(x.shape, dtype=x.dtype, device=x.device, generator=generator))
-
-    @torch.no_grad()
-    def gibbs(self, v: torch.Tensor, steps: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Run ``steps`` full Gibbs steps v -> h -> v from ``v``; return the last v sample."""
-        check_positive_int("steps", steps)
-        v = self._visible(v)
-        for _ in range(steps):
-            v = self.sample_v(self.sample_h(v, generator), generator)
-        return v
-
-    @torch.no_grad()
-    def reconstruct(self, v: torch.Tensor) -> torch.Tensor:
-        """The mean-field reconstruction E[v | h = p(h | v)]: encode, then decode."""
-        return self.prob_v(self.prob_h(v))
-
-    # ------------------------------------------------------------ measures
-    @torch.no_grad()
-    def free_energy(self, v: torch.Tensor) -> torch.Tensor:
-        """F(v) = -log Σ_h exp(-E(v, h)), of shape (B,):
-
-        Bernoulli: :math:`-b^\\top v - \\sum_j \\mathrm{softplus}(W_j v + c_j)`;
-        Gaussian: :math:`\\tfrac12\\|v - b\\|^2 - \\sum_j \\mathrm{softplus}(W_j v + c_j)`.
-        """
-        v = self._visible(v)
-        hidden = F.softplus(self.hidden_input(v)).sum(1)
-        if self.visible == "bernoulli":
-            return -(v @ self.b_v) - hidden
-        return 0.5 * ((v - self.b_v) ** 2).sum(1) - hidden
-
-    @torch.no_grad()
-    def reconstruction_error(self, v: torch.Tensor) -> float:
-        """Squared error of the mean-field reconstruction, summed over units and averaged
-        over samples (the guide's measure; it is not the objective, see pseudo_likelihood)."""
-        v = self._visible(v)
-        return float(((v - self.reconstruct(v)) ** 2).sum(1).mean())
-
-    @torch.no_grad()
-    def pseudo_likelihood(
-        self, v: torch.Tensor, *, exact: bool = False, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Log pseudo-likelihood per sample, :math:`\\sum_i \\log p(v_i | v_{-i})` (Besag 1975),
-        of shape (B,). Bernoulli visible units only.
-
-        ``exact=False`` is scikit-learn's ``score_samples`` estimate: one unit i chosen at
-        random per sample, :math:`D \\cdot \\log\\sigma(F(\\tilde v) - F(v))` with
-        :math:`\\tilde v` = v with unit i flipped; unbiased for the sum. ``exact=True`` sums
-        over every unit (D times the work, deterministic).
-        """
-        if self.visible != "bernoulli":
-            raise ValueError("pseudo_likelihood is defined here for visible='bernoulli' only")
-        v = self._visible(v)
-        # Flipping v_i changes every hidden input by ±W[:, i]; F changes accordingly.
-        hidden_in = self.hidden_input(v)  # (B, H)
-        base = F.softplus(hidden_in).sum(1)  # (B,)
-        sign = 1.0 - 2.0 * v  # +1 where v_i = 0 (flip to 1), -1 where v_i = 1
-        if not exact:
-            i = torch.randint(0, self.n_visible, (len(v),), generator=generator, device=v.device)
-            delta = sign[torch.arange(len(v), device=v.device), i]  # (B,)
-            flipped = F.softplus(hidden_in + delta[:, None] * self.W[:, i].T).sum(1)
-            # F(ṽ) - F(v) = -b_i·δ - (softplus-sum(ṽ) - softplus-sum(v))
-            diff = -self.b_v[i] * delta - (flipped - base)
-            return self.n_visible * F.logsigmoid(diff)
-        total = torch.zeros(len(v), device=v.device, dtype=hidden_in.dtype)
-        for i in range(self.n_visible):
-            delta = sign[:, i]
-            flipped = F.softplus(hidden_in + delta[:, None] * self.W[:, i]).sum(1)
-            total += F.logsigmoid(-self.b_v[i] * delta - (flipped - base))
-        return total
+__all__ = ["RBMConfig", "RBMEpoch", "RBMHistory", "RBMTrainer", "train_rbm"]
 
 
 def _draw(fill, shape, dtype, device, generator, shard: tuple[int, int] | None) -> torch.Tensor:
@@ -244,13 +40,6 @@ def _draw(fill, shape, dtype, device, generator, shard: tuple[int, int] | None) 
     return fill(torch.empty((total, *shape[1:]), dtype=dtype, device=device), generator=generator)[offset : offset + shape[0]]
 
 
-def _bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """0./1. samples with P(1) = p, in p's dtype. Uniforms are drawn in float32 (24-bit
-    resolution) into a fresh buffer and compared: about 3x faster than torch.bernoulli on CPU."""
-    return sample_bernoulli(p, torch.rand(p.shape, device=p.device, generator=generator))
-
-
-# ---------------------------------------------------------------- training
 @dataclass
 class RBMConfig:
     """How to train an RBM. Defaults follow Hinton's practical guide for MNIST."""
@@ -286,11 +75,11 @@ class RBMConfig:
         for name in ("momentum", "final_momentum"):
             value = check_number(name, getattr(self, name), minimum=0)
             if value >= 1:
-                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+                raise UserError(f"{name} must be in [0, 1), got {value!r}")
         check_int("momentum_epochs", self.momentum_epochs, 0)
         check_number("weight_decay", self.weight_decay, minimum=0)
         check_int("seed", self.seed, 0)
-        check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        check_choice("device", self.device, DEVICES)
         check_choice("precision", self.precision, PRECISIONS)
 
 
@@ -339,7 +128,7 @@ class RBMTrainer:
         # data parallel (torch.distributed): this rank's rows of each batch, set by epoch()
         self.world, self.rank = distributed.world_size(), distributed.rank()
         if self.world > 1 and config.batch_size % self.world:
-            raise ValueError(f"batch_size={config.batch_size} must be a multiple of the {self.world} processes")
+            raise UserError(f"batch_size={config.batch_size} must be a multiple of the {self.world} processes")
         self._shard: tuple[int, int] | None = None
         self._update = fused(cd_update, config.compile)  # one process; data parallel runs uncompiled
 
@@ -480,7 +269,7 @@ def train_rbm(
     if resume is not None:
         differing = differing_keys(resume.get("config"), asdict(config)) if resume.get("kind") == "rbm" else ["kind"]
         if differing:
-            raise ValueError(f"resume holds another RBM run ({', '.join(differing)} differ)")
+            raise UserError(f"resume holds another RBM run ({', '.join(differing)} differ)")
         rbm.load_state_dict(resume["rbm"])
         trainer.load_state_dict(resume["trainer"])
         measure.set_state(resume["measure"])

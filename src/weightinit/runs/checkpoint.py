@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from .files import CorruptFileError, read_weights, write_text_atomic, write_weights
+from ..errors import UserError
 
 __all__ = ["Checkpoint", "differing_keys", "require_same_settings", "check_same_settings"]
 
@@ -111,7 +112,7 @@ def require_same_settings(saved, settings, where: str) -> None:
     naming the differing keys; ``where`` begins the message ("checkpoint X was made")."""
     differing = differing_keys(saved, json.loads(json.dumps(settings)))
     if differing:
-        raise ValueError(f"{where} with other settings ({', '.join(differing)} differ); "
+        raise UserError(f"{where} with other settings ({', '.join(differing)} differ); "
                          "use the same settings or a new folder")
 
 
@@ -126,7 +127,7 @@ def check_same_settings(path: str | os.PathLike, settings: dict, *, resume: bool
     settings = json.loads(json.dumps(settings))  # tuples -> lists, as they come back from the file
     if resume:
         if not path.is_file():
-            raise ValueError(f"{path.parent} holds no run to resume ({path.name} is missing)")
+            raise UserError(f"{path.parent} holds no run to resume ({path.name} is missing)")
         try:
             saved = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError):

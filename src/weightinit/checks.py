@@ -13,12 +13,14 @@ from typing import Any
 
 import torch
 
+from .errors import UserError
+
 
 def check_choice(name: str, value: Any, allowed: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``allowed``, else raise ValueError."""
     allowed = list(allowed)
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}={value!r} is not supported; use one of {allowed}")
+        raise UserError(f"{name}={value!r} is not supported; use one of {allowed}")
     return value
 
 
@@ -38,12 +40,12 @@ def check_number(
         raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise UserError(f"{name} must be a finite number, got {value!r}")
     if minimum is not None:
         if strictly and value <= minimum:
-            raise ValueError(f"{name} must be > {minimum:g}, got {value!r}")
+            raise UserError(f"{name} must be > {minimum:g}, got {value!r}")
         if not strictly and value < minimum:
-            raise ValueError(f"{name} must be >= {minimum:g}, got {value!r}")
+            raise UserError(f"{name} must be >= {minimum:g}, got {value!r}")
     return value
 
 
@@ -52,7 +54,7 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+        raise UserError(f"{name} must be >= {minimum}, got {value!r}")
     return int(value)
 
 

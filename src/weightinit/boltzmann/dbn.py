@@ -18,14 +18,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_int, check_number
-from . import distributed
-from .checkpoint import Checkpoint, require_same_settings
-from .files import read_weights, write_text_atomic, write_weights
-from .init import xavier_uniform_
-from .models import ACTIVATIONS
-from .rbm import RBM, RBMConfig, RBMEpoch, RBMHistory, check_visible, train_rbm
-from .schemes import Scheme, register_scheme
+from ..activations import ACTIVATIONS
+from ..checks import check_choice, check_int, check_number
+from ..errors import UserError
+from ..init import xavier_uniform_
+from ..runs import distributed
+from ..runs.checkpoint import Checkpoint, require_same_settings
+from ..runs.files import read_weights, write_text_atomic, write_weights
+from ..schemes import Scheme, register_scheme
+from .rbm import RBM, check_visible
+from .trainer import RBMConfig, RBMEpoch, RBMHistory, train_rbm
 
 __all__ = ["DBN", "PROPAGATE", "check_layer_sizes"]
 
@@ -35,10 +37,10 @@ PROPAGATE = ("probabilities", "samples")
 def check_layer_sizes(layer_sizes: Sequence[int]) -> list[int]:
     sizes = list(layer_sizes)
     if len(sizes) < 2:
-        raise ValueError(f"layer_sizes must name at least 2 sizes (visible and one hidden layer), got {sizes}")
+        raise UserError(f"layer_sizes must name at least 2 sizes (visible and one hidden layer), got {sizes}")
     for size in sizes:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise ValueError(f"layer_sizes must be positive integers, got {sizes}")
+            raise UserError(f"layer_sizes must be positive integers, got {sizes}")
     return sizes
 
 
@@ -139,7 +141,7 @@ class DBN(nn.Module):
             return [replace(base, seed=base.seed + i) for i in range(len(self.rbms))]
         configs = list(configs)
         if len(configs) != len(self.rbms) or not all(isinstance(c, RBMConfig) for c in configs):
-            raise ValueError(f"configs must be one RBMConfig or {len(self.rbms)} of them (one per layer)")
+            raise UserError(f"configs must be one RBMConfig or {len(self.rbms)} of them (one per layer)")
         return configs
 
     @staticmethod
@@ -181,7 +183,7 @@ class DBN(nn.Module):
         check_int("n_classes", n_classes, 1)
         for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
             if not 0 <= check_number(name, p) < 1:
-                raise ValueError(f"{name} must be in [0, 1), got {p!r}")
+                raise UserError(f"{name} must be in [0, 1), got {p!r}")
         layers: list[nn.Module] = [nn.Dropout(input_dropout)] if input_dropout else []
         for rbm in self.rbms:
             linear = nn.Linear(rbm.n_visible, rbm.n_hidden)
@@ -202,7 +204,7 @@ class DBN(nn.Module):
 def _linear_chain(model: nn.Module) -> list[nn.Linear]:
     layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if len(layers) < 2 or any(a.out_features != b.in_features for a, b in zip(layers, layers[1:])):
-        raise ValueError("scheme 'dbn' needs a model whose Linear layers form a chain of at least two "
+        raise UserError("scheme 'dbn' needs a model whose Linear layers form a chain of at least two "
                          "(in -> hidden ... -> out), such as weightinit.models.mlp")
     return layers
 

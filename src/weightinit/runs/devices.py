@@ -1,4 +1,9 @@
-"""Matmul precision: float32 by default, bfloat16 inputs where the hardware has it.
+"""Where a run computes: the device (``resolve_device``) and the matmul precision.
+
+``device="auto"`` is CUDA when torch sees a GPU, else the CPU; under torchrun each process
+takes ``cuda:LOCAL_RANK`` (:func:`weightinit.runs.distributed.setup` selects it).
+
+Matmul precision: float32 by default, bfloat16 inputs where the hardware has it.
 
 With ``precision="bf16"`` the inputs of the large matrix products are rounded to bfloat16
 (8 bits of mantissa) and multiplied by the CPU's AVX512-BF16/AMX units or a GPU's tensor
@@ -17,11 +22,24 @@ from pathlib import Path
 
 import torch
 
-from ._checks import check_choice
+from ..checks import check_choice
+from ..errors import UserError
 
-__all__ = ["PRECISIONS", "bf16_supported", "resolve_precision"]
+__all__ = ["DEVICES", "PRECISIONS", "resolve_device", "bf16_supported", "resolve_precision"]
 
+DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("float32", "bf16")
+
+
+def resolve_device(device: str) -> torch.device:
+    """The torch.device that ``device`` ("auto", "cpu" or "cuda") names on this machine."""
+    check_choice("device", device, DEVICES)
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise UserError("device='cuda' was asked for but torch sees no CUDA device; use 'auto' or 'cpu'")
+    # the current device: cuda:LOCAL_RANK under torchrun (distributed.setup selects it), else cuda:0
+    return torch.device("cuda", torch.cuda.current_device())
 
 
 @functools.lru_cache(maxsize=1)

@@ -37,8 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._checks import check_choice
-from .readers import Arrays, DataError, idx_bytes, read_idx_pair, read_npz, read_pkl
+from ..checks import check_choice
+from ..errors import DataError
+from .readers import Arrays, idx_bytes, read_idx_pair, read_npz, read_pkl
 
 __all__ = ["DATASETS", "Dataset", "Split", "DataError", "load_dataset", "default_data_dir", "MNIST_IDX_SHA256"]
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
+
 __all__ = ["DataError", "Arrays", "read_idx", "read_idx_pair", "read_npz", "read_pkl", "idx_bytes"]
 
 # (train_images, train_labels, test_images, test_labels), all uint8
@@ -31,8 +33,6 @@ _IDX_UBYTE = 0x08
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class DataError(ValueError):
-    """A data file is missing, unreadable, truncated or not what it claims to be."""
 
 
 def _open_maybe_gzip(path: Path) -> bytes:

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_positive_int
-from .rbm import RBM, _bernoulli, check_visible
+from ..checks import check_positive_int
+from ..errors import UserError
+from .cd import draw_bernoulli
+from .rbm import RBM, check_visible
 
 __all__ = ["log_partition_exact", "AISResult", "ais_log_partition", "beta_schedule", "average_log_likelihood",
            "MAX_EXACT_HIDDEN"]
@@ -44,7 +46,7 @@ def log_partition_exact(rbm: RBM, chunk: int = 1 << 14) -> float:
     - \\frac12\\|b\\|^2}`.
     """
     if rbm.n_hidden > MAX_EXACT_HIDDEN:
-        raise ValueError(f"exact log Z enumerates 2^n_hidden states; n_hidden={rbm.n_hidden} > {MAX_EXACT_HIDDEN}, use AIS")
+        raise UserError(f"exact log Z enumerates 2^n_hidden states; n_hidden={rbm.n_hidden} > {MAX_EXACT_HIDDEN}, use AIS")
     W, b, c = rbm.W.double().cpu(), rbm.b_v.double().cpu(), rbm.b_h.double().cpu()
     H = rbm.n_hidden
     bits = 2 ** torch.arange(H)
@@ -120,7 +122,7 @@ def ais_log_partition(
 
     if bernoulli:
         log_z_base = F.softplus(base.double()).sum().item() + H * math.log(2.0)
-        v = _bernoulli(torch.sigmoid(base).expand(n_chains, D).contiguous(), generator)
+        v = draw_bernoulli(torch.sigmoid(base).expand(n_chains, D).contiguous(), generator)
     else:
         log_z_base = 0.5 * D * math.log(2 * math.pi) + H * math.log(2.0)
         v = base + torch.randn(n_chains, D, generator=generator, device=device)
@@ -141,10 +143,10 @@ def ais_log_partition(
         if k == len(betas) - 1:
             break
         # T_k: h ~ p_β(h | v), then v ~ p_β(v | h); leaves p*_β invariant
-        h = _bernoulli(torch.sigmoid(beta * hidden_in), generator)
+        h = draw_bernoulli(torch.sigmoid(beta * hidden_in), generator)
         visible_in = (1 - beta) * base + beta * torch.addmm(b, h, W)
         if bernoulli:
-            v = _bernoulli(torch.sigmoid(visible_in), generator)
+            v = draw_bernoulli(torch.sigmoid(visible_in), generator)
         else:
             v = visible_in + torch.randn(v.shape, generator=generator, device=device)
         hidden_in = torch.addmm(c, v, W.T)

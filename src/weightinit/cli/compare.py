@@ -1,0 +1,84 @@
+"""``weightinit compare``: the lecture's experiment, one network from several initializations."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..data.datasets import load_dataset
+from ..diagnostics import diagnose
+from ..experiments.compare import LECTURE_INITS, CompareConfig, compare
+from ..models import NAMED_ARCHS, parse_arch
+from ..plots import plot_curves, plot_std_by_layer
+from ..report import format_table, write_compare_outputs
+from ..runs import distributed
+from ..train import TrainConfig
+from .common import QUICK_HELP, add_data_options, add_output_options, add_train_options, describe, emit, say, split_list
+from .run_folder import open_run
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "compare",
+        help="train one network from several initializations and compare (the lecture's experiment)",
+        description="Train the same network on the same data from each initialization; print a table "
+        "sorted by test accuracy and write results.json, results.csv, curves.png and report.md.",
+    )
+    add_data_options(parser, default=None)
+    parser.add_argument("--arch", default="lecture",
+                        help="layer sizes such as 784-256-256-10, or lecture (in-256-256-out), deep (in-512x4-out)")
+    parser.add_argument("--activation", default="relu", help="hidden activation (default %(default)s)")
+    parser.add_argument("--inits", default=",".join(LECTURE_INITS),
+                        help="comma-separated schemes (see `weightinit schemes`)")
+    parser.add_argument("--seeds", type=int, default=1, help="runs per init, reported as mean ± std (default 1)")
+    parser.add_argument("--nonlinearity", default="auto",
+                        help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
+    parser.add_argument("--pretrain-epochs", type=int, default=5, help="RBM epochs per layer for --inits dbn (default 5)")
+    add_train_options(parser)
+    parser.add_argument("--diagnose", action="store_true",
+                        help="also write std_by_layer.png: per-layer activation/gradient std of each init at epoch 0")
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_HELP}: 10 epochs (2 on MNIST-sized data)")
+    add_output_options(parser, "compare", resumable=True)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    dataset_name = args.dataset or ("digits" if args.quick else "mnist")
+    epochs = args.epochs
+    if epochs is None:
+        epochs = (2 if dataset_name in ("mnist", "fashion-mnist") else 10) if args.quick else TrainConfig.epochs
+    train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=epochs,
+                        batch_size=args.batch_size, seed=args.seed, device=args.device)
+    config = CompareConfig(arch=args.arch, activation=args.activation, inits=split_list(args.inits),
+                           seeds=args.seeds, nonlinearity=args.nonlinearity, pretrain_epochs=args.pretrain_epochs,
+                           train=train)
+    if config.arch not in NAMED_ARCHS:
+        parse_arch(config.arch)  # a malformed spec is refused before the data is loaded
+    dataset = load_dataset(dataset_name, args.data_dir)
+    parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
+    describe(dataset)
+    reports = {}
+    probe = (dataset.train.x[:256], dataset.train.y[:256])  # the per-layer picture at epoch 0, on training data
+
+    def on_init(init, seed, model):
+        if seed == config.train.seed:
+            reports[init] = diagnose(model, probe)
+
+    with open_run(args, "compare") as folder:
+        results = compare(dataset, config, progress=not args.no_progress, on_init=on_init if args.diagnose else None,
+                          checkpoint_dir=folder / "checkpoints")
+        if args.diagnose and distributed.launched():  # each process diagnosed the inits it ran
+            for share in distributed.all_gather_objects(reports):
+                reports.update(share)
+        if not distributed.is_main():
+            return 0
+        if reports:
+            results.diagnostics = {init: r.to_dicts() for init, r in reports.items()}
+            plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results.arch} {results.activation}: epoch 0")
+        write_compare_outputs(results, folder)
+        plot_curves([(r.init, r.history) for r in results.runs], folder / "curves.png",
+                    f"{results.dataset} {results.arch} {results.activation}: initializations compared")
+    emit(results, format_table(results.summary), args.json)
+    say(f"wrote {folder}/: results.json, results.csv, curves.png, report.md")
+    return 0

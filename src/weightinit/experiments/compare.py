@@ -1,0 +1,209 @@
+"""The lecture's experiment: one network trained from several initializations on the same
+data, everything else equal.
+
+The defaults are the lecture's (Lab 09-2): MNIST, 784-256-256-10 ReLU, Adam lr 1e-3, batch
+100, 15 epochs, seed 777, and the inits it discusses (N(0, 1), Xavier, He) plus PyTorch's
+default, LeCun and orthogonal. Run ``k`` of ``--seeds N`` uses seed ``seed + k`` for both the
+initialization draw and the data order, so every init sees the same batches. The test set is
+evaluated after every epoch, as the lecture does: ``compare`` measures how fast each init
+learns, it chooses nothing on the test set.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import torch
+from torch import nn
+
+from ..activations import ACTIVATIONS
+from ..boltzmann.trainer import RBMConfig
+from ..checks import check_positive_int
+from ..data.datasets import Dataset
+from ..errors import UserError
+from ..models import mlp, parse_arch
+from ..runs import distributed
+from ..runs.checkpoint import Checkpoint
+from ..schemes import check_schemes, init_model
+from ..train import TrainConfig, fit
+from .common import checkpoint_in, progress_bar, versions
+
+__all__ = ["LECTURE_INITS", "CompareConfig", "CompareRun", "InitSummary", "CompareResult", "compare", "summarize"]
+
+LECTURE_INITS = (
+    "normal",
+    "default",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_normal",
+    "orthogonal",
+)
+
+
+@dataclass
+class CompareConfig:
+    """What ``compare`` runs: the network, the inits, the seeds and how to train."""
+
+    arch: str = "lecture"  # a spec "784-256-256-10" or a name: "lecture" (in-256-256-out), "deep"
+    activation: str = "relu"
+    inits: tuple[str, ...] = LECTURE_INITS
+    seeds: int = 1  # runs per init; mean ± std over them
+    nonlinearity: str = "auto"  # gain rule of init_model: "auto" = from the following activation
+    pretrain_epochs: int = 5  # RBM epochs per layer for the data-driven "dbn" init
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        self.inits = check_schemes(self.inits)
+        if self.activation not in ACTIVATIONS:
+            raise UserError(f"activation={self.activation!r} is not supported; use one of {list(ACTIVATIONS)}")
+        check_positive_int("seeds", self.seeds)
+        check_positive_int("pretrain_epochs", self.pretrain_epochs)
+
+
+@dataclass
+class CompareRun:
+    """One init and seed, trained."""
+
+    init: str
+    seed: int
+    test_accuracy: float  # after the last epoch
+    final_train_loss: float
+    first_epoch_loss: float  # mean training loss of epoch 1
+    seconds_per_epoch: float
+    init_seconds: float  # the initialization itself (pre-training, for "dbn")
+    diverged: bool
+    diverged_at: dict | None
+    history: list[dict]  # per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
+
+
+@dataclass
+class InitSummary:
+    """One init over its seeds: means (and the std of the accuracy)."""
+
+    init: str
+    runs: int
+    test_accuracy: float
+    test_accuracy_std: float
+    first_epoch_loss: float
+    final_train_loss: float
+    seconds_per_epoch: float
+    diverged: int  # how many of its runs diverged
+
+
+@dataclass
+class CompareResult:
+    """What ``compare`` measured: ``to_dict()`` is the ``results.json`` schema."""
+
+    dataset: str
+    source: str
+    arch: str
+    activation: str
+    config: dict
+    versions: dict
+    summary: list[InitSummary]  # best accuracy first, inits with a diverged run last
+    runs: list[CompareRun]
+    diagnostics: dict[str, list[dict]] | None = None  # init -> per-layer statistics at epoch 0
+
+    def to_dict(self) -> dict:
+        result = {"experiment": "compare", **asdict(self)}
+        if self.diagnostics is None:
+            del result["diagnostics"]
+        return result
+
+
+def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool,
+               on_init: Callable[[str, int, nn.Module], None] | None, checkpoint: Checkpoint | None) -> CompareRun:
+    """One init and seed: initialize, train, measure. With a ``checkpoint``, a finished run is
+    read back and an unfinished one continues."""
+    if checkpoint is not None and (done := checkpoint.result()) is not None:
+        return CompareRun(**done["run"])
+    resume = checkpoint.load() if checkpoint is not None else None
+    model = mlp(sizes, config.activation)
+    if resume is None or on_init is not None:  # a resumed run's weights come from its checkpoint
+        start = time.perf_counter()
+        # settings of the data-driven schemes; the others take none
+        scheme_config = {"dbn": RBMConfig(epochs=config.pretrain_epochs, device=config.train.device)}.get(init)
+        init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed),
+                   data=dataset.train.x, config=scheme_config)
+        init_seconds = time.perf_counter() - start
+        if on_init is not None:
+            on_init(init, seed, model)
+    if resume is not None:
+        init_seconds = resume["init_seconds"]
+    train = replace(config.train, seed=seed)
+    save = None if checkpoint is None else (lambda state: checkpoint.save({**state, "init_seconds": init_seconds}))
+    with progress_bar(train.epochs * math.ceil(len(dataset.train) / train.batch_size), f"{init} (seed {seed})",
+                      progress) as bar:
+        history = fit(model, dataset.train, train, evaluate_on=("test", dataset.test), on_batch=bar.update,
+                      checkpoint=save, resume=resume)
+    run = CompareRun(init=init, seed=seed, test_accuracy=history.last.eval_accuracy,
+                     final_train_loss=history.last.train_loss, first_epoch_loss=history.epochs[0].train_loss,
+                     seconds_per_epoch=statistics.fmean(r.seconds for r in history.epochs), init_seconds=init_seconds,
+                     diverged=history.diverged, diverged_at=history.diverged_at, history=history.to_dicts())
+    if checkpoint is not None and distributed.rank() == 0:  # data parallel (fewer runs than ranks): one writes
+        checkpoint.finish({"run": asdict(run)}, {"model": model.state_dict()})
+    return run
+
+
+def summarize(runs: list[CompareRun]) -> list[InitSummary]:
+    """One row per init, mean (and std over seeds) of each measure, best accuracy first."""
+    rows = []
+    for init in dict.fromkeys(run.init for run in runs):
+        mine = [run for run in runs if run.init == init]
+        accuracy = [run.test_accuracy for run in mine]
+        rows.append(InitSummary(
+            init=init,
+            runs=len(mine),
+            test_accuracy=statistics.fmean(accuracy),
+            test_accuracy_std=statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0,
+            first_epoch_loss=statistics.fmean(run.first_epoch_loss for run in mine),
+            final_train_loss=statistics.fmean(run.final_train_loss for run in mine),
+            seconds_per_epoch=statistics.fmean(run.seconds_per_epoch for run in mine),
+            diverged=sum(run.diverged for run in mine),
+        ))
+    return sorted(rows, key=_rank)
+
+
+def _rank(row: InitSummary) -> tuple[bool, float]:
+    """Rows with a diverged run (or a NaN accuracy) last; the rest by accuracy, best first."""
+    failed = row.diverged > 0 or math.isnan(row.test_accuracy)
+    return failed, 0.0 if math.isnan(row.test_accuracy) else -row.test_accuracy
+
+
+def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False,
+            on_init: Callable[[str, int, nn.Module], None] | None = None,
+            checkpoint_dir: str | os.PathLike | None = None) -> CompareResult:
+    """Train ``config.arch`` from each init in ``config.inits`` (``config.seeds`` times) on
+    ``dataset`` and return what was measured.
+
+    A diverged run (NaN/inf or exploding loss) is recorded as such; the others carry on.
+    ``on_init(init, seed, model)`` is called with each freshly initialized model (epoch 0).
+    With ``checkpoint_dir``, each run checkpoints every epoch into ``<init>-seed<seed>/``
+    there and keeps its result and final weights; calling again with the same folder (and
+    config) skips the finished runs and continues the unfinished one exactly. Under
+    torchrun each process trains every N-th run and all of them return all the results.
+    """
+    config = config or CompareConfig()
+    sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
+    plan = [(init, config.train.seed + k) for init in config.inits for k in range(config.seeds)]
+    # under torchrun the runs are independent: rank r trains runs r, r + N, ...
+    runs = distributed.share_runs(plan, lambda run: _train_one(
+        dataset, sizes, config, *run, progress, on_init, checkpoint_in(checkpoint_dir, f"{run[0]}-seed{run[1]}")))
+    return CompareResult(
+        dataset=dataset.name,
+        source=dataset.source,
+        arch="-".join(map(str, sizes)),
+        activation=config.activation,
+        config={"inits": list(config.inits), "seeds": config.seeds, "nonlinearity": config.nonlinearity,
+                "pretrain_epochs": config.pretrain_epochs, **asdict(config.train)},
+        versions=versions(),
+        summary=summarize(runs),
+        runs=runs,
+    )
