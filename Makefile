@@ -1,11 +1,11 @@
-# The two commands of the README: `make demo` and `make test`.
+# The two commands of the README: `make demo` and `make test` (lint, then the tests).
 # Both create .venv if missing and install the package with the pinned CPU versions.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.weightinit-installed
 
-.PHONY: demo test fuzz install bench clean
+.PHONY: demo test lint fuzz install bench clean
 
 install: $(STAMP)
 
@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/weightinit compare
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 
 # the property-based tests with 2000 examples each instead of make test's 40
 fuzz: $(STAMP)

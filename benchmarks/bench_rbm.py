@@ -26,15 +26,16 @@ import time
 import torch
 from sklearn.neural_network import BernoulliRBM as SklearnRBM
 
-from weightinit.data import load_dataset
-from weightinit.boltzmann.partition import ais_log_partition, average_log_likelihood
-from weightinit.runs.devices import bf16_supported
 from weightinit.boltzmann import RBM, RBMConfig, RBMTrainer
+from weightinit.boltzmann.partition import ais_log_partition, average_log_likelihood
+from weightinit.data import load_dataset
+from weightinit.runs.devices import bf16_supported
 
 
 def measure(rbm: RBM, train: torch.Tensor, test: torch.Tensor, ais_steps: int) -> tuple[float, float]:
     pl = rbm.pseudo_likelihood(test, generator=torch.Generator().manual_seed(123)).mean().item()
-    ais = ais_log_partition(rbm, data=train, n_chains=100, n_steps=ais_steps, generator=torch.Generator().manual_seed(7))
+    ais = ais_log_partition(rbm, data=train, n_chains=100, n_steps=ais_steps,
+                            generator=torch.Generator().manual_seed(7))
     return pl, average_log_likelihood(rbm, test, ais.log_z)
 
 
@@ -47,7 +48,8 @@ def main() -> None:
     args = parser.parse_args()
     data = load_dataset("mnist")
     train, test = data.train.x, data.test.x
-    print(f"MNIST {tuple(train.shape)} from {data.source}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+    print(f"MNIST {tuple(train.shape)} from {data.source}; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; "
           f"784-500, batch 100, lr 0.1, no momentum, {args.epochs} epochs")
 
     rows = []
@@ -76,7 +78,8 @@ def main() -> None:
             config = RBMConfig(lr=0.1, momentum=0.0, final_momentum=0.0, persistent=persistent, precision=precision,
                                sample_visible=sample_visible, device="cpu", compile=compiled)
             trainer = RBMTrainer(rbm, config)
-            name = (f"weightinit {'PCD' if persistent else 'CD'}-1 {precision}{'' if sample_visible else ' mean-field v'}"
+            name = (f"weightinit {'PCD' if persistent else 'CD'}-1 {precision}"
+                    f"{'' if sample_visible else ' mean-field v'}"
                     f"{' compiled' if compiled else ''}")
             if compiled:  # the one-off compile, on a copy so that the timed run starts where the others do
                 warm = RBMTrainer(RBM(784, 500).reset_parameters(train, torch.Generator().manual_seed(0)), config)

@@ -16,9 +16,8 @@ import time
 
 import torch
 
-from weightinit.data import load_dataset
 from weightinit.boltzmann import DBN
-from weightinit.data import split_validation
+from weightinit.data import load_dataset, split_validation
 from weightinit.runs.files import read_weights
 from weightinit.train import TrainConfig, fit
 

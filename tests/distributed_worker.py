@@ -8,13 +8,13 @@ import sys
 
 import torch
 
+from weightinit import init_model
+from weightinit.boltzmann import RBM, RBMConfig, train_rbm
+from weightinit.data import load_dataset
+from weightinit.models import mlp
 from weightinit.runs import distributed
 from weightinit.runs.checkpoint import Checkpoint
-from weightinit.data import load_dataset
 from weightinit.runs.interrupt import Interrupted, request_stop, stop_on_sigint
-from weightinit.models import mlp
-from weightinit.boltzmann import RBM, RBMConfig, train_rbm
-from weightinit.schemes import init_model
 from weightinit.train import TrainConfig, fit
 
 FIT = TrainConfig(epochs=3, batch_size=100, seed=1)

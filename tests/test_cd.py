@@ -6,9 +6,8 @@ import warnings
 import pytest
 import torch
 
-from weightinit.boltzmann import cd
+from weightinit.boltzmann import RBM, RBMConfig, RBMTrainer, cd
 from weightinit.data import load_dataset
-from weightinit.boltzmann import RBM, RBMConfig, RBMTrainer
 
 needs_compiler = pytest.mark.skipif(shutil.which("c++") is None and shutil.which("g++") is None,
                                     reason="torch.compile on the CPU needs a C++ compiler")
@@ -85,7 +84,8 @@ def test_a_failed_compile_falls_back_with_a_warning(monkeypatch):
     monkeypatch.setattr(torch, "compile", broken)
     monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name)
     double = cd.fused(lambda t: t * 2, enabled=True)
-    with pytest.warns(RuntimeWarning, match="torch.compile failed .RuntimeError: no compiler here.; running uncompiled"):
+    with pytest.warns(RuntimeWarning,
+                      match="torch.compile failed .RuntimeError: no compiler here.; running uncompiled"):
         assert torch.equal(double(torch.ones(2)), torch.full((2,), 2.0))
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # warned once, then eager without trying again

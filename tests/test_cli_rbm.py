@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from weightinit.cli import main
 from weightinit.boltzmann import RBM
+from weightinit.cli import main
 
 
 def test_rbm_command_writes_everything(tmp_path):
@@ -26,8 +26,8 @@ def test_rbm_command_writes_everything(tmp_path):
     assert results["config"]["persistent"] is True
     assert results["test"]["log_likelihood"] < 0 and results["test"]["ais"]["n_steps"] == 300
     assert "AIS log Z" in done.stderr and "recon err" in done.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "filters.png", "rbm.pt", "rbm.pt.sha256", "results.json",
-                                                     "samples.png", "settings.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint", "filters.png", "rbm.pt", "rbm.pt.sha256",
+                                                     "results.json", "samples.png", "settings.json"]
     saved = torch.load(out / "rbm.pt", weights_only=True)
     rbm = RBM(saved["n_visible"], saved["n_hidden"], saved["visible"])
     rbm.load_state_dict(saved["state_dict"])

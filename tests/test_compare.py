@@ -72,8 +72,8 @@ def test_cli_writes_every_file(tmp_path, capsys):
     table = capsys.readouterr().out
     assert table.splitlines()[0].split()[:3] == ["init", "test", "accuracy"]
     assert table.splitlines()[2].startswith("he_normal")  # sorted by accuracy
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "curves.png", "report.md", "results.csv", "results.json",
-                                                     "settings.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "curves.png", "report.md", "results.csv",
+                                                     "results.json", "settings.json"]
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["he_normal-seed777", "normal-seed777"]
     assert sorted(p.name for p in (out / "checkpoints" / "normal-seed777").iterdir()) == [
         "result.json", "weights.pt", "weights.pt.sha256"]
@@ -152,7 +152,8 @@ def test_cli_unreadable_data_file_is_one_line(tmp_path, capsys, monkeypatch):
 def test_default_run_folder_is_timestamped_and_never_reused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for _ in range(2):
-        assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal", "--epochs", "1", "--no-progress"]) == 0
+        assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal", "--epochs", "1",
+                     "--no-progress"]) == 0
     folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert len(folders) == 2 and all(name.split("-")[-1] in ("compare", "2") for name in folders)
 

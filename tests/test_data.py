@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from weightinit.data import datasets as data_module
 from weightinit.data import DataError, Dataset, Split, load_dataset
+from weightinit.data import datasets as data_module
 
 from .mnist_files import official_arrays, small_arrays, write_idx_files
 

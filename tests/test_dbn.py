@@ -12,12 +12,12 @@ import torch
 from sklearn.utils.estimator_checks import check_estimator
 
 from weightinit import init_model
+from weightinit.boltzmann import RBMConfig
+from weightinit.boltzmann.dbn import DBN
 from weightinit.cli import main
 from weightinit.data import load_dataset
-from weightinit.boltzmann.dbn import DBN
 from weightinit.estimators import DBNClassifier
 from weightinit.models import mlp
-from weightinit.boltzmann import RBMConfig
 from weightinit.train import TrainConfig, fit
 
 CONFIG = RBMConfig(epochs=4, batch_size=10, lr=0.05, device="cpu")
@@ -94,7 +94,8 @@ def test_resume_with_other_settings_is_refused(digits, tmp_path):
 
 def test_dbn_scheme_pretrains_an_existing_mlp(digits):
     model = mlp("64-32-16-10", activation="sigmoid")
-    init_model(model, "dbn", data=digits.train.x, config=RBMConfig(epochs=2), generator=torch.Generator().manual_seed(0))
+    init_model(model, "dbn", data=digits.train.x, config=RBMConfig(epochs=2),
+               generator=torch.Generator().manual_seed(0))
     reference = DBN([64, 32, 16])
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=torch.Generator().manual_seed(0)))
     reference.pretrain(digits.train.x, replace(RBMConfig(epochs=2), seed=seed))

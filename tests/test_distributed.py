@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from weightinit.boltzmann import RBM, train_rbm
+from weightinit.data import load_dataset
 from weightinit.runs import distributed
 from weightinit.runs.checkpoint import Checkpoint
-from weightinit.data import load_dataset
-from weightinit.boltzmann import RBM, train_rbm
 
 from . import distributed_worker as worker
 

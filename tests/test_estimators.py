@@ -54,7 +54,8 @@ def test_fitted_attributes_and_methods(digits01):
     assert rbm.intercept_visible_.shape == (64,)
     h = rbm.transform(x)
     assert h.shape == (200, 16) and h.dtype == np.float32 and ((h >= 0) & (h <= 1)).all()
-    assert np.allclose(rbm.fit_transform(x), BernoulliRBM(n_components=16, n_iter=2, random_state=0).fit(x).transform(x))
+    assert np.allclose(rbm.fit_transform(x),
+                       BernoulliRBM(n_components=16, n_iter=2, random_state=0).fit(x).transform(x))
     v = rbm.gibbs(x[:5])
     assert v.shape == (5, 64) and set(np.unique(v)) <= {0.0, 1.0}
     assert rbm.score_samples(x).shape == (200,)

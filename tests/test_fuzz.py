@@ -26,10 +26,11 @@ from hypothesis import strategies as st
 from torch import nn
 
 import weightinit.init as wi
+from weightinit import init_model
 from weightinit.boltzmann import RBM, RBMConfig, train_rbm
 from weightinit.data.readers import DataError, idx_bytes, read_idx, read_npz, read_pkl
 from weightinit.layers import layer_fans, layer_nonlinearities
-from weightinit.schemes import SCHEMES, init_model
+from weightinit.schemes import SCHEMES
 
 from .mnist_files import official_arrays
 

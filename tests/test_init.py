@@ -359,11 +359,16 @@ def test_dirac_conv_is_identity():
 BAD_CALLS = [
     (lambda t: wi.xavier_uniform_(t, gain=-1.0), ValueError, "gain must be >= 0, got -1.0"),
     (lambda t: wi.xavier_normal_(t, gain=float("nan")), ValueError, "gain must be a finite number, got nan"),
-    (lambda t: wi.he_uniform_(t, mode="fan_avg"), ValueError, "mode='fan_avg' is not supported; use one of ['fan_in', 'fan_out']"),
-    (lambda t: wi.he_normal_(t, nonlinearity="relu6"), ValueError, "nonlinearity='relu6' is not supported; use one of ["),
-    (lambda t: wi.he_normal_(t, a=float("inf"), nonlinearity="leaky_relu"), ValueError, "a must be a finite number, got inf"),
-    (lambda t: wi.variance_scaling_(t, mode="avg"), ValueError, "mode='avg' is not supported; use one of ['fan_in', 'fan_out', 'fan_avg']"),
-    (lambda t: wi.variance_scaling_(t, distribution="gauss"), ValueError, "distribution='gauss' is not supported; use one of ['truncated_normal', 'normal', 'uniform']"),
+    (lambda t: wi.he_uniform_(t, mode="fan_avg"), ValueError,
+     "mode='fan_avg' is not supported; use one of ['fan_in', 'fan_out']"),
+    (lambda t: wi.he_normal_(t, nonlinearity="relu6"), ValueError,
+     "nonlinearity='relu6' is not supported; use one of ["),
+    (lambda t: wi.he_normal_(t, a=float("inf"), nonlinearity="leaky_relu"), ValueError,
+     "a must be a finite number, got inf"),
+    (lambda t: wi.variance_scaling_(t, mode="avg"), ValueError,
+     "mode='avg' is not supported; use one of ['fan_in', 'fan_out', 'fan_avg']"),
+    (lambda t: wi.variance_scaling_(t, distribution="gauss"), ValueError,
+     "distribution='gauss' is not supported; use one of ['truncated_normal', 'normal', 'uniform']"),
     (lambda t: wi.variance_scaling_(t, scale=-2.0), ValueError, "scale must be >= 0, got -2.0"),
     (lambda t: wi.variance_scaling_(t, fan_in=0), ValueError, "fan_in must be > 0, got 0.0"),
     (lambda t: wi.variance_scaling_(t, mode="fan_out", fan_out=-3), ValueError, "fan_out must be > 0, got -3.0"),
@@ -379,7 +384,8 @@ BAD_CALLS = [
     (lambda t: wi.xavier_uniform_(t, generator=123), TypeError, "generator must be a torch.Generator or None, got int"),
     (lambda t: wi.calculate_gain("relu", 0.1), ValueError, "param=0.1 is not used by nonlinearity='relu'"),
     (lambda t: wi.calculate_gain("leaky_relu", "0.1"), TypeError, "param must be a real number, got '0.1' of type str"),
-    (lambda t: wi.dirac_(torch.empty(4, 3, 3, 3), groups=3), ValueError, "groups=3 must divide the output channels, got 4"),
+    (lambda t: wi.dirac_(torch.empty(4, 3, 3, 3), groups=3), ValueError,
+     "groups=3 must divide the output channels, got 4"),
     (lambda t: wi.dirac_(t), ValueError, "tensor must be 3-, 4- or 5-D for dirac_, got shape (6, 7)"),
 ]
 
@@ -416,7 +422,8 @@ def test_integer_tensors_raise_type_error():
         wi.he_normal_(torch.zeros(3, 3, dtype=torch.int64))
 
 
-@pytest.mark.parametrize("fill", [wi.xavier_uniform_, wi.he_normal_, wi.orthogonal_, wi.zeros_, wi.normal_, wi.trunc_normal_])
+@pytest.mark.parametrize("fill", [wi.xavier_uniform_, wi.he_normal_, wi.orthogonal_, wi.zeros_, wi.normal_,
+                                  wi.trunc_normal_])
 def test_zero_element_tensor_warns_and_is_left_alone(fill):
     t = torch.empty(0, 5)
     with pytest.warns(UserWarning, match="zero-element tensor is a no-op"):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from scipy import integrate
 
-from weightinit.boltzmann.partition import ais_log_partition, average_log_likelihood, beta_schedule, log_partition_exact
 from weightinit.boltzmann import RBM
+from weightinit.boltzmann.partition import ais_log_partition, average_log_likelihood, beta_schedule, log_partition_exact
 
 from .test_rbm import states, tiny_rbm
 

@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from weightinit.runs import devices as precision_module
-from weightinit.data import load_dataset
 from weightinit.boltzmann import RBM, RBMConfig, RBMTrainer, train_rbm
+from weightinit.data import load_dataset
+from weightinit.runs import devices as precision_module
 
 
 def tiny_rbm(n_visible=4, n_hidden=3, visible="bernoulli", seed=0, scale=1.0) -> RBM:
@@ -218,12 +218,14 @@ def test_bad_data_is_refused(data, message):
     [
         (lambda: RBM(4, 0), ValueError, "n_hidden must be >= 1, got 0"),
         (lambda: RBM(0, 3), ValueError, "n_visible must be >= 1, got 0"),
-        (lambda: RBM(4, 3, "poisson"), ValueError, "visible='poisson' is not supported; use one of ['bernoulli', 'gaussian']"),
+        (lambda: RBM(4, 3, "poisson"), ValueError,
+         "visible='poisson' is not supported; use one of ['bernoulli', 'gaussian']"),
         (lambda: RBMConfig(k=0), ValueError, "k must be >= 1, got 0"),
         (lambda: RBMConfig(lr=0), ValueError, "lr must be > 0, got 0"),
         (lambda: RBMConfig(momentum=1.0), ValueError, "momentum must be in [0, 1), got 1.0"),
         (lambda: RBMConfig(weight_decay=-1.0), ValueError, "weight_decay must be >= 0, got -1.0"),
-        (lambda: RBMConfig(precision="fp8"), ValueError, "precision='fp8' is not supported; use one of ['float32', 'bf16']"),
+        (lambda: RBMConfig(precision="fp8"), ValueError,
+         "precision='fp8' is not supported; use one of ['float32', 'bf16']"),
         (lambda: RBMConfig(persistent="yes"), TypeError, "persistent must be a bool"),
         (lambda: RBMConfig(sample_visible=1), TypeError, "sample_visible must be a bool"),
         (lambda: RBM(4, 3).gibbs(torch.zeros(2, 4), steps=0), ValueError, "steps must be >= 1, got 0"),

@@ -17,13 +17,13 @@ import pytest
 import torch
 from torch import nn
 
-from weightinit.runs.checkpoint import Checkpoint, check_same_settings
+from weightinit import init_model
+from weightinit.boltzmann import RBM, RBMConfig, train_rbm
 from weightinit.data import load_dataset
+from weightinit.models import mlp
+from weightinit.runs.checkpoint import Checkpoint, check_same_settings
 from weightinit.runs.files import read_weights
 from weightinit.runs.interrupt import Interrupted, request_stop, stop_on_sigint
-from weightinit.models import mlp
-from weightinit.boltzmann import RBM, RBMConfig, train_rbm
-from weightinit.schemes import init_model
 from weightinit.train import TrainConfig, fit
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -70,7 +70,8 @@ def test_fit_stopped_anywhere_resumes_bit_identically(digits, stop_at, ema):
             request_stop()
 
     with stop_on_sigint(), pytest.raises(Interrupted):
-        fit(model, digits.train, config, on_batch=on_batch, keep_best=True, checkpoint=saved.append, evaluate_on=("test", digits.test))
+        fit(model, digits.train, config, on_batch=on_batch, keep_best=True, checkpoint=saved.append,
+            evaluate_on=("test", digits.test))
     state = read_weights_roundtrip(saved[-1])
     fresh = _model(seed=99)  # other weights: everything must come from the checkpoint
     resumed = fit(fresh, digits.train, config, keep_best=True, resume=state, evaluate_on=("test", digits.test))
@@ -87,9 +88,11 @@ def read_weights_roundtrip(state: dict) -> dict:
 
 def test_fit_refuses_a_state_of_another_config(digits):
     saved = []
-    fit(_model(), digits.train, TrainConfig(epochs=1, batch_size=64), checkpoint=saved.append, evaluate_on=("test", digits.test))
+    fit(_model(), digits.train, TrainConfig(epochs=1, batch_size=64), checkpoint=saved.append,
+        evaluate_on=("test", digits.test))
     with pytest.raises(ValueError, match=r"another config \(batch_size, epochs differ\)"):
-        fit(_model(), digits.train, TrainConfig(epochs=2, batch_size=32), resume=saved[-1], evaluate_on=("test", digits.test))
+        fit(_model(), digits.train, TrainConfig(epochs=2, batch_size=32), resume=saved[-1],
+            evaluate_on=("test", digits.test))
 
 
 @pytest.mark.parametrize("persistent", [False, True])

@@ -105,7 +105,8 @@ def test_fan_out_init_preserves_backward_variance(make, shape, crop):
 
 def test_torch_fan_out_misses_for_the_depthwise_conv():
     layer = BACKWARD_CASES[0][0]()
-    nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="linear", generator=torch.Generator().manual_seed(0))
+    nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="linear",
+                            generator=torch.Generator().manual_seed(0))
     # pytorch#23854: torch's fan_out is 64·9 against the true 9.
     assert input_gradient_variance(layer, unit_input(4, 64, 24, 24), 1) == pytest.approx(1 / 64, rel=0.15)
 
@@ -145,7 +146,8 @@ def test_two_layers_without_activation_between_are_linear():
 def test_init_model_on_a_mixed_model_uses_true_fans_and_following_gains(scheme):
     model = Mixed()
     wi.init_model(model, scheme, generator=torch.Generator().manual_seed(1))
-    gains = {"encode.0": math.sqrt(2), "encode.3": 5 / 3, "decode.0": math.sqrt(2 / 1.04), "head.2": 0.75, "head.4": 1.0}
+    gains = {"encode.0": math.sqrt(2), "encode.3": 5 / 3, "decode.0": math.sqrt(2 / 1.04), "head.2": 0.75,
+             "head.4": 1.0}
     fans = {  # recomputed by hand: (fan_in, fan_out)
         "encode.0": (27, 216),
         "encode.3": (72, 72),
@@ -236,8 +238,10 @@ def test_bias_free_layers_are_fine():
     "kwargs, error, message",
     [
         ({"scheme": "glorot"}, ValueError, "scheme='glorot' is not supported; use one of ['default', 'zeros'"),
-        ({"scheme": "he_normal", "nonlinearity": "swishy"}, ValueError, "nonlinearity='swishy' is not supported; use one of ['auto'"),
-        ({"scheme": "he_normal", "bias": "ones"}, ValueError, "bias='ones' is not supported; use one of ['auto', 'zeros', 'default', 'keep']"),
+        ({"scheme": "he_normal", "nonlinearity": "swishy"}, ValueError,
+         "nonlinearity='swishy' is not supported; use one of ['auto'"),
+        ({"scheme": "he_normal", "bias": "ones"}, ValueError,
+         "bias='ones' is not supported; use one of ['auto', 'zeros', 'default', 'keep']"),
         ({"scheme": "he_normal", "bias": float("nan")}, ValueError, "bias must be a finite number, got nan"),
         ({"scheme": "he_normal", "generator": 3}, TypeError, "generator must be a torch.Generator or None, got int"),
     ],
@@ -265,7 +269,7 @@ def test_lazy_layer_is_refused_before_anything_changes():
 
 
 def test_model_without_layers_warns():
-    with pytest.warns(UserWarning, match="no Linear/Conv layers"):
+    with pytest.warns(UserWarning, match="nothing was initialized"):
         wi.init_model(nn.Sequential(nn.ReLU()), "he_normal")
 
 

@@ -46,7 +46,8 @@ def test_same_seed_same_result_and_global_rng_untouched(synthetic, dropout):
 def test_train_loss_is_the_mean_over_batches_including_the_last_partial_one(synthetic):
     # 2000 samples, batch 300: 7 batches, the last of 200.
     model = _model()
-    history = fit(model, synthetic.train, TrainConfig(epochs=1, batch_size=300, lr=1e-12), evaluate_on=("test", synthetic.test))
+    history = fit(model, synthetic.train, TrainConfig(epochs=1, batch_size=300, lr=1e-12),
+                  evaluate_on=("test", synthetic.test))
     with torch.no_grad():
         full_loss = nn.functional.cross_entropy(model(synthetic.train.x), synthetic.train.y).item()
     # with a negligible learning rate every batch sees the initial weights
@@ -62,7 +63,8 @@ def test_fused_optimizers_match_the_reference_implementation(synthetic):
                        ("sgd", lambda p, fused: torch.optim.SGD(p, lr=0.1, momentum=0.9, fused=fused))):
         ours = _model()
         fit(ours, synthetic.train, TrainConfig(optimizer=name, lr=1e-3 if name == "adam" else 0.1,
-                                         momentum=0.0 if name == "adam" else 0.9, epochs=1, seed=5), evaluate_on=("test", synthetic.test))
+                                         momentum=0.0 if name == "adam" else 0.9, epochs=1, seed=5),
+            evaluate_on=("test", synthetic.test))
         reference = _model()
         optimizer = make(reference.parameters(), False)
         order = torch.Generator().manual_seed(5)
@@ -80,7 +82,8 @@ def test_fused_optimizers_match_the_reference_implementation(synthetic):
 
 def test_divergence_is_detected_and_stops_the_run(synthetic):
     model = init_model(mlp("64-64-64-10"), "normal", generator=torch.Generator().manual_seed(0))
-    history = fit(model, synthetic.train, TrainConfig(optimizer="sgd", lr=1e4, epochs=5), evaluate_on=("test", synthetic.test))
+    history = fit(model, synthetic.train, TrainConfig(optimizer="sgd", lr=1e4, epochs=5),
+                  evaluate_on=("test", synthetic.test))
     assert history.diverged
     assert history.diverged_at["epoch"] == 1 and history.diverged_at["batch"] >= 1
     assert len(history.epochs) == 1
@@ -134,7 +137,8 @@ def test_lr_decay_is_the_exponential_schedule_per_epoch(synthetic, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(torch.optim.SGD, "step", step)
-    fit(_model(), synthetic.train, TrainConfig(optimizer="sgd", lr=0.2, lr_decay=0.5, epochs=3), evaluate_on=("test", synthetic.test))
+    fit(_model(), synthetic.train, TrainConfig(optimizer="sgd", lr=0.2, lr_decay=0.5, epochs=3),
+        evaluate_on=("test", synthetic.test))
     monkeypatch.undo()
     assert seen == [0.2, 0.1, 0.05]
     # and lr_decay=1 is the constant rate: the same result as before the option existed
@@ -173,5 +177,6 @@ def test_ema_evaluates_and_returns_the_averaged_weights(synthetic, keep_best):
     # the model ends with the weights that were evaluated: the average (of the chosen epoch)
     assert (loss, accuracy) == pytest.approx((chosen.eval_loss, chosen.eval_accuracy), abs=1e-6)
     plain = _model(dropout=0.3)
-    fit(plain, synthetic.train, TrainConfig(optimizer="sgd", lr=0.2, momentum=0.9, epochs=3), evaluate_on=("test", synthetic.test))
+    fit(plain, synthetic.train, TrainConfig(optimizer="sgd", lr=0.2, momentum=0.9, epochs=3),
+        evaluate_on=("test", synthetic.test))
     assert not torch.equal(plain[0].weight, model[0].weight)

@@ -6,7 +6,7 @@
 """
 
 from . import lsuv  # noqa: F401  registers the "lsuv" scheme
-from .boltzmann import dbn  # noqa: F401  registers the "dbn" scheme
+from .boltzmann import dbn as _dbn  # noqa: F401  registers the "dbn" scheme
 from .errors import CorruptFileError, DataError, UserError
 from .init import (
     DISTRIBUTIONS,
@@ -37,7 +37,10 @@ from .init import (
     zeros_,
 )
 from .layers import layer_fans, layer_nonlinearities
-from .schemes import SCHEMES, Scheme, init_model, register_scheme
+from .plan import InitPlan, init_model, plan_init
+from .residual import Residual
+from .rules import Block, register_rule
+from .schemes import SCHEMES, Scheme, register_scheme
 from .version import __version__
 
 __all__ = [
@@ -60,6 +63,11 @@ __all__ = [
     "he_normal_",
     "he_uniform_",
     "init_model",
+    "plan_init",
+    "InitPlan",
+    "Residual",
+    "Block",
+    "register_rule",
     "kaiming_normal_",
     "kaiming_uniform_",
     "layer_fans",

@@ -3,7 +3,10 @@
 ``BernoulliRBM`` is a drop-in for :class:`sklearn.neural_network.BernoulliRBM`: the same
 constructor, methods and fitted attributes, plus ``k``, ``persistent``, ``momentum``,
 ``weight_decay``, ``device`` and ``precision``. ``DBNClassifier`` pre-trains a Deep Belief
-Network and fine-tunes it. The maths lives in :mod:`weightinit.rbm` and :mod:`weightinit.dbn`.
+Network and fine-tunes it. The maths lives in :mod:`weightinit.boltzmann`.
+
+The two estimators share one module (and scikit-learn's conventions) while they are two; a
+third one would split it into a package, one estimator per module.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     """Bernoulli Restricted Boltzmann Machine trained by PCD-k or CD-k, on the CPU or a GPU.
 
     Like scikit-learn's, it treats X as probabilities in [0, 1]; values outside are clipped
-    to it with a warning (scikit-learn uses them unchecked). Unlike it, training runs in float32 (or bfloat16 matmuls) through PyTorch,
-    visible biases start at log(p/(1-p)) of the data (Hinton's guide), and ``score_samples``
+    to it with a warning (scikit-learn uses them unchecked). Unlike it, training runs in float32 (or bfloat16 matmuls)
+    through PyTorch, visible biases start at log(p/(1-p)) of the data (Hinton's guide), and ``score_samples``
     is the *exact* pseudo-likelihood (every unit, not one random unit per sample): the same
     expectation, without the noise, and the same for any order of the rows.
 
@@ -278,7 +281,7 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     model_ : torch.nn.Sequential
         The fine-tuned network (logits out).
-    dbn_ : weightinit.dbn.DBN
+    dbn_ : weightinit.boltzmann.dbn.DBN
         The pre-trained stack.
 
     Examples
@@ -318,7 +321,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
     def _inputs(self, X: np.ndarray) -> torch.Tensor:
         x = torch.tensor(X, dtype=torch.float32)
         if self.visible_ == "gaussian":
-            x = (x - torch.as_tensor(self.mean_, dtype=torch.float32)) / torch.as_tensor(self.scale_, dtype=torch.float32)
+            x = ((x - torch.as_tensor(self.mean_, dtype=torch.float32))
+                 / torch.as_tensor(self.scale_, dtype=torch.float32))
         return x.to(resolve_device(self.device))
 
     def fit(self, X, y):
@@ -348,7 +352,8 @@ class DBNClassifier(ClassifierMixin, BaseEstimator):
                 rbm.reset_parameters(generator=generator)
         self.model_ = self.dbn_.to_mlp(len(self.classes_), "sigmoid", generator)
         labels = torch.as_tensor(encoded, dtype=torch.int64)
-        fit(self.model_, Split(x, labels.to(x.device)), TrainConfig(optimizer=self.optimizer, lr=float(self.learning_rate),
+        fit(self.model_, Split(x, labels.to(x.device)), TrainConfig(optimizer=self.optimizer,
+                                           lr=float(self.learning_rate),
                                            momentum=float(self.momentum) if self.optimizer == "sgd" else 0.0,
                                            epochs=max(int(self.finetune_epochs), 1), batch_size=self.batch_size,
                                            seed=seed, device=self.device))

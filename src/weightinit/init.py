@@ -8,7 +8,7 @@ refused; a zero-element tensor only warns.
 Fans. A weight is read in PyTorch's layout ``(out_features, in_features, *kernel)``
 (Linear, ConvNd), so ``fan_in = in·∏kernel`` and ``fan_out = out·∏kernel`` (:func:`fans`).
 That is right for Linear and ungrouped ConvNd only. Every fan-based function also takes
-explicit ``fan_in=``/``fan_out=``; :func:`weightinit.schemes.layer_fans` passes the correct
+explicit ``fan_in=``/``fan_out=``; :func:`weightinit.layers.layer_fans` passes the correct
 fans of grouped and transposed convolutions, which ``torch.nn.init`` gets wrong
 (pytorch#23854, pytorch#30079).
 
@@ -28,6 +28,10 @@ lecun_normal_      1/fan_in                         scale=1, fan_in, normal
 ``*_normal_`` draw from a plain normal, as ``torch.nn.init`` does. Keras' ``glorot_normal``,
 ``he_normal`` and ``lecun_normal`` draw from a normal truncated at ±2 std instead: get them
 with ``variance_scaling_(t, scale, mode, "truncated_normal")``.
+
+This module is longer than the others on purpose: it is a drop-in for ``torch.nn.init``
+(``from weightinit import init``), one module as torch's is, each initializer with its formula,
+paper and examples in its docstring.
 """
 
 from __future__ import annotations
@@ -193,7 +197,7 @@ def fans(tensor: torch.Tensor) -> tuple[int, int]:
         \text{fan\_out} = \text{out} \cdot \prod \text{kernel}
 
     Right for Linear and ungrouped ConvNd. For grouped or transposed convolutions use
-    :func:`weightinit.schemes.layer_fans`, which knows the layer.
+    :func:`weightinit.layers.layer_fans`, which knows the layer.
 
     Examples:
         >>> fans(torch.empty(16, 3, 5, 5))
@@ -561,7 +565,8 @@ def xavier_uniform_(
         >>> w = torch.empty(3, 5)
         >>> xavier_uniform_(w, gain=calculate_gain("relu"))  # doctest: +SKIP
     """
-    return variance_scaling_(tensor, _squared_gain(gain), "fan_avg", "uniform", generator, fan_in=fan_in, fan_out=fan_out)
+    return variance_scaling_(tensor, _squared_gain(gain), "fan_avg", "uniform", generator,
+                             fan_in=fan_in, fan_out=fan_out)
 
 
 def xavier_normal_(
@@ -585,7 +590,8 @@ def xavier_normal_(
         >>> w = torch.empty(3, 5)
         >>> xavier_normal_(w)  # doctest: +SKIP
     """
-    return variance_scaling_(tensor, _squared_gain(gain), "fan_avg", "normal", generator, fan_in=fan_in, fan_out=fan_out)
+    return variance_scaling_(tensor, _squared_gain(gain), "fan_avg", "normal", generator,
+                             fan_in=fan_in, fan_out=fan_out)
 
 
 def _he(

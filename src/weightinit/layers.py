@@ -19,12 +19,13 @@ from torch import nn
 from .activations import activation_of, gain_args
 from .errors import UserError
 
-__all__ = ["LAYER_TYPES", "is_layer", "layer_fans", "layers_with_activations", "layer_nonlinearities",
-           "forward_checked"]
+__all__ = ["LAYER_TYPES", "GAIN_LAYERS", "is_layer", "layer_fans", "layers_with_activations",
+           "layer_nonlinearities", "forward_checked"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV_TRANSPOSE = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
 LAYER_TYPES = (nn.Linear, *_CONV, *_CONV_TRANSPOSE)
+GAIN_LAYERS = (*LAYER_TYPES, nn.Bilinear)  # the layers whose scale depends on the activation after them
 
 
 def is_layer(module: nn.Module) -> bool:
@@ -73,7 +74,7 @@ def layers_with_activations(model: nn.Module) -> list[tuple[str, nn.Module, nn.M
     pairs: list[list] = []
     waiting = False  # the last layer still waits for its activation
     for name, module in model.named_modules():
-        if is_layer(module):
+        if isinstance(module, GAIN_LAYERS):
             pairs.append([name, module, None])
             waiting = True
         elif waiting and activation_of(module) is not None:

@@ -74,7 +74,7 @@ def lsuv(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None
             if layer.bias is not None:
                 I.zeros_(layer.bias)
             captured: dict[str, torch.Tensor] = {}
-            hook = layer.register_forward_hook(lambda m, i, o: captured.__setitem__("out", o))
+            hook = layer.register_forward_hook(lambda m, i, o, captured=captured: captured.__setitem__("out", o))
             try:
                 for _ in range(config.max_iter):
                     model(data)
@@ -84,7 +84,8 @@ def lsuv(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None
                         layer.bias.sub_(mean)
                     variance = float(out.var())
                     if not math.isfinite(variance) or variance == 0:
-                        raise UserError(f"LSUV: the output of {type(layer).__name__} has variance {variance} on the data")
+                        raise UserError(f"LSUV: the output of {type(layer).__name__} has variance {variance} "
+                                        "on the data")
                     if abs(variance - 1.0) < config.tol:
                         break
                     layer.weight.div_(math.sqrt(variance))

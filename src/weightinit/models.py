@@ -19,7 +19,8 @@ from .activations import ACTIVATIONS
 from .checks import check_choice, check_number
 from .errors import UserError
 
-__all__ = ["NAMED_ARCHS", "parse_arch", "mlp"]
+__all__ = ["NAMED_ARCHS", "MODELS", "parse_arch", "mlp", "RowLSTM", "PatchTransformer", "build_model",
+           "describe_model"]
 
 
 NAMED_ARCHS: dict[str, tuple[int, ...]] = {"lecture": (256, 256), "deep": (512, 512, 512, 512)}
@@ -35,7 +36,8 @@ def parse_arch(spec: str, n_inputs: int | None = None, n_outputs: int | None = N
         raise TypeError(f"arch must be a string such as '784-256-256-10', got {type(spec).__name__}")
     if spec in NAMED_ARCHS:
         if n_inputs is None or n_outputs is None:
-            raise UserError(f"arch={spec!r} takes its input and output sizes from the data; give n_inputs and n_outputs")
+            raise UserError(f"arch={spec!r} takes its input and output sizes from the data; "
+                            "give n_inputs and n_outputs")
         return [n_inputs, *NAMED_ARCHS[spec], n_outputs]
     parts = spec.split("-")
     if len(parts) < 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
@@ -78,3 +80,69 @@ def mlp(arch: str | list[int], activation: str = "relu", dropout: float = 0.0) -
             if dropout:
                 layers.append(nn.Dropout(dropout))
     return nn.Sequential(*layers)
+
+
+class RowLSTM(nn.Module):
+    """An image read row by row by an LSTM ("sequential MNIST" by rows: 28 steps of 28
+    pixels), its last hidden state classified by a Linear layer."""
+
+    def __init__(self, image_shape: tuple[int, int], n_classes: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.rows, self.columns = image_shape
+        self.lstm = nn.LSTM(self.columns, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, n_classes)
+
+    def forward(self, x):  # (B, rows·columns)
+        out, _ = self.lstm(x.view(-1, self.rows, self.columns))  # (B, rows, hidden)
+        return self.head(out[:, -1])
+
+
+class PatchTransformer(nn.Module):
+    """A small Vision Transformer (Dosovitskiy et al. 2021): the image cut into a 4×4 grid of
+    patches, each embedded by a Linear layer plus a learned position embedding, a pre-norm
+    Transformer encoder with GELU, mean pooling, a LayerNorm and a Linear head."""
+
+    def __init__(self, image_shape: tuple[int, int], n_classes: int, dim: int = 64, depth: int = 2,
+                 heads: int = 4) -> None:
+        super().__init__()
+        height, width = image_shape
+        if height % 4 or width % 4:
+            raise UserError(f"the transformer cuts images into a 4x4 grid of patches; {height}x{width} does not divide")
+        self.patch = (height // 4, width // 4)
+        self.embed = nn.Linear(self.patch[0] * self.patch[1], dim)
+        self.position = nn.Embedding(16, dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0.0, activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, n_classes)
+
+    def forward(self, x):  # (B, height·width)
+        ph, pw = self.patch
+        patches = x.view(-1, 4, ph, 4, pw).permute(0, 1, 3, 2, 4).reshape(-1, 16, ph * pw)  # (B, 16, ph·pw)
+        tokens = self.embed(patches) + self.position.weight  # (B, 16, dim)
+        return self.head(self.norm(self.encoder(tokens).mean(1)))
+
+
+MODELS = ("mlp", "lstm", "transformer")
+
+
+def build_model(kind: str, sizes: list[int], activation: str, image_shape: tuple[int, ...],
+                n_classes: int) -> nn.Module:
+    """The network ``compare`` trains: an MLP of ``sizes`` with ``activation``, a
+    :class:`RowLSTM` or a :class:`PatchTransformer` of the images."""
+    check_choice("model", kind, MODELS)
+    if kind == "mlp":
+        return mlp(sizes, activation)
+    if len(image_shape) != 2:
+        raise UserError(f"model={kind!r} reads images; this data has feature shape {image_shape}")
+    return RowLSTM(image_shape, n_classes) if kind == "lstm" else PatchTransformer(image_shape, n_classes)
+
+
+def describe_model(kind: str, sizes: list[int], image_shape: tuple[int, ...]) -> str:
+    """One line saying what :func:`build_model` builds."""
+    if kind == "mlp":
+        return "-".join(map(str, sizes))
+    if kind == "lstm":
+        return f"LSTM over {image_shape[0]} rows of {image_shape[-1]} pixels, 128 units"
+    return "ViT: 16 patches, dim 64, 2 pre-norm layers, GELU"

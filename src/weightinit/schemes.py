@@ -1,9 +1,7 @@
-"""Model-level initialization: named schemes applied to every layer of any ``nn.Module``.
-
-``init_model(model, "he_normal")`` initializes every Linear, ConvNd and ConvTransposeNd with
-the scheme's formula, the layer's *correct* fans (:func:`weightinit.layers.layer_fans`) and,
-for schemes that take one, the gain of the activation that follows the layer
-(:func:`weightinit.layers.layer_nonlinearities`, whose docstring states the rule).
+"""The named initialization schemes: each a formula ``f(weight, fan_in, fan_out, gain)`` that
+:func:`weightinit.init_model` (:mod:`weightinit.plan`) applies to every layer with the
+layer's *correct* fans and, for schemes that take one, the gain of the activation after it;
+:mod:`weightinit.rules` says what each scheme means for every other kind of module.
 
 Schemes that need data register themselves here: ``lsuv`` (:mod:`weightinit.lsuv`) and
 ``dbn`` (:mod:`weightinit.boltzmann.dbn`).
@@ -12,7 +10,6 @@ Schemes that need data register themselves here: ``lsuv`` (:mod:`weightinit.lsuv
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +18,10 @@ import torch
 from torch import nn
 
 from . import init as I
-from .checks import check_choice, check_generator, check_number
+from .checks import check_choice
 from .errors import UserError
-from .layers import is_layer, layer_fans, layer_nonlinearities
 
-__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "init_model", "register_scheme", "check_schemes"]
+__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "register_scheme", "check_schemes"]
 
 WeightInit = Callable[[torch.Tensor, float, float, float, "torch.Generator | None"], None]
 
@@ -165,94 +161,10 @@ def check_schemes(names) -> tuple[str, ...]:
 
 def register_scheme(scheme: Scheme) -> Scheme:
     """Add a scheme to :data:`SCHEMES` (modules that build on this one register theirs:
-    ``weightinit.dbn`` adds ``dbn``)."""
+    ``weightinit.boltzmann.dbn`` adds ``dbn``, ``weightinit.lsuv`` adds ``lsuv``)."""
     if scheme.name in SCHEMES:
         raise UserError(f"scheme {scheme.name!r} is registered already")
     if (scheme.init_weight is None) == (scheme.init_model is None):
         raise UserError(f"scheme {scheme.name!r} needs exactly one of init_weight and init_model")
     SCHEMES[scheme.name] = scheme
     return scheme
-
-
-def _resolve_nonlinearity(nonlinearity: str) -> tuple[str, float | None] | None:
-    if nonlinearity == "auto":
-        return None
-    check_choice("nonlinearity", nonlinearity, ("auto", *I.NONLINEARITIES))
-    return nonlinearity, None
-
-
-def init_model(
-    model: nn.Module,
-    scheme: str,
-    *,
-    nonlinearity: str = "auto",
-    bias: str | float = "auto",
-    generator: torch.Generator | None = None,
-    data: torch.Tensor | None = None,
-    config: Any = None,
-) -> nn.Module:
-    """Initialize every Linear, ConvNd and ConvTransposeNd of ``model`` in place and return it.
-
-    Args:
-        model: any ``nn.Module``; other modules (norms, embeddings) are left as they are.
-        scheme: a name in :data:`SCHEMES` (``weightinit schemes`` lists them).
-        nonlinearity: ``"auto"`` takes each layer's gain from the activation module that
-            follows it (see the module docstring); a name from
-            :data:`weightinit.init.NONLINEARITIES` uses that gain for every layer.
-            Ignored by schemes without a gain (``default``, ``zeros``, ``normal``, ``lecun_*``).
-        bias: ``"auto"`` (zeros, or PyTorch's U(±1/√fan_in) for the ``default`` scheme),
-            ``"zeros"``, ``"default"``, ``"keep"`` or a number to fill with.
-        generator: the torch.Generator every draw comes from.
-        data: training inputs, (N, in_features), for the schemes that need data (``dbn``).
-        config: settings of a data-driven scheme (an ``RBMConfig`` for ``dbn``).
-
-    Examples:
-        >>> model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-        >>> init_model(model, "he_normal", generator=torch.Generator().manual_seed(0))  # doctest: +SKIP
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    check_choice("scheme", scheme, SCHEMES)
-    fixed = _resolve_nonlinearity(nonlinearity)
-    if isinstance(bias, str):
-        check_choice("bias", bias, BIAS_RULES)
-    else:
-        bias = check_number("bias", bias)
-    check_generator(generator)
-    spec = SCHEMES[scheme]
-    if spec.needs_data:
-        if not isinstance(data, torch.Tensor):
-            raise UserError(f"scheme={scheme!r} needs data=: a tensor of training inputs")
-        spec.init_model(model, data, generator, config)
-        return model
-    bias_rule = spec.bias if bias == "auto" else bias
-
-    # Plan every layer before touching any, so that a refused layer leaves the model as it was.
-    following = layer_nonlinearities(model)
-    plan = []
-    for name, layer in model.named_modules():
-        if not is_layer(layer):
-            continue
-        if isinstance(layer.weight, nn.parameter.UninitializedParameter):
-            raise UserError(f"layer {name!r} is lazy and not materialized yet; run one forward pass first")
-        fan_in, fan_out = layer_fans(layer)
-        gain = I.calculate_gain(*(fixed or following[name])) if spec.uses_gain else 1.0
-        if isinstance(bias_rule, float) and layer.bias is not None and abs(bias_rule) > torch.finfo(layer.bias.dtype).max:
-            raise UserError(f"bias={bias_rule!r} is beyond what layer {name!r}'s {layer.bias.dtype} bias holds")
-        plan.append((layer, fan_in, fan_out, gain))
-    if not plan:
-        warnings.warn(f"{type(model).__name__} has no Linear/Conv layers; nothing was initialized", stacklevel=2)
-
-    with torch.no_grad():
-        for layer, fan_in, fan_out, gain in plan:
-            spec.init_weight(layer.weight, fan_in, fan_out, gain, generator)
-            if layer.bias is None or bias_rule == "keep":
-                continue
-            if bias_rule == "default":
-                bound = _torch_default_bound(layer.weight)
-                I.uniform_(layer.bias, -bound, bound, generator)
-            elif bias_rule == "zeros":
-                I.zeros_(layer.bias)
-            else:
-                I.constant_(layer.bias, bias_rule)
-    return model

@@ -31,7 +31,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +40,7 @@ from torch import nn
 from .checks import check_choice, check_int, check_number, check_positive_int
 from .data.datasets import Split
 from .errors import UserError
+from .history import EpochRecord, History
 from .runs import distributed
 from .runs.checkpoint import Checkpoint, differing_keys
 from .runs.devices import DEVICES, resolve_device
@@ -80,54 +81,6 @@ class TrainConfig:
         check_choice("device", self.device, DEVICES)
         if not 0 <= check_number("ema", self.ema) < 1:
             raise UserError(f"ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got {self.ema!r}")
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float  # mean over the epoch's batches
-    eval_loss: float | None  # on the evaluated split (None without one)
-    eval_accuracy: float | None
-    seconds: float  # training time of the epoch, evaluation excluded
-
-
-@dataclass
-class History:
-    epochs: list[EpochRecord] = field(default_factory=list)
-    evaluated_on: str | None = None  # the name the evaluated split was given ("valid", "test")
-    diverged: bool = False
-    diverged_at: dict | None = None  # {"epoch": e, "batch": b, "loss": value}
-    best_epoch: int | None = None  # with fit(keep_best=True): the epoch whose weights the model ends with
-
-    @property
-    def last(self) -> EpochRecord:
-        return self.epochs[-1]
-
-    @property
-    def seconds(self) -> float:
-        """Training time of all epochs, evaluation excluded."""
-        return sum(record.seconds for record in self.epochs)
-
-    def to_dicts(self) -> list[dict]:
-        """One dict per epoch, the evaluated split's measures named for it (``valid_loss``,
-        ``valid_accuracy``; or ``test_*``); none without an evaluated split."""
-        rows = []
-        for r in self.epochs:
-            row = {"epoch": r.epoch, "train_loss": r.train_loss}
-            if self.evaluated_on is not None:
-                row[f"{self.evaluated_on}_loss"] = r.eval_loss
-                row[f"{self.evaluated_on}_accuracy"] = r.eval_accuracy
-            rows.append({**row, "seconds": r.seconds})
-        return rows
-
-    def to_dict(self) -> dict:
-        return {"epochs": [asdict(r) for r in self.epochs], "evaluated_on": self.evaluated_on,
-                "diverged": self.diverged, "diverged_at": self.diverged_at, "best_epoch": self.best_epoch}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> History:
-        return cls([EpochRecord(**record) for record in data["epochs"]], data["evaluated_on"], data["diverged"],
-                   data["diverged_at"], data.get("best_epoch"))
 
 
 @torch.no_grad()
@@ -244,7 +197,8 @@ def _begin_epoch(run: _Run, n: int, n_batches: int) -> _Epoch:
     return _Epoch(where["permutation"].to(run.device), where["batch"], losses, where["seconds"])
 
 
-def _batch_loss(net: nn.Module, train: Split, index: torch.Tensor, world: int, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch_loss(net: nn.Module, train: Split, index: torch.Tensor, world: int,
+                rank: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss to back-propagate for the batch ``index`` and its share of the batch mean.
 
     One process: the batch's mean cross-entropy. Data parallel: this rank's slice, summed and
@@ -346,7 +300,8 @@ def fit(
                 torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + todo.first_batch) * 1009 + rank)
             start = time.perf_counter()
             for b in range(todo.first_batch, n_batches):
-                loss, todo.losses[b] = _batch_loss(net, train, todo.permutation[b * batch : (b + 1) * batch], world, rank)
+                loss, todo.losses[b] = _batch_loss(net, train, todo.permutation[b * batch : (b + 1) * batch],
+                                                   world, rank)
                 run.step(loss, (epoch - 1) * n_batches + b)
                 if on_batch is not None:
                     on_batch()

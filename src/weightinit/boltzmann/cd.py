@@ -1,6 +1,6 @@
 """The tensor maths of one contrastive-divergence update, as pure functions of tensors.
 
-:class:`weightinit.rbm.RBMTrainer` draws an update's random numbers first (from its seeded
+:class:`weightinit.boltzmann.trainer.RBMTrainer` draws an update's random numbers first (from its seeded
 ``torch.Generator``, in a fixed order) and hands them to :func:`cd_statistics`, then applies
 :func:`momentum_update`. Because neither function draws anything, both can be fused by
 ``torch.compile`` (``RBMConfig.compile``): the dozen element-wise operations around the five
@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["cd_statistics", "momentum_update", "cd_update", "noise_shapes", "sample_bernoulli", "draw_bernoulli", "fused"]
+__all__ = ["cd_statistics", "momentum_update", "cd_update", "noise_shapes", "sample_bernoulli", "draw_bernoulli",
+           "fused"]
 
 
 def noise_shapes(batch: int, n_visible: int, n_hidden: int, *, k: int, persistent: bool, chain_ready: bool,
@@ -141,7 +142,7 @@ def fused(fn: Callable, enabled: bool) -> Callable:
         if not broken:
             try:
                 return compiled(*args, **kwargs)
-            except Exception as error:  # inductor or dynamo could not build it: stay correct, run eagerly
+            except Exception as error:  # noqa: BLE001 - inductor/dynamo may raise anything: stay correct, run eagerly
                 broken = True
                 warnings.warn(f"torch.compile failed ({type(error).__name__}: {str(error).splitlines()[0][:200]}); "
                               "running uncompiled", RuntimeWarning, stacklevel=2)

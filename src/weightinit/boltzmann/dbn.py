@@ -4,7 +4,7 @@ weights of a feed-forward network (Hinton, Osindero & Teh 2006; Hinton & Salakhu
 The lecture's recipe: train an RBM on the data x (layer 1 <-> 2), then an RBM on its hidden
 activities h¹ (layer 2 <-> 3), then on h², ..., and use the weights as the starting point of
 a network fine-tuned by back-propagation. ``DBN.pretrain`` is the first half; ``DBN.to_mlp``
-hands the weights to the second. The RBM maths stays in :mod:`weightinit.rbm`.
+hands the weights to the second. The RBM maths stays in :mod:`weightinit.boltzmann.rbm`.
 """
 
 from __future__ import annotations
@@ -209,7 +209,8 @@ def _linear_chain(model: nn.Module) -> list[nn.Linear]:
     return layers
 
 
-def init_from_dbn(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None, config: RBMConfig | None) -> None:
+def init_from_dbn(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None,
+                  config: RBMConfig | None) -> None:
     """Pre-train a DBN on ``data`` with the sizes of the model's hidden layers and copy it in;
     the output layer gets Glorot uniform weights and zero bias."""
     layers = _linear_chain(model)

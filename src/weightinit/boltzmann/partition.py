@@ -46,7 +46,8 @@ def log_partition_exact(rbm: RBM, chunk: int = 1 << 14) -> float:
     - \\frac12\\|b\\|^2}`.
     """
     if rbm.n_hidden > MAX_EXACT_HIDDEN:
-        raise UserError(f"exact log Z enumerates 2^n_hidden states; n_hidden={rbm.n_hidden} > {MAX_EXACT_HIDDEN}, use AIS")
+        raise UserError("exact log Z enumerates 2^n_hidden states; "
+                        f"n_hidden={rbm.n_hidden} > {MAX_EXACT_HIDDEN}, use AIS")
     W, b, c = rbm.W.double().cpu(), rbm.b_v.double().cpu(), rbm.b_h.double().cpu()
     H = rbm.n_hidden
     bits = 2 ** torch.arange(H)

@@ -55,7 +55,7 @@ def check_visible(v: torch.Tensor, n_visible: int, visible: str, name: str = "v"
         raise UserError(f"{name} contains NaN or inf" + ("" if like is None else f" (as {like.dtype})"))
     if visible == "gaussian" and v.abs().max() > GAUSSIAN_LIMIT:
         raise UserError(f"{name} holds values up to {float(v.abs().max()):g} in absolute value; Gaussian visible "
-                         f"units take standardized data (|v| <= {GAUSSIAN_LIMIT:g}): use experiments.standardize")
+                         f"units take standardized data (|v| <= {GAUSSIAN_LIMIT:g}): use weightinit.data.standardize")
     if visible == "bernoulli" and (v.min() < 0 or v.max() > 1):
         raise UserError(
             f"{name} must hold values in [0, 1] for Bernoulli visible units, got [{float(v.min()):g}, "

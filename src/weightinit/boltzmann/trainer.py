@@ -37,7 +37,8 @@ def _draw(fill, shape, dtype, device, generator, shard: tuple[int, int] | None) 
     if shard is None:
         return fill(torch.empty(shape, dtype=dtype, device=device), generator=generator)
     offset, total = shard
-    return fill(torch.empty((total, *shape[1:]), dtype=dtype, device=device), generator=generator)[offset : offset + shape[0]]
+    return fill(torch.empty((total, *shape[1:]), dtype=dtype, device=device),
+                generator=generator)[offset : offset + shape[0]]
 
 
 @dataclass
@@ -60,7 +61,7 @@ class RBMConfig:
     # (Gaussian) instead of samples, as Hinton's guide (2010, sec. 3.2) recommends for the
     # reconstruction: less sampling noise, and no random draws for the visible layer
     sample_visible: bool = True
-    # fuse the update's element-wise operations with torch.compile (weightinit.cd): faster
+    # fuse the update's element-wise operations with torch.compile (weightinit.boltzmann.cd): faster
     # epochs after a one-off compile of some seconds; needs a C++ compiler on the CPU
     compile: bool = False
 
@@ -163,8 +164,8 @@ class RBMTrainer:
     @torch.no_grad()
     def step(self, v0: torch.Tensor) -> None:
         """One CD-k / PCD-k update on the batch ``v0`` of shape (B, n_visible): the update's
-        random numbers are drawn (:func:`~weightinit.cd.noise_shapes` order), then
-        :func:`~weightinit.cd.cd_statistics` and :func:`~weightinit.cd.momentum_update` run,
+        random numbers are drawn (:func:`~weightinit.boltzmann.cd.noise_shapes` order), then
+        :func:`~weightinit.boltzmann.cd.cd_statistics` and :func:`~weightinit.boltzmann.cd.momentum_update` run,
         fused by torch.compile with ``config.compile``."""
         rbm, c, dt = self.rbm, self.config, self.dtype
         # Everything that feeds a matmul is kept in the working precision (float32, or
@@ -183,7 +184,8 @@ class RBMTrainer:
             sample_visible=c.sample_visible)]
         statistics = dict(k=c.k, persistent=c.persistent, sample_visible=c.sample_visible, gaussian=gaussian, dtype=dt)
         mu = self.momentum
-        update = dict(scale=torch.tensor(c.lr / (len(v0) if self._shard is None else self._shard[1]), device=self.device),
+        update = dict(scale=torch.tensor(c.lr / (len(v0) if self._shard is None else self._shard[1]),
+                                         device=self.device),
                       momentum=torch.tensor(mu, device=self.device),
                       use_velocity=mu != 0 or c.weight_decay != 0,  # neither momentum nor decay: skip the velocity
                       decay=torch.tensor(-c.lr * c.weight_decay, device=self.device) if c.weight_decay else None)
@@ -202,15 +204,16 @@ class RBMTrainer:
         """One pass over ``x`` in a random order (batches are index slices of a permutation);
         returns its seconds.
 
-        With ``stoppable``, a stop request (:mod:`weightinit.interrupt`) ends the epoch after
+        With ``stoppable``, a stop request (:mod:`weightinit.runs.interrupt`) ends the epoch after
         the current batch: the position is kept in :attr:`position` (and the state dict), the
-        next call continues from it, and :class:`~weightinit.interrupt.Interrupted` is raised.
+        next call continues from it, and :class:`~weightinit.runs.interrupt.Interrupted` is raised.
         """
         start = time.perf_counter()
         batch = self.config.batch_size
         n_batches = math.ceil(len(x) / batch)
         if self.position is not None:
-            order, first, elapsed = self.position["order"].to(self.device), self.position["batch"], self.position["seconds"]
+            order, first, elapsed = (self.position["order"].to(self.device), self.position["batch"],
+                                     self.position["seconds"])
             self.position = None
         else:
             order, first, elapsed = torch.randperm(len(x), generator=self.generator, device=self.device), 0, 0.0
@@ -251,7 +254,7 @@ def train_rbm(
             continue training an RBM.
         checkpoint: called with the whole training state (RBM, trainer, generators, history)
             after every epoch, and after the current batch on a stop request (Ctrl-C), which
-            then raises :class:`~weightinit.interrupt.Interrupted`.
+            then raises :class:`~weightinit.runs.interrupt.Interrupted`.
         resume: such a state; training continues exactly where it stopped. Its config must
             equal ``config``.
     """
@@ -259,7 +262,8 @@ def train_rbm(
     device = resolve_device(config.device)
     rbm.to(device)
     x = check_visible(x, rbm.n_visible, rbm.visible, "x").to(device)
-    monitor = x[:10_000] if monitor is None else check_visible(monitor, rbm.n_visible, rbm.visible, "monitor").to(device)
+    monitor = (x[:10_000] if monitor is None
+               else check_visible(monitor, rbm.n_visible, rbm.visible, "monitor").to(device))
     generator = torch.Generator(device=device).manual_seed(config.seed)
     if initialize and resume is None:
         rbm.reset_parameters(x, generator)

@@ -59,7 +59,8 @@ def add_output_options(parser: argparse.ArgumentParser, kind: str, *, resumable:
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
-    parser.add_argument("--epochs", type=int, default=None, help=f"training epochs (default {defaults.epochs}; --quick: fewer)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"training epochs (default {defaults.epochs}; --quick: fewer)")
     parser.add_argument("--optimizer", default=defaults.optimizer, help="adam or sgd (default %(default)s)")
     parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate (default %(default)g)")
     parser.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD momentum (default %(default)g)")

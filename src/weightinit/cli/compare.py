@@ -7,7 +7,7 @@ import argparse
 from ..data.datasets import load_dataset
 from ..diagnostics import diagnose
 from ..experiments.compare import LECTURE_INITS, CompareConfig, compare
-from ..models import NAMED_ARCHS, parse_arch
+from ..models import MODELS, NAMED_ARCHS, parse_arch
 from ..plots import plot_curves, plot_std_by_layer
 from ..report import format_table, write_compare_outputs
 from ..runs import distributed
@@ -29,12 +29,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch", default="lecture",
                         help="layer sizes such as 784-256-256-10, or lecture (in-256-256-out), deep (in-512x4-out)")
     parser.add_argument("--activation", default="relu", help="hidden activation (default %(default)s)")
+    parser.add_argument("--model", default="mlp", choices=MODELS,
+                        help="mlp (the lecture's; --arch, --activation), lstm (images read row by row) or transformer "
+                             "(a small ViT on 16 patches) (default %(default)s)")
     parser.add_argument("--inits", default=",".join(LECTURE_INITS),
                         help="comma-separated schemes (see `weightinit schemes`)")
     parser.add_argument("--seeds", type=int, default=1, help="runs per init, reported as mean ± std (default 1)")
     parser.add_argument("--nonlinearity", default="auto",
                         help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
-    parser.add_argument("--pretrain-epochs", type=int, default=5, help="RBM epochs per layer for --inits dbn (default 5)")
+    parser.add_argument("--pretrain-epochs", type=int, default=5,
+                        help="RBM epochs per layer for --inits dbn (default 5)")
     add_train_options(parser)
     parser.add_argument("--diagnose", action="store_true",
                         help="also write std_by_layer.png: per-layer activation/gradient std of each init at epoch 0")
@@ -50,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         epochs = (2 if dataset_name in ("mnist", "fashion-mnist") else 10) if args.quick else TrainConfig.epochs
     train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=epochs,
                         batch_size=args.batch_size, seed=args.seed, device=args.device)
-    config = CompareConfig(arch=args.arch, activation=args.activation, inits=split_list(args.inits),
+    config = CompareConfig(arch=args.arch, activation=args.activation, model=args.model, inits=split_list(args.inits),
                            seeds=args.seeds, nonlinearity=args.nonlinearity, pretrain_epochs=args.pretrain_epochs,
                            train=train)
     if config.arch not in NAMED_ARCHS:
@@ -75,10 +79,11 @@ def run(args: argparse.Namespace) -> int:
             return 0
         if reports:
             results.diagnostics = {init: r.to_dicts() for init, r in reports.items()}
-            plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results.arch} {results.activation}: epoch 0")
+            plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results.arch}: epoch 0")
         write_compare_outputs(results, folder)
         plot_curves([(r.init, r.history) for r in results.runs], folder / "curves.png",
-                    f"{results.dataset} {results.arch} {results.activation}: initializations compared")
+                    f"{results.dataset} {results.arch}" + (f" {results.activation}" if args.model == "mlp" else "")
+                    + ": initializations compared")
     emit(results, format_table(results.summary), args.json)
     say(f"wrote {folder}/: results.json, results.csv, curves.png, report.md")
     return 0

@@ -17,7 +17,8 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
     actions.required = True
     fetch = actions.add_parser("fetch", help="download a dataset's files, verified by sha256")
     fetch.add_argument("name", choices=["mnist"], help="the dataset")
-    fetch.add_argument("--to", default=None, help="destination folder (default $WEIGHTINIT_DATA or ~/.cache/weightinit)")
+    fetch.add_argument("--to", default=None,
+                       help="destination folder (default $WEIGHTINIT_DATA or ~/.cache/weightinit)")
     fetch.add_argument("--mirror", action="append", default=None,
                        help="base URL to try, in order (repeatable; default: the public mirrors)")
     fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per connection (default %(default)s)")

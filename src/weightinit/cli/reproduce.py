@@ -26,7 +26,8 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
     papers = reproduce.add_subparsers(dest="paper", metavar="PAPER", parser_class=parser_class)
     papers.required = True
 
-    hinton = papers.add_parser("hinton2006", help="DBN 784-500-500-2000 pre-trained and fine-tuned, beside random inits",
+    hinton = papers.add_parser("hinton2006",
+                               help="DBN 784-500-500-2000 pre-trained and fine-tuned, beside random inits",
                                description="Hinton, Osindero & Teh 2006: the 784-500-500-2000 DBN on MNIST, "
                                "pre-trained layer by layer and fine-tuned by back-propagation, beside the same network "
                                "from Xavier (sigmoid) and He (ReLU) initializations; model choice on a validation "
@@ -93,7 +94,8 @@ def run_init_paper(args: argparse.Namespace) -> int:
         plot_curves(curves, folder / "curves.png", f"{args.paper} on {dataset.name}")
         table = "\n".join([result.table(), ""] + [f"- {f}" for f in result.findings])
         write_text_atomic(folder / "results.json", to_json(result))
-        write_text_atomic(folder / "report.md", f"# {args.paper} on {dataset.name}\n\n{table}\n\n![curves](curves.png)\n")
+        write_text_atomic(folder / "report.md",
+                          f"# {args.paper} on {dataset.name}\n\n{table}\n\n![curves](curves.png)\n")
     emit(result, table, args.json)
     say(f"wrote {folder}/")
     return 0

@@ -147,7 +147,8 @@ def read_pkl(path: str | Path) -> Arrays:
                 and y.ndim == 1 and len(x) == len(y)):
             raise DataError(f"{path}: {part} images must be (N, 784) arrays, with an array of N labels")
     out = []
-    for x, y, part in ((np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va]), "train+valid"), (x_te, y_te, "test")):
+    for x, y, part in ((np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va]), "train+valid"),
+                       (x_te, y_te, "test")):
         x = np.asarray(x, dtype=np.float32)
         if not (x.min(initial=0) >= 0 and x.max(initial=0) <= 255 / 256):  # NaN fails both
             raise DataError(f"{path}: {part} images must be pixel/256 values in [0, 255/256]")

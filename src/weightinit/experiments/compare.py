@@ -23,13 +23,14 @@ from torch import nn
 
 from ..activations import ACTIVATIONS
 from ..boltzmann.trainer import RBMConfig
-from ..checks import check_positive_int
+from ..checks import check_choice, check_positive_int
 from ..data.datasets import Dataset
 from ..errors import UserError
-from ..models import mlp, parse_arch
+from ..models import MODELS, build_model, describe_model, parse_arch
+from ..plan import init_model
 from ..runs import distributed
 from ..runs.checkpoint import Checkpoint
-from ..schemes import check_schemes, init_model
+from ..schemes import SCHEMES, check_schemes
 from ..train import TrainConfig, fit
 from .common import checkpoint_in, progress_bar, versions
 
@@ -53,6 +54,7 @@ class CompareConfig:
 
     arch: str = "lecture"  # a spec "784-256-256-10" or a name: "lecture" (in-256-256-out), "deep"
     activation: str = "relu"
+    model: str = "mlp"  # or "lstm" (images read row by row), "transformer" (a small ViT); arch is the MLP's
     inits: tuple[str, ...] = LECTURE_INITS
     seeds: int = 1  # runs per init; mean ± std over them
     nonlinearity: str = "auto"  # gain rule of init_model: "auto" = from the following activation
@@ -65,6 +67,12 @@ class CompareConfig:
             raise UserError(f"activation={self.activation!r} is not supported; use one of {list(ACTIVATIONS)}")
         check_positive_int("seeds", self.seeds)
         check_positive_int("pretrain_epochs", self.pretrain_epochs)
+        check_choice("model", self.model, MODELS)
+        if self.model != "mlp" and (self.arch != "lecture" or self.activation != "relu"):
+            raise UserError(f"arch and activation describe the MLP; model={self.model!r} has its own "
+                            f"(got arch={self.arch!r}, activation={self.activation!r})")
+        if self.model != "mlp" and "dbn" in self.inits:
+            raise UserError(f"init 'dbn' pre-trains the layers of an MLP; model={self.model!r} has none to pre-train")
 
 
 @dataclass
@@ -125,13 +133,16 @@ def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: 
     if checkpoint is not None and (done := checkpoint.result()) is not None:
         return CompareRun(**done["run"])
     resume = checkpoint.load() if checkpoint is not None else None
-    model = mlp(sizes, config.activation)
+    model = build_model(config.model, sizes, config.activation, dataset.image_shape, dataset.n_classes)
     if resume is None or on_init is not None:  # a resumed run's weights come from its checkpoint
         start = time.perf_counter()
-        # settings of the data-driven schemes; the others take none
-        scheme_config = {"dbn": RBMConfig(epochs=config.pretrain_epochs, device=config.train.device)}.get(init)
-        init_model(model, init, nonlinearity=config.nonlinearity, generator=torch.Generator().manual_seed(seed),
-                   data=dataset.train.x, config=scheme_config)
+        generator = torch.Generator().manual_seed(seed)
+        if SCHEMES[init].needs_data:  # dbn pre-trains with the sweep's settings, lsuv with its own
+            settings = RBMConfig(epochs=config.pretrain_epochs, device=config.train.device) if init == "dbn" else None
+            init_model(model, init, generator=generator, data=dataset.train.x, config=settings)
+        else:  # the gains of what really follows each layer, traced on two training images
+            init_model(model, init, nonlinearity=config.nonlinearity, generator=generator,
+                       example_input=dataset.train.x[:2])
         init_seconds = time.perf_counter() - start
         if on_init is not None:
             on_init(init, seed, model)
@@ -199,10 +210,10 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     return CompareResult(
         dataset=dataset.name,
         source=dataset.source,
-        arch="-".join(map(str, sizes)),
+        arch=describe_model(config.model, sizes, dataset.image_shape),
         activation=config.activation,
-        config={"inits": list(config.inits), "seeds": config.seeds, "nonlinearity": config.nonlinearity,
-                "pretrain_epochs": config.pretrain_epochs, **asdict(config.train)},
+        config={"model": config.model, "inits": list(config.inits), "seeds": config.seeds,
+                "nonlinearity": config.nonlinearity, "pretrain_epochs": config.pretrain_epochs, **asdict(config.train)},
         versions=versions(),
         summary=summarize(runs),
         runs=runs,

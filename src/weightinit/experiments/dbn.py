@@ -18,8 +18,8 @@ from ..data.datasets import Dataset
 from ..data.transforms import split_validation
 from ..errors import UserError
 from ..models import mlp
+from ..plan import init_model
 from ..runs import distributed
-from ..schemes import init_model
 from ..train import TrainConfig
 from .common import checkpoint_in, progress_bar, versions
 from .finetune import FinetuneResult, finetune

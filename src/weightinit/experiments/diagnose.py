@@ -11,7 +11,8 @@ import torch
 from ..data.datasets import Dataset
 from ..diagnostics import Report, diagnose
 from ..models import mlp, parse_arch
-from ..schemes import init_model
+from ..plan import init_model
+from ..schemes import SCHEMES
 
 __all__ = ["DiagnoseResult", "diagnose_inits"]
 
@@ -46,6 +47,7 @@ def diagnose_inits(dataset: Dataset, *, arch: str, activation: str, inits: Seque
     reports = {}
     for init in inits:
         model = mlp(sizes, activation)
-        init_model(model, init, generator=torch.Generator().manual_seed(seed), data=dataset.train.x)
+        data = dataset.train.x if SCHEMES[init].needs_data else None  # lsuv and dbn initialize from data
+        init_model(model, init, generator=torch.Generator().manual_seed(seed), data=data)
         reports[init] = diagnose(model, probe)
     return DiagnoseResult(dataset.name, "-".join(map(str, sizes)), activation, batch, seed, reports)

@@ -12,7 +12,7 @@ fine-tuning)::
 A save writes a new ``state-N.pt`` atomically, then points ``checkpoint.json`` (atomically)
 at it with its sha256, then deletes the older states: a crash at any instant leaves a
 ``checkpoint.json`` naming a complete file whose hash matches. Loading checks the hash and
-unpickles with ``weights_only=True`` (:func:`weightinit.files.read_weights`).
+unpickles with ``weights_only=True`` (:func:`weightinit.runs.files.read_weights`).
 """
 
 from __future__ import annotations

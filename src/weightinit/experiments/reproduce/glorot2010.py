@@ -14,8 +14,8 @@ import torch
 from ...data.datasets import Dataset
 from ...diagnostics import Report, diagnose
 from ...models import mlp
+from ...plan import init_model
 from ...runs import distributed
-from ...schemes import init_model
 from ...train import TrainConfig, fit_resumable
 from ..common import checkpoint_in, versions
 
