@@ -7,7 +7,7 @@ P_MIN = 1e-4  # KS p-value below which a distribution is rejected
 
 
 def _sample(t: torch.Tensor):
-    return t.detach().flatten().double().numpy()
+    return t.detach().flatten().double().cpu().numpy()  # scipy takes numpy, never torch tensors
 
 
 def ks_uniform(t: torch.Tensor, bound: float) -> float:

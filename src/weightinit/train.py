@@ -43,11 +43,12 @@ from .errors import UserError
 from .history import EpochRecord, History
 from .runs import distributed
 from .runs.checkpoint import Checkpoint, differing_keys
-from .runs.devices import DEVICES, resolve_device
+from .runs.devices import DEVICES, PRECISIONS, resolve_device, resolve_precision
 from .runs.interrupt import Interrupted, checkpointable, stop_requested
 from .weight_average import WeightAverage
 
-__all__ = ["TrainConfig", "EpochRecord", "History", "fit", "fit_resumable", "evaluate", "DIVERGENCE_LOSS"]
+__all__ = ["TrainConfig", "EpochRecord", "History", "fit", "fit_resumable", "evaluate", "autocast_dtype",
+           "DIVERGENCE_LOSS"]
 
 DIVERGENCE_LOSS = 1e6
 OPTIMIZERS = ("adam", "sgd")
@@ -66,6 +67,7 @@ class TrainConfig:
     seed: int = 777  # data order and module randomness (dropout)
     device: str = "auto"  # "auto" = cuda when available, else cpu
     ema: float = 0.0  # decay of an exponential moving average of the weights (0 = none), see WeightAverage
+    precision: str = "float32"  # or "bf16": forward pass under bfloat16 autocast, float32 weights and optimizer
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -81,6 +83,18 @@ class TrainConfig:
         check_choice("device", self.device, DEVICES)
         if not 0 <= check_number("ema", self.ema) < 1:
             raise UserError(f"ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got {self.ema!r}")
+        check_choice("precision", self.precision, PRECISIONS)
+
+
+def autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype:
+    """bfloat16 when ``config.precision`` asks for it and ``device`` multiplies it natively
+    (avx512_bf16/amx_bf16 CPUs, recent GPUs), else float32 (with a warning if bf16 was asked)."""
+    return resolve_precision(config.precision, device)
+
+
+def _autocast(dtype: torch.dtype, device: torch.device):
+    """Autocast to bfloat16 for the forward pass and the loss, or nothing for float32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16) if dtype == torch.bfloat16 else nullcontext()
 
 
 @torch.no_grad()
@@ -275,6 +289,7 @@ def fit(
         raise UserError("keep_best=True chooses an epoch by its accuracy on evaluate_on; give evaluate_on")
     name, held_out = evaluate_on if evaluate_on is not None else (None, None)
     device = resolve_device(config.device)
+    dtype = autocast_dtype(config, device)
     model.to(device)
     train = Split(train.x.to(device), train.y.to(device))
     held_out = None if held_out is None else Split(held_out.x.to(device), held_out.y.to(device))
@@ -300,8 +315,9 @@ def fit(
                 torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + todo.first_batch) * 1009 + rank)
             start = time.perf_counter()
             for b in range(todo.first_batch, n_batches):
-                loss, todo.losses[b] = _batch_loss(net, train, todo.permutation[b * batch : (b + 1) * batch],
-                                                   world, rank)
+                with _autocast(dtype, device):
+                    loss, todo.losses[b] = _batch_loss(net, train, todo.permutation[b * batch : (b + 1) * batch],
+                                                       world, rank)
                 run.step(loss, (epoch - 1) * n_batches + b)
                 if on_batch is not None:
                     on_batch()

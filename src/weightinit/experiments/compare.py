@@ -22,10 +22,12 @@ import torch
 from torch import nn
 
 from ..activations import ACTIVATIONS
+from ..batched import can_batch, fit_batched
 from ..boltzmann.trainer import RBMConfig
 from ..checks import check_choice, check_positive_int
 from ..data.datasets import Dataset
 from ..errors import UserError
+from ..history import History
 from ..models import MODELS, build_model, describe_model, parse_arch
 from ..plan import init_model
 from ..runs import distributed
@@ -55,6 +57,7 @@ class CompareConfig:
     arch: str = "lecture"  # a spec "784-256-256-10" or a name: "lecture" (in-256-256-out), "deep"
     activation: str = "relu"
     model: str = "mlp"  # or "lstm" (images read row by row), "transformer" (a small ViT); arch is the MLP's
+    batched: bool = True  # MLP runs train as one stacked model (weightinit.batched); False: one after another
     inits: tuple[str, ...] = LECTURE_INITS
     seeds: int = 1  # runs per init; mean ± std over them
     nonlinearity: str = "auto"  # gain rule of init_model: "auto" = from the following activation
@@ -126,6 +129,38 @@ class CompareResult:
         return result
 
 
+def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int,
+                 on_init: Callable[[str, int, nn.Module], None] | None, resume: dict | None) -> tuple[nn.Module, float]:
+    """A fresh network initialized by ``init`` from ``seed``, and the seconds that took; a
+    resumed run's weights come from its checkpoint (initialized only for ``on_init``)."""
+    model = build_model(config.model, sizes, config.activation, dataset.image_shape, dataset.n_classes)
+    if resume is not None and on_init is None:
+        return model, resume["init_seconds"]
+    start = time.perf_counter()
+    generator = torch.Generator().manual_seed(seed)
+    if SCHEMES[init].needs_data:  # dbn pre-trains with the sweep's settings, lsuv with its own
+        settings = RBMConfig(epochs=config.pretrain_epochs, device=config.train.device) if init == "dbn" else None
+        init_model(model, init, generator=generator, data=dataset.train.x, config=settings)
+    else:  # the gains of what really follows each layer, traced on two training images
+        init_model(model, init, nonlinearity=config.nonlinearity, generator=generator,
+                   example_input=dataset.train.x[:2])
+    seconds = time.perf_counter() - start
+    if on_init is not None:
+        on_init(init, seed, model)
+    return model, seconds if resume is None else resume["init_seconds"]
+
+
+def _result(init: str, seed: int, history: History, init_seconds: float) -> CompareRun:
+    return CompareRun(init=init, seed=seed, test_accuracy=history.last.eval_accuracy,
+                      final_train_loss=history.last.train_loss, first_epoch_loss=history.epochs[0].train_loss,
+                      seconds_per_epoch=statistics.fmean(r.seconds for r in history.epochs), init_seconds=init_seconds,
+                      diverged=history.diverged, diverged_at=history.diverged_at, history=history.to_dicts())
+
+
+def _saver(checkpoint: Checkpoint | None, init_seconds: float) -> Callable[[dict], None] | None:
+    return None if checkpoint is None else (lambda state: checkpoint.save({**state, "init_seconds": init_seconds}))
+
+
 def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool,
                on_init: Callable[[str, int, nn.Module], None] | None, checkpoint: Checkpoint | None) -> CompareRun:
     """One init and seed: initialize, train, measure. With a ``checkpoint``, a finished run is
@@ -133,34 +168,49 @@ def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: 
     if checkpoint is not None and (done := checkpoint.result()) is not None:
         return CompareRun(**done["run"])
     resume = checkpoint.load() if checkpoint is not None else None
-    model = build_model(config.model, sizes, config.activation, dataset.image_shape, dataset.n_classes)
-    if resume is None or on_init is not None:  # a resumed run's weights come from its checkpoint
-        start = time.perf_counter()
-        generator = torch.Generator().manual_seed(seed)
-        if SCHEMES[init].needs_data:  # dbn pre-trains with the sweep's settings, lsuv with its own
-            settings = RBMConfig(epochs=config.pretrain_epochs, device=config.train.device) if init == "dbn" else None
-            init_model(model, init, generator=generator, data=dataset.train.x, config=settings)
-        else:  # the gains of what really follows each layer, traced on two training images
-            init_model(model, init, nonlinearity=config.nonlinearity, generator=generator,
-                       example_input=dataset.train.x[:2])
-        init_seconds = time.perf_counter() - start
-        if on_init is not None:
-            on_init(init, seed, model)
-    if resume is not None:
-        init_seconds = resume["init_seconds"]
+    model, init_seconds = _initialized(dataset, sizes, config, init, seed, on_init, resume)
     train = replace(config.train, seed=seed)
-    save = None if checkpoint is None else (lambda state: checkpoint.save({**state, "init_seconds": init_seconds}))
     with progress_bar(train.epochs * math.ceil(len(dataset.train) / train.batch_size), f"{init} (seed {seed})",
                       progress) as bar:
         history = fit(model, dataset.train, train, evaluate_on=("test", dataset.test), on_batch=bar.update,
-                      checkpoint=save, resume=resume)
-    run = CompareRun(init=init, seed=seed, test_accuracy=history.last.eval_accuracy,
-                     final_train_loss=history.last.train_loss, first_epoch_loss=history.epochs[0].train_loss,
-                     seconds_per_epoch=statistics.fmean(r.seconds for r in history.epochs), init_seconds=init_seconds,
-                     diverged=history.diverged, diverged_at=history.diverged_at, history=history.to_dicts())
+                      checkpoint=_saver(checkpoint, init_seconds), resume=resume)
+    run = _result(init, seed, history, init_seconds)
     if checkpoint is not None and distributed.rank() == 0:  # data parallel (fewer runs than ranks): one writes
         checkpoint.finish({"run": asdict(run)}, {"model": model.state_dict()})
     return run
+
+
+def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, plan: list[tuple[str, int]],
+                   progress: bool, on_init: Callable[[str, int, nn.Module], None] | None,
+                   checkpoint_dir: str | os.PathLike | None) -> list[CompareRun] | None:
+    """The runs of ``plan`` trained as one stacked model (:mod:`weightinit.batched`), or None
+    when they cannot be (then each trains alone)."""
+    checkpoints = [checkpoint_in(checkpoint_dir, f"{init}-seed{seed}") for init, seed in plan]
+    done = {i: CompareRun(**d["run"]) for i, c in enumerate(checkpoints) if c is not None and (d := c.result())}
+    todo = [i for i in range(len(plan)) if i not in done]
+    resumes = [checkpoints[i].load() if checkpoints[i] is not None else None for i in todo]
+    configs = [replace(config.train, seed=plan[i][1]) for i in todo]
+    started = [r for r in resumes if r is not None and not r["history"]["diverged"]]
+    if len({(r["epoch"], (r["position"] or {}).get("batch")) for r in started}) > 1 or \
+            (started and len(started) + sum(r is not None and r["history"]["diverged"] for r in resumes) < len(todo)):
+        return None  # runs left at different points: each continues alone
+    models, seconds = [], []
+    for i, resume in zip(todo, resumes):
+        model, init_seconds = _initialized(dataset, sizes, config, *plan[i], on_init, resume)
+        models.append(model)
+        seconds.append(init_seconds)
+    if not can_batch(models, configs):
+        return None
+    savers = [_saver(checkpoints[i], s) for i, s in zip(todo, seconds)] if checkpoint_dir is not None else None
+    n_batches = math.ceil(len(dataset.train) / config.train.batch_size)
+    with progress_bar(config.train.epochs * n_batches, f"{len(todo)} runs, batched", progress) as bar:
+        histories = fit_batched(models, dataset.train, configs, evaluate_on=("test", dataset.test),
+                                on_batch=bar.update, checkpoints=savers, resumes=resumes)
+    for i, model, history, init_seconds in zip(todo, models, histories, seconds):
+        done[i] = _result(*plan[i], history, init_seconds)
+        if checkpoints[i] is not None:
+            checkpoints[i].finish({"run": asdict(done[i])}, {"model": model.state_dict()})
+    return [done[i] for i in range(len(plan))]
 
 
 def summarize(runs: list[CompareRun]) -> list[InitSummary]:
@@ -204,16 +254,20 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     config = config or CompareConfig()
     sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
     plan = [(init, config.train.seed + k) for init in config.inits for k in range(config.seeds)]
-    # under torchrun the runs are independent: rank r trains runs r, r + N, ...
-    runs = distributed.share_runs(plan, lambda run: _train_one(
-        dataset, sizes, config, *run, progress, on_init, checkpoint_in(checkpoint_dir, f"{run[0]}-seed{run[1]}")))
+    runs = None
+    if config.batched and not distributed.launched() and config.model == "mlp":
+        runs = _train_batched(dataset, sizes, config, plan, progress, on_init, checkpoint_dir)
+    if runs is None:  # one after another; under torchrun rank r trains runs r, r + N, ...
+        runs = distributed.share_runs(plan, lambda run: _train_one(
+            dataset, sizes, config, *run, progress, on_init, checkpoint_in(checkpoint_dir, f"{run[0]}-seed{run[1]}")))
     return CompareResult(
         dataset=dataset.name,
         source=dataset.source,
         arch=describe_model(config.model, sizes, dataset.image_shape),
         activation=config.activation,
         config={"model": config.model, "inits": list(config.inits), "seeds": config.seeds,
-                "nonlinearity": config.nonlinearity, "pretrain_epochs": config.pretrain_epochs, **asdict(config.train)},
+                "nonlinearity": config.nonlinearity, "pretrain_epochs": config.pretrain_epochs,
+                "batched": config.batched, **asdict(config.train)},
         versions=versions(),
         summary=summarize(runs),
         runs=runs,
