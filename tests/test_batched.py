@@ -70,7 +70,7 @@ def test_an_interrupted_batched_run_resumes_bit_identically_batched_or_alone(dig
     configs = [TrainConfig(epochs=3, seed=s, batch_size=64) for s in (5, 6)]
     reference = _models(inits=("xavier_uniform", "he_normal"))
     expected = fit_batched(reference, digits.train, configs, evaluate_on=("test", digits.test))
-    states: list[list[dict]] = [[], []]
+    saved: list[list[dict]] = []
     count = 0
 
     def stop_after_30():
@@ -82,11 +82,12 @@ def test_an_interrupted_batched_run_resumes_bit_identically_batched_or_alone(dig
     models = _models(inits=("xavier_uniform", "he_normal"))
     with pytest.raises(Interrupted):
         fit_batched(models, digits.train, configs, evaluate_on=("test", digits.test), on_batch=stop_after_30,
-                    checkpoints=[states[0].append, states[1].append])
-    assert states[0][-1]["position"]["batch"] == 7 and states[0][-1]["epoch"] == 1
+                    checkpoint=saved.append)
+    states = saved[-1]  # one list of the runs' states, written together
+    assert states[0]["position"]["batch"] == 7 and states[0]["epoch"] == 1 and states[1]["position"]["batch"] == 7
     fresh = _models(inits=("xavier_uniform", "he_normal"))
     resumed = fit_batched(fresh, digits.train, configs, evaluate_on=("test", digits.test),
-                          resumes=[states[0][-1], states[1][-1]])
+                          resume=states)
     for e, h in zip(expected, resumed):
         assert [(r.train_loss, r.eval_accuracy) for r in e.epochs] == \
             [(r.train_loss, r.eval_accuracy) for r in h.epochs]
@@ -94,7 +95,7 @@ def test_an_interrupted_batched_run_resumes_bit_identically_batched_or_alone(dig
         assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     # the same state in fit's own format: run 1 continues alone
     alone = mlp("64-32-32-10")
-    history = fit(alone, digits.train, configs[1], evaluate_on=("test", digits.test), resume=states[1][-1])
+    history = fit(alone, digits.train, configs[1], evaluate_on=("test", digits.test), resume=states[1])
     assert [r.eval_accuracy for r in history.epochs] == [r.eval_accuracy for r in expected[1].epochs]
 
 

@@ -12,9 +12,11 @@ The loss is the sum over runs of each run's mean cross-entropy, so each run's gr
 own; Adam and SGD are element-wise, so one optimizer over the stacked tensors is R optimizers.
 Each run keeps its own data order (its own seeded permutation, gathered per run), its own
 divergence verdict (a diverged run is recorded, then frozen at zero so that it cannot poison
-the others) and its own checkpoint, written in :func:`weightinit.train.fit`'s format: a run
-resumes batched or alone. Results equal the same run trained alone up to the rounding of the
-batched matrix products (``tests/test_batched.py`` says how close).
+the others) and its own state, in :func:`weightinit.train.fit`'s format: a run resumes batched
+or alone. The states of all runs are handed to the checkpoint together, so that they are
+written as one file and a crash never leaves the runs at different points. Results equal the
+same runs trained alone up to the rounding of the batched matrix products
+(``tests/test_batched.py`` says how close).
 
 Applies to ``nn.Sequential`` MLPs of Linear layers and activation modules, trained without
 dropout or weight averaging; :func:`can_batch` says whether a set of runs qualifies.
@@ -142,14 +144,14 @@ def fit_batched(
     *,
     evaluate_on: tuple[str, Split] | None = None,
     on_batch: Callable[[], None] | None = None,
-    checkpoints: Sequence[Callable[[dict], None]] | None = None,
-    resumes: Sequence[dict | None] | None = None,
+    checkpoint: Callable[[list[dict]], None] | None = None,
+    resume: Sequence[dict] | None = None,
 ) -> list[History]:
     """Train ``models`` (run r with ``configs[r]``) as one stacked model; each ends with its
     weights and the list holds each one's history, as :func:`weightinit.train.fit` would
-    return them one by one. ``checkpoints[r]`` receives run r's state in ``fit``'s format after
-    every epoch (and on Ctrl-C); ``resumes[r]`` continues from such a state. Every resume must
-    stand at the same point (the runs advance in lockstep)."""
+    return them one by one. ``checkpoint`` receives the list of the runs' states, each in
+    ``fit``'s format, after every epoch (and on Ctrl-C, then :class:`Interrupted` is raised);
+    ``resume`` continues from such a list (the runs advance in lockstep)."""
     if not can_batch(models, configs):
         raise UserError("these runs cannot train as one stacked model (see weightinit.batched.can_batch)")
     config = replace(configs[0], seed=0)  # what the runs share
@@ -160,12 +162,12 @@ def fit_batched(
     train = Split(train.x.to(device), train.y.to(device))
     held_out = None if held_out is None else Split(held_out.x.to(device), held_out.y.to(device))
     n, n_batches = len(train), math.ceil(len(train) / batch)
-    resumes = list(resumes) if resumes is not None else [None] * runs
+    resumes = list(resume) if resume is not None else [None] * runs
     started = [r for r in resumes if r is not None]
     ongoing = [r for r in started if not r["history"]["diverged"]]  # a diverged run stopped where it diverged
     if started and (len(started) != runs or len({(r["epoch"], (r["position"] or {}).get("batch"))
                                                  for r in ongoing}) > 1):
-        raise UserError("fit_batched resumes runs that stand at one point of training; resume these one by one")
+        raise UserError(f"resume must hold one state per run ({runs}), all at one point of training")
     for model, resume in zip(models, resumes):
         if resume is not None:
             model.load_state_dict(resume["model"])
@@ -198,8 +200,9 @@ def fit_batched(
                 "order": orders[r].get_state(), "torch_rng": torch.get_rng_state(), "cuda_rng": None,
                 "history": histories[r].to_dict(), "best": None, "average": None}
 
+    last_states: list[dict | None] = list(resumes)  # what a frozen (diverged) run checkpoints
     first_epoch = 1 + max(len(h.epochs) for h, a in zip(histories, alive.tolist()) if a) if bool(alive.any()) else 1
-    with checkpointable() if checkpoints else nullcontext():
+    with checkpointable() if checkpoint else nullcontext():
         for epoch in range(first_epoch, config.epochs + 1):
             if not bool(alive.any()):
                 break
@@ -227,11 +230,11 @@ def fit_batched(
                 optimizer.step()
                 if on_batch is not None:
                     on_batch()
-                if checkpoints and stop_requested() and b + 1 < n_batches:
+                if checkpoint and stop_requested() and b + 1 < n_batches:
                     seconds = elapsed + time.perf_counter() - start
-                    for r in range(runs):
-                        checkpoints[r](state(r, epoch - 1, {"permutation": permutations[r].cpu(), "batch": b + 1,
-                                                            "losses": losses[r, : b + 1].cpu(), "seconds": seconds}))
+                    checkpoint([state(r, epoch - 1, {"permutation": permutations[r].cpu(), "batch": b + 1,
+                                                     "losses": losses[r, : b + 1].cpu(), "seconds": seconds})
+                                for r in range(runs)])
                     raise Interrupted(f"training stopped at epoch {epoch}, batch {b + 1} of {n_batches}")
             seconds = elapsed + time.perf_counter() - start
             eval_losses, accuracies = _evaluate(stack, held_out) if held_out is not None else ([None] * runs,) * 2
@@ -246,10 +249,10 @@ def fit_batched(
                     history.diverged_at = {"epoch": epoch, "batch": first + 1, "loss": float(losses[r, first])}
                 history.epochs.append(EpochRecord(epoch, float(losses[r].mean()), eval_losses[r], accuracies[r],
                                                   seconds))
-            if checkpoints:
-                for r in range(runs):
-                    if bool(alive[r]):
-                        checkpoints[r](state(r, epoch, None))
+            if checkpoint:  # every run's state; a run that diverged before this epoch keeps its last one
+                last = [state(r, epoch, None) if bool(alive[r]) else last_states[r] for r in range(runs)]
+                last_states = last
+                checkpoint(last)
             for r in range(runs):
                 if bool(alive[r]) and histories[r].diverged:  # keep what it ended with, then freeze it at 0
                     finals[r] = stack.run_state(r)
@@ -261,7 +264,7 @@ def fit_batched(
                             for k, v in s.items():
                                 if k != "step":
                                     v[r].zero_()
-            if checkpoints and stop_requested() and epoch < config.epochs:
+            if checkpoint and stop_requested() and epoch < config.epochs:
                 raise Interrupted(f"training stopped after epoch {epoch} of {config.epochs}")
     for r, model in enumerate(models):
         model.load_state_dict(finals.get(r) or stack.run_state(r))

@@ -184,32 +184,41 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
                    progress: bool, on_init: Callable[[str, int, nn.Module], None] | None,
                    checkpoint_dir: str | os.PathLike | None) -> list[CompareRun] | None:
     """The runs of ``plan`` trained as one stacked model (:mod:`weightinit.batched`), or None
-    when they cannot be (then each trains alone)."""
+    when they cannot be (then each trains alone). Their states are checkpointed together in
+    ``<checkpoint_dir>/batched``; each finished run is recorded in its own folder."""
     checkpoints = [checkpoint_in(checkpoint_dir, f"{init}-seed{seed}") for init, seed in plan]
     done = {i: CompareRun(**d["run"]) for i, c in enumerate(checkpoints) if c is not None and (d := c.result())}
     todo = [i for i in range(len(plan)) if i not in done]
-    resumes = [checkpoints[i].load() if checkpoints[i] is not None else None for i in todo]
-    configs = [replace(config.train, seed=plan[i][1]) for i in todo]
-    started = [r for r in resumes if r is not None and not r["history"]["diverged"]]
-    if len({(r["epoch"], (r["position"] or {}).get("batch")) for r in started}) > 1 or \
-            (started and len(started) + sum(r is not None and r["history"]["diverged"] for r in resumes) < len(todo)):
-        return None  # runs left at different points: each continues alone
+    sweep = checkpoint_in(checkpoint_dir, "batched")
+    saved = sweep.load() if sweep is not None else None
+    keys = [f"{init}-seed{seed}" for init, seed in plan]
+    if saved is not None and not set(keys[i] for i in todo) <= set(saved["runs"]):
+        return None  # a folder written one run at a time: it continues that way
+    resumes = None if saved is None else [saved["states"][saved["runs"].index(keys[i])] for i in todo]
     models, seconds = [], []
-    for i, resume in zip(todo, resumes):
+    for k, i in enumerate(todo):
+        resume = None if resumes is None else resumes[k]
         model, init_seconds = _initialized(dataset, sizes, config, *plan[i], on_init, resume)
         models.append(model)
         seconds.append(init_seconds)
+    configs = [replace(config.train, seed=plan[i][1]) for i in todo]
     if not can_batch(models, configs):
         return None
-    savers = [_saver(checkpoints[i], s) for i, s in zip(todo, seconds)] if checkpoint_dir is not None else None
+
+    def save(states: list[dict]) -> None:
+        sweep.save({"runs": [keys[i] for i in todo],
+                    "states": [{**state, "init_seconds": s} for state, s in zip(states, seconds)]})
+
     n_batches = math.ceil(len(dataset.train) / config.train.batch_size)
     with progress_bar(config.train.epochs * n_batches, f"{len(todo)} runs, batched", progress) as bar:
         histories = fit_batched(models, dataset.train, configs, evaluate_on=("test", dataset.test),
-                                on_batch=bar.update, checkpoints=savers, resumes=resumes)
+                                on_batch=bar.update, checkpoint=save if sweep is not None else None, resume=resumes)
     for i, model, history, init_seconds in zip(todo, models, histories, seconds):
         done[i] = _result(*plan[i], history, init_seconds)
         if checkpoints[i] is not None:
             checkpoints[i].finish({"run": asdict(done[i])}, {"model": model.state_dict()})
+    if sweep is not None:
+        sweep.finish({"runs": keys})
     return [done[i] for i in range(len(plan))]
 
 
