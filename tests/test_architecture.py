@@ -19,16 +19,16 @@ PACKAGE = Path(weightinit.__file__).parent
 ROOMS = {
     "errors": "foundation", "version": "foundation", "checks": "foundation",
     "init": "core", "activations": "core", "layers": "core", "schemes": "core", "lsuv": "core", "models": "core",
-    "diagnostics": "core", "rules": "core", "plan": "core", "residual": "core", "activation_trace": "core",
+    "diagnostics": "core", "dynamics": "core", "rules": "core", "plan": "core", "residual": "core", "activation_trace": "core",
     "runs": "runs",
     "data": "data",
     "train": "training", "history": "training", "weight_average": "training", "batched": "training",
     "boltzmann": "boltzmann",
     "estimators": "estimators",
     "experiments": "experiments",
-    "report": "report", "plots": "report",
+    "report": "report", "plots": "report", "tensorboard": "report",
     "cli": "cli", "__main__": "cli",
-    "__init__": "api",
+    "__init__": "api", "load": "api",
 }
 
 # The rooms each room may import (its own included). Dependencies point one way:
@@ -45,7 +45,7 @@ ALLOWED = {
     "experiments": {"foundation", "core", "runs", "data", "training", "boltzmann", "experiments"},
     "report": {"foundation", "core", "runs", "boltzmann", "experiments", "report"},
     "cli": {"foundation", "core", "runs", "data", "training", "boltzmann", "experiments", "report", "cli"},
-    "api": {"foundation", "core", "boltzmann", "api"},
+    "api": {"foundation", "core", "runs", "boltzmann", "api"},
 }
 
 

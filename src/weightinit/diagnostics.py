@@ -27,7 +27,7 @@ from .activations import BOUNDED, RECTIFIER, SIGMOID, activation_of
 from .errors import UserError
 from .layers import forward_checked, layers_with_activations
 
-__all__ = ["LayerStats", "Report", "diagnose"]
+__all__ = ["LayerStats", "Report", "diagnose", "saturation_fractions"]
 
 _SAMPLE = 20_000  # values kept per layer for histograms
 
@@ -79,7 +79,7 @@ def _sample(t: torch.Tensor) -> torch.Tensor:
     return flat
 
 
-def _saturation(activation: nn.Module | None, post: torch.Tensor) -> tuple[float | None, float | None]:
+def saturation_fractions(activation: nn.Module | None, post: torch.Tensor) -> tuple[float | None, float | None]:
     """(saturated fraction, dead fraction) of the activation's outputs, by its failure mode."""
     entry = None if activation is None else activation_of(activation)
     failure = None if entry is None else entry.failure
@@ -149,7 +149,7 @@ def diagnose(
             pre = c["pre"].detach()
             post = c.get("post", pre).detach()
             kind = type(activation).__name__ if activation is not None else "linear"
-            saturated, dead = _saturation(activation, post)
+            saturated, dead = saturation_fractions(activation, post)
             grad = c.get("grad", torch.zeros_like(pre))
             weight_grad = layer.weight.grad if layer.weight.grad is not None else torch.zeros(1)
             stats.append(LayerStats(

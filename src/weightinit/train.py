@@ -39,6 +39,7 @@ from torch import nn
 
 from .checks import check_choice, check_int, check_number, check_positive_int
 from .data.datasets import Split
+from .dynamics import Dynamics
 from .errors import UserError
 from .history import EpochRecord, History
 from .runs import distributed
@@ -183,10 +184,14 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr * self.config.lr_decay ** (epoch - 1)
 
-    def step(self, loss: torch.Tensor, global_step: int) -> None:
+    def step(self, loss: torch.Tensor, global_step: int, epoch: int, dynamics: Dynamics | None) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if dynamics is not None:
+            dynamics.before_update(global_step)
         self.optimizer.step()
+        if dynamics is not None:
+            dynamics.after_update(global_step, epoch)
         if self.average is not None:
             self.average.update(global_step)
 
@@ -259,6 +264,7 @@ def fit(
     keep_best: bool = False,
     checkpoint: Callable[[dict], None] | None = None,
     resume: dict | None = None,
+    dynamics: Dynamics | None = None,
 ) -> History:
     """Train ``model`` (logits out) with cross-entropy on ``train``.
 
@@ -280,6 +286,8 @@ def fit(
             which then raises :class:`~weightinit.runs.interrupt.Interrupted`.
         resume: such a state: training continues exactly where it stopped (on the CPU the
             result is bit-identical to an uninterrupted run). Its config must equal ``config``.
+        dynamics: a :class:`~weightinit.dynamics.Dynamics` of ``model`` that records per-layer
+            statistics every few steps (records of a resumed run start where it resumed).
 
     Returns:
         The per-epoch history; ``diverged`` tells whether the run blew up, and where.
@@ -315,10 +323,12 @@ def fit(
                 torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + todo.first_batch) * 1009 + rank)
             start = time.perf_counter()
             for b in range(todo.first_batch, n_batches):
+                if dynamics is not None:
+                    dynamics.before_forward((epoch - 1) * n_batches + b)
                 with _autocast(dtype, device):
                     loss, todo.losses[b] = _batch_loss(net, train, todo.permutation[b * batch : (b + 1) * batch],
                                                        world, rank)
-                run.step(loss, (epoch - 1) * n_batches + b)
+                run.step(loss, (epoch - 1) * n_batches + b, epoch, dynamics)
                 if on_batch is not None:
                     on_batch()
                 if checkpoint is not None and distributed.any_rank(stop_requested()) and b + 1 < n_batches:

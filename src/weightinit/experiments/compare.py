@@ -24,8 +24,9 @@ from torch import nn
 from ..activations import ACTIVATIONS
 from ..batched import can_batch, fit_batched
 from ..boltzmann.trainer import RBMConfig
-from ..checks import check_choice, check_positive_int
+from ..checks import check_choice, check_int, check_positive_int
 from ..data.datasets import Dataset
+from ..dynamics import Dynamics
 from ..errors import UserError
 from ..history import History
 from ..models import MODELS, build_model, describe_model, parse_arch
@@ -58,6 +59,7 @@ class CompareConfig:
     activation: str = "relu"
     model: str = "mlp"  # or "lstm" (images read row by row), "transformer" (a small ViT); arch is the MLP's
     batched: bool = True  # MLP runs train as one stacked model (weightinit.batched); False: one after another
+    dynamics_every: int = 0  # record per-layer training dynamics every N steps (weightinit.dynamics); 0: off
     inits: tuple[str, ...] = LECTURE_INITS
     seeds: int = 1  # runs per init; mean ± std over them
     nonlinearity: str = "auto"  # gain rule of init_model: "auto" = from the following activation
@@ -71,6 +73,7 @@ class CompareConfig:
         check_positive_int("seeds", self.seeds)
         check_positive_int("pretrain_epochs", self.pretrain_epochs)
         check_choice("model", self.model, MODELS)
+        check_int("dynamics_every", self.dynamics_every, 0)
         if self.model != "mlp" and (self.arch != "lecture" or self.activation != "relu"):
             raise UserError(f"arch and activation describe the MLP; model={self.model!r} has its own "
                             f"(got arch={self.arch!r}, activation={self.activation!r})")
@@ -92,6 +95,7 @@ class CompareRun:
     diverged: bool
     diverged_at: dict | None
     history: list[dict]  # per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
+    dynamics: list[dict] | None = None  # per recorded step and layer (weightinit.dynamics.DynamicsRecord)
 
 
 @dataclass
@@ -150,11 +154,13 @@ def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init
     return model, seconds if resume is None else resume["init_seconds"]
 
 
-def _result(init: str, seed: int, history: History, init_seconds: float) -> CompareRun:
+def _result(init: str, seed: int, history: History, init_seconds: float,
+            dynamics: Dynamics | None = None) -> CompareRun:
     return CompareRun(init=init, seed=seed, test_accuracy=history.last.eval_accuracy,
                       final_train_loss=history.last.train_loss, first_epoch_loss=history.epochs[0].train_loss,
                       seconds_per_epoch=statistics.fmean(r.seconds for r in history.epochs), init_seconds=init_seconds,
-                      diverged=history.diverged, diverged_at=history.diverged_at, history=history.to_dicts())
+                      diverged=history.diverged, diverged_at=history.diverged_at, history=history.to_dicts(),
+                      dynamics=None if dynamics is None else dynamics.to_dicts())
 
 
 def _saver(checkpoint: Checkpoint | None, init_seconds: float) -> Callable[[dict], None] | None:
@@ -162,7 +168,8 @@ def _saver(checkpoint: Checkpoint | None, init_seconds: float) -> Callable[[dict
 
 
 def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool,
-               on_init: Callable[[str, int, nn.Module], None] | None, checkpoint: Checkpoint | None) -> CompareRun:
+               on_init: Callable[[str, int, nn.Module], None] | None, checkpoint: Checkpoint | None,
+               on_run: Callable[[CompareRun, Dynamics | None], None] | None = None) -> CompareRun:
     """One init and seed: initialize, train, measure. With a ``checkpoint``, a finished run is
     read back and an unfinished one continues."""
     if checkpoint is not None and (done := checkpoint.result()) is not None:
@@ -170,11 +177,16 @@ def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: 
     resume = checkpoint.load() if checkpoint is not None else None
     model, init_seconds = _initialized(dataset, sizes, config, init, seed, on_init, resume)
     train = replace(config.train, seed=seed)
+    dynamics = Dynamics(model, config.dynamics_every) if config.dynamics_every else None
     with progress_bar(train.epochs * math.ceil(len(dataset.train) / train.batch_size), f"{init} (seed {seed})",
                       progress) as bar:
         history = fit(model, dataset.train, train, evaluate_on=("test", dataset.test), on_batch=bar.update,
-                      checkpoint=_saver(checkpoint, init_seconds), resume=resume)
-    run = _result(init, seed, history, init_seconds)
+                      checkpoint=_saver(checkpoint, init_seconds), resume=resume, dynamics=dynamics)
+    if dynamics is not None:
+        dynamics.remove()
+    run = _result(init, seed, history, init_seconds, dynamics)
+    if on_run is not None:
+        on_run(run, dynamics)
     if checkpoint is not None and distributed.rank() == 0:  # data parallel (fewer runs than ranks): one writes
         checkpoint.finish({"run": asdict(run)}, {"model": model.state_dict()})
     return run
@@ -182,6 +194,7 @@ def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: 
 
 def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, plan: list[tuple[str, int]],
                    progress: bool, on_init: Callable[[str, int, nn.Module], None] | None,
+                   on_run: Callable[[CompareRun, Dynamics | None], None] | None,
                    checkpoint_dir: str | os.PathLike | None) -> list[CompareRun] | None:
     """The runs of ``plan`` trained as one stacked model (:mod:`weightinit.batched`), or None
     when they cannot be (then each trains alone). Their states are checkpointed together in
@@ -215,6 +228,8 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
                                 on_batch=bar.update, checkpoint=save if sweep is not None else None, resume=resumes)
     for i, model, history, init_seconds in zip(todo, models, histories, seconds):
         done[i] = _result(*plan[i], history, init_seconds)
+        if on_run is not None:
+            on_run(done[i], None)
         if checkpoints[i] is not None:
             checkpoints[i].finish({"run": asdict(done[i])}, {"model": model.state_dict()})
     if sweep is not None:
@@ -249,12 +264,15 @@ def _rank(row: InitSummary) -> tuple[bool, float]:
 
 def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False,
             on_init: Callable[[str, int, nn.Module], None] | None = None,
+            on_run: Callable[[CompareRun, Dynamics | None], None] | None = None,
             checkpoint_dir: str | os.PathLike | None = None) -> CompareResult:
     """Train ``config.arch`` from each init in ``config.inits`` (``config.seeds`` times) on
     ``dataset`` and return what was measured.
 
     A diverged run (NaN/inf or exploding loss) is recorded as such; the others carry on.
-    ``on_init(init, seed, model)`` is called with each freshly initialized model (epoch 0).
+    ``on_init(init, seed, model)`` is called with each freshly initialized model (epoch 0),
+    ``on_run(run, dynamics)`` with each run trained here (not one read back from a checkpoint)
+    and its :class:`~weightinit.dynamics.Dynamics` (with ``config.dynamics_every``).
     With ``checkpoint_dir``, each run checkpoints every epoch into ``<init>-seed<seed>/``
     there and keeps its result and final weights; calling again with the same folder (and
     config) skips the finished runs and continues the unfinished one exactly. Under
@@ -264,11 +282,12 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
     plan = [(init, config.train.seed + k) for init in config.inits for k in range(config.seeds)]
     runs = None
-    if config.batched and not distributed.launched() and config.model == "mlp":
-        runs = _train_batched(dataset, sizes, config, plan, progress, on_init, checkpoint_dir)
+    if config.batched and not config.dynamics_every and not distributed.launched() and config.model == "mlp":
+        runs = _train_batched(dataset, sizes, config, plan, progress, on_init, on_run, checkpoint_dir)
     if runs is None:  # one after another; under torchrun rank r trains runs r, r + N, ...
         runs = distributed.share_runs(plan, lambda run: _train_one(
-            dataset, sizes, config, *run, progress, on_init, checkpoint_in(checkpoint_dir, f"{run[0]}-seed{run[1]}")))
+            dataset, sizes, config, *run, progress, on_init, checkpoint_in(checkpoint_dir, f"{run[0]}-seed{run[1]}"),
+            on_run))
     return CompareResult(
         dataset=dataset.name,
         source=dataset.source,
@@ -276,7 +295,7 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
         activation=config.activation,
         config={"model": config.model, "inits": list(config.inits), "seeds": config.seeds,
                 "nonlinearity": config.nonlinearity, "pretrain_epochs": config.pretrain_epochs,
-                "batched": config.batched, **asdict(config.train)},
+                "batched": config.batched, "dynamics_every": config.dynamics_every, **asdict(config.train)},
         versions=versions(),
         summary=summarize(runs),
         runs=runs,
