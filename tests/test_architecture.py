@@ -19,7 +19,8 @@ PACKAGE = Path(weightinit.__file__).parent
 ROOMS = {
     "errors": "foundation", "version": "foundation", "checks": "foundation",
     "init": "core", "activations": "core", "layers": "core", "schemes": "core", "lsuv": "core", "models": "core",
-    "diagnostics": "core", "dynamics": "core", "rules": "core", "plan": "core", "residual": "core", "activation_trace": "core",
+    "diagnostics": "core", "dynamics": "core", "rules": "core", "plan": "core", "residual": "core",
+    "activation_trace": "core",
     "runs": "runs",
     "data": "data",
     "train": "training", "history": "training", "weight_average": "training", "batched": "training",
