@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import statistics
 import time
 from collections.abc import Callable
@@ -232,8 +233,8 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
             on_run(done[i], None)
         if checkpoints[i] is not None:
             checkpoints[i].finish({"run": asdict(done[i])}, {"model": model.state_dict()})
-    if sweep is not None:
-        sweep.finish({"runs": keys})
+    if sweep is not None:  # every run is recorded in its own folder now: the shared state has served
+        shutil.rmtree(sweep.folder, ignore_errors=True)
     return [done[i] for i in range(len(plan))]
 
 
