@@ -23,6 +23,10 @@ and continues bit-identically from such a state (``resume``).
 
 Devices: ``fit`` moves ``model`` to ``config.device`` and leaves it there; it copies the
 splits to that device once, and returns the history (plain floats).
+
+The module runs past ~350 lines for one reason: ``fit``'s whole contract (devices, DDP,
+resume, averaging, precision, dynamics) is written out here, beside the small functions
+the epoch loop is made of.
 """
 
 from __future__ import annotations
