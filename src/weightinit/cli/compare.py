@@ -40,6 +40,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--pretrain-epochs", type=int, default=5,
                         help="RBM epochs per layer for --inits dbn (default 5)")
     add_train_options(parser)
+    parser.add_argument("--precision", default="float32", choices=["float32", "bf16"],
+                        help="bf16: forward passes under bfloat16 autocast where the CPU/GPU has it "
+                             "(default %(default)s)")
+    parser.add_argument("--batched", action=argparse.BooleanOptionalAction, default=True,
+                        help="train an MLP sweep as one stacked model; --no-batched: one run after another "
+                             "(default %(default)s)")
     parser.add_argument("--diagnose", action="store_true",
                         help="also write std_by_layer.png: per-layer activation/gradient std of each init at epoch 0")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_HELP}: 10 epochs (2 on MNIST-sized data)")
@@ -53,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if epochs is None:
         epochs = (2 if dataset_name in ("mnist", "fashion-mnist") else 10) if args.quick else TrainConfig.epochs
     train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=epochs,
-                        batch_size=args.batch_size, seed=args.seed, device=args.device)
+                        batch_size=args.batch_size, seed=args.seed, device=args.device, precision=args.precision)
     config = CompareConfig(arch=args.arch, activation=args.activation, model=args.model, inits=split_list(args.inits),
                            seeds=args.seeds, nonlinearity=args.nonlinearity, pretrain_epochs=args.pretrain_epochs,
-                           train=train)
+                           batched=args.batched, train=train)
     if config.arch not in NAMED_ARCHS:
         parse_arch(config.arch)  # a malformed spec is refused before the data is loaded
     dataset = load_dataset(dataset_name, args.data_dir)
