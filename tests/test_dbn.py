@@ -123,13 +123,13 @@ def test_bad_input(digits, call, message):
 def test_dbn_classifier_passes_check_estimator():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(DBNClassifier(hidden_layer_sizes=(16,), pretrain_epochs=1, finetune_epochs=10,
+        results = check_estimator(DBNClassifier(hidden_layer_sizes=(16,), pretrain_epochs=1, max_iter=10,
                                                 batch_size=10), on_fail=None)
     assert [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"] == []
 
 
 def test_dbn_classifier_on_digits(digits):
-    clf = DBNClassifier(hidden_layer_sizes=(64,), pretrain_epochs=5, finetune_epochs=20, batch_size=20, random_state=0)
+    clf = DBNClassifier(hidden_layer_sizes=(64,), pretrain_epochs=5, max_iter=20, batch_size=20, random_state=0)
     clf.fit(digits.train.x.numpy(), digits.train.y.numpy())
     assert clf.score(digits.test.x.numpy(), digits.test.y.numpy()) > 0.85
     proba = clf.predict_proba(digits.test.x.numpy())

@@ -131,3 +131,11 @@ def test_cli_fetch_failure_is_one_line_exit_2(server, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
     assert "could not download train-images-idx3-ubyte.gz" in err and "sha256 of the content" in err
     assert list(out.iterdir()) == []
+
+
+def test_a_destination_that_cannot_be_a_folder_is_refused_before_any_download(tmp_path):
+    (tmp_path / "afile").write_text("a file")
+    with pytest.raises(ValueError, match=r"destination='.*afile/x' cannot be created or written: Not a directory"):
+        fetch_mnist(tmp_path / "afile" / "x", ["http://127.0.0.1:9/"], files={"a.gz": "0" * 64}, progress=False)
+    with pytest.raises(ValueError, match=r"destination='.*afile' exists and is not a folder"):
+        fetch_mnist(tmp_path / "afile", ["http://127.0.0.1:9/"], files={"a.gz": "0" * 64}, progress=False)

@@ -334,3 +334,101 @@ def test_cli_arguments_give_one_line_and_exit_2_or_reach_the_work(argv, monkeypa
     else:
         assert code == 0, (code, err)
     assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------------ whole runs
+# Past argument parsing: whole commands on tiny data (digits, one epoch, small networks) with
+# drawn options. Each either finishes (exit 0) with strict-JSON results whose numbers are finite
+# wherever the run did not diverge and figures that are not blank, or is refused: exit 2, one
+# line, and then nothing was trained (the tripwire is the run folder: no checkpoints in it).
+# A handful of examples in `make test`, many more in `make fuzz`.
+WHOLE_RUNS = max(4, settings.default.max_examples // 8)
+FLOATS = ["0.001", "0.1", "1", "1e30", "0", "-1", "nan"]
+
+
+@st.composite
+def whole_commands(draw) -> list[str]:
+    command = draw(st.sampled_from(["compare", "rbm", "dbn", "diagnose"]))
+    argv = [command, "--dataset", "digits", "--no-progress"]
+
+    def option(name, values):
+        if draw(st.booleans()):
+            argv.extend([name, draw(st.sampled_from(values))])
+
+    if command == "compare":
+        argv += ["--epochs", "1", "--arch", draw(st.sampled_from(["64-8-10", "64-10", "lecture", "64-8-5"])),
+                 "--inits", draw(st.sampled_from(["he_normal", "normal,xavier_uniform", "lsuv", "dbn", "bogus"]))]
+        option("--optimizer", ["sgd", "adam", "rmsprop"])
+        option("--momentum", ["0", "0.9", "1"])
+        option("--lr", FLOATS)
+        option("--batch-size", ["1000", "500", "0"])
+        option("--seeds", ["1", "2", "0"])
+        option("--activation", ["tanh", "sigmoid", "swish"])
+        option("--nonlinearity", ["linear", "bogus"])
+        option("--pretrain-epochs", ["1", "0"])
+    elif command == "rbm":
+        argv += ["--epochs", "1", "--ais-chains", "2", "--ais-steps", draw(st.sampled_from(["5", "0"])),
+                 "--sample-steps", "3", "--hidden", draw(st.sampled_from(["1", "8", "0"]))]
+        option("--lr", FLOATS)
+        option("--k", ["1", "2", "0"])
+        option("--visible", ["gaussian", "poisson"])
+        option("--batch-size", ["1000", "0"])
+        option("--momentum", ["0", "0.99", "1"])
+        if draw(st.booleans()):
+            argv.append("--pcd")
+    elif command == "dbn":
+        argv += ["--pretrain-epochs", "1", "--finetune-epochs", "1",
+                 "--layers", draw(st.sampled_from(["64-8", "64-8-8", "784-8", "64"]))]
+        option("--n-valid", ["100", "1436", "1437", "0"])
+        option("--dropout", ["0.5", "1.0"])
+        option("--optimizer", ["adam", "sgd"])
+        option("--momentum", ["0.5", "1"])
+        option("--lr", FLOATS)
+        option("--batch-size", ["1000", "0"])
+        if draw(st.booleans()):
+            argv.append("--refit")
+    else:
+        argv += ["--arch", draw(st.sampled_from(["64-8-8-10", "784-8-10", "lecture"])),
+                 "--inits", draw(st.sampled_from(["normal,he_normal", "lsuv", "zeros", "nope"]))]
+        option("--batch", ["2", "1", "5000"])
+        option("--activation", ["relu", "sigmoid", "swish"])
+    return argv
+
+
+def _all_finite(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_all_finite(v) for v in value)
+    return True
+
+
+@settings(max_examples=WHOLE_RUNS, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(argv=whole_commands())
+def test_whole_runs_finish_with_finite_results_or_are_refused_before_work(argv, tmp_path_factory, capsys):
+    import json
+
+    from matplotlib.image import imread
+
+    from weightinit.cli import main
+
+    out = tmp_path_factory.mktemp("run") / "out"
+    code = main([*argv, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "Traceback" not in err, (argv, err)
+    if code == 2:
+        lines = [line for line in err.strip().splitlines() if line.startswith("weightinit")]
+        assert len(lines) == 1 and lines[0].startswith("weightinit: error:"), (argv, err)
+        assert not (out.exists() and any(out.rglob("*.pt"))), f"{argv}: refused after training began"
+        return
+    assert code == 0, (argv, err)
+    results = json.loads((out / "results.json").read_text())  # strict JSON: no NaN tokens
+    runs = results.get("runs") or []
+    if not any(run.get("diverged") for run in runs if isinstance(run, dict)):
+        assert _all_finite(results), f"{argv}: non-finite numbers in a run that did not diverge"
+    for figure in out.glob("*.png"):
+        pixels = imread(figure)[..., :3]
+        assert pixels.std() > 0.02, f"{argv}: {figure.name} is blank"

@@ -86,14 +86,24 @@ def test_npz_missing_arrays_and_wrong_dtype(tmp_path):
 def test_npz_with_pickled_objects_is_refused(tmp_path):
     np.savez(tmp_path / "c.npz", x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1, np.uint8),
              x_test=np.zeros((1, 2, 2), np.uint8), y_test=np.zeros(1, np.uint8))
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match="x_train holds pickled Python objects, not a plain array; refused") as caught:
         read_npz(tmp_path / "c.npz")
+    assert "allow_pickle" not in str(caught.value) and "unsafely" not in str(caught.value)  # our words, not numpy's
 
 
 def test_npz_garbage_is_reported(tmp_path):
     (tmp_path / "d.npz").write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match="d.npz is a damaged or truncated .npz archive"):
         read_npz(tmp_path / "d.npz")
+
+
+@pytest.mark.parametrize("content", [b"garbage" * 10, pickle.dumps({"x_train": 1}), b""])
+def test_npz_that_is_no_zip_archive_gets_our_message_not_numpys(tmp_path, content):
+    # numpy would say "This file contains pickled (object) data. If you trust the file you can load it unsafely"
+    (tmp_path / "mnist.npz").write_bytes(content)
+    with pytest.raises(DataError, match="mnist.npz is not a .npz file: a .npz file is a zip archive") as caught:
+        read_npz(tmp_path / "mnist.npz")
+    assert "unsafely" not in str(caught.value) and "allow_pickle" not in str(caught.value)
 
 
 def _classic_pickle(path, pixels_train, labels_train, pixels_test, labels_test):

@@ -37,6 +37,7 @@ from .init import (
     zeros_,
 )
 from .layers import layer_fans, layer_nonlinearities
+from .load import load
 from .plan import InitPlan, init_model, plan_init
 from .residual import Residual
 from .rules import Block, register_rule
@@ -72,6 +73,7 @@ __all__ = [
     "kaiming_uniform_",
     "layer_fans",
     "layer_nonlinearities",
+    "load",
     "lecun_normal_",
     "lecun_uniform_",
     "normal_",

@@ -174,7 +174,10 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _check_param(param: float) -> float:
-    """A leaky-ReLU slope or ELU alpha: finite, and small enough that its gain is not 0 by overflow."""
+    """A leaky-ReLU slope or ELU alpha: finite, and small enough that its gain is not 0 by overflow.
+    Anything but a real number is a ValueError here, as ``torch.nn.init.calculate_gain`` raises."""
+    if isinstance(param, bool) or not isinstance(param, (int, float)):
+        raise UserError(f"param={param!r} is not a valid number (a slope or alpha), got {type(param).__name__}")
     param = check_number("param", param)
     if abs(param) > 1e150:
         raise UserError(f"param must be within ±1e150 (a slope or alpha), got {param!r}")
@@ -248,7 +251,7 @@ def _check_fits(tensor: torch.Tensor, largest: float, what: str) -> None:
 
 def _is_empty(tensor: torch.Tensor) -> bool:
     if tensor.numel() == 0:
-        warnings.warn("Initializing a zero-element tensor is a no-op", UserWarning, stacklevel=3)
+        warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)  # torch's words
         return True
     return False
 
@@ -316,6 +319,29 @@ def _truncated_standard_normal(
     return z.clamp_(low, high)
 
 
+# trunc_normal_ draws by rejection, as torch.nn.init does, when [a, b] holds more than this
+# share of the normal's mass (then a draw is kept with probability > 0.3 and the draws equal
+# torch's for the same generator); below it, by the inverse CDF (exact far in the tails).
+_REJECTION_MASS = 0.3
+
+
+def _rejection_normal_(tensor: torch.Tensor, mean: float, std: float, a: float, b: float,
+                       generator: torch.Generator | None) -> torch.Tensor:
+    """``torch.nn.init.trunc_normal_``'s sampler for a likely interval: draw N(mean, std²) in
+    the tensor's dtype, redraw (all positions, keeping the accepted) until every value is in
+    [a, b]. The same generator gives the same numbers as torch's."""
+    low, high = tensor.new_tensor(a, device="cpu").item(), tensor.new_tensor(b, device="cpu").item()
+    result = tensor.normal_(mean, std, generator=generator)
+    while True:
+        rejected = (result < low) | (result > high)
+        if not rejected.any():
+            break
+        result = torch.where(rejected, torch.empty_like(result).normal_(mean, std, generator=generator), result)
+    if result is not tensor:
+        tensor.copy_(result)
+    return tensor
+
+
 def trunc_normal_(
     tensor: torch.Tensor,
     mean: float = 0.0,
@@ -330,8 +356,12 @@ def trunc_normal_(
     ``a`` and ``b`` are **absolute** bounds, as in ``torch.nn.init.trunc_normal_``, not
     multiples of ``std`` (Keras' TruncatedNormal cuts at ±2 std: use
     ``a=mean - 2*std, b=mean + 2*std``). The result's std is smaller than ``std``; see
-    :func:`variance_scaling_` for the corrected version. Sampling uses the inverse CDF in
-    float64 and stays exact far in the tails.
+    :func:`variance_scaling_` for the corrected version.
+
+    Sampling: when [a, b] holds more than 30% of the normal's mass (the usual case, ±2 std
+    included) by rejection, as ``torch.nn.init.trunc_normal_`` does, so that a seeded
+    ``generator`` gives torch's numbers; otherwise by the inverse CDF in float64, which stays
+    exact far in the tails where torch's sampler slows down or fails.
 
     Examples:
         >>> w = torch.empty(3, 5)
@@ -347,9 +377,13 @@ def trunc_normal_(
     _check_fits(tensor, max(abs(a), abs(b), abs(mean), b - a), f"mean={mean!r}, a={a!r}, b={b!r}")
     if _is_empty(tensor):
         return tensor
+    low, high = (a - mean) / std, (b - mean) / std
     with torch.no_grad():
+        mass = (math.erf(high / math.sqrt(2.0)) - math.erf(low / math.sqrt(2.0))) / 2.0  # torch's formula
+        if mass > _REJECTION_MASS and std * 8 <= torch.finfo(tensor.dtype).max:  # draws to ±8 std stay finite
+            return _rejection_normal_(tensor, mean, std, a, b, generator)
         # scaled in float64: a huge std times a tiny z must not round through 0 · inf
-        z = _truncated_standard_normal(tensor, (a - mean) / std, (b - mean) / std, generator)
+        z = _truncated_standard_normal(tensor, low, high, generator)
         return tensor.copy_(z.mul_(std).add_(mean).clamp_(a, b))
 
 
@@ -732,3 +766,32 @@ def lecun_normal_(
 
 glorot_uniform_: Callable[..., torch.Tensor] = xavier_uniform_
 glorot_normal_: Callable[..., torch.Tensor] = xavier_normal_
+
+
+def _deprecated(method: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """``torch.nn.init``'s names without the trailing underscore: they still work there, with a
+    FutureWarning in torch's words; here too, so that code written for torch keeps running."""
+    new, old = method.__name__, method.__name__[:-1]
+
+    def deprecated_init(*args, **kwargs) -> torch.Tensor:
+        warnings.warn(f"`nn.init.{old}` is now deprecated in favor of `nn.init.{new}`.", FutureWarning,
+                      stacklevel=2)
+        return method(*args, **kwargs)
+
+    deprecated_init.__name__ = deprecated_init.__qualname__ = old
+    deprecated_init.__doc__ = f"Deprecated, as in ``torch.nn.init``: use :func:`{new}`."
+    return deprecated_init
+
+
+# the deprecated aliases torch.nn.init keeps (not in __all__)
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)

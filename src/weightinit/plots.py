@@ -1,13 +1,24 @@
 """Figures as PNG files, drawn on matplotlib ``Figure`` objects: no pyplot, no display, and
-no change to the matplotlib backend of the program that imports weightinit."""
+no change to the matplotlib backend of the program that imports weightinit.
+
+What every figure does: axes labelled with what is measured, a title that says what was run;
+several runs of one label drawn as their mean with a band of ± one std; a diverged run marked
+(×) where it stopped; a value a log axis cannot show (a std of exactly 0) marked at the foot
+of the axis (▼) and said in the legend, never drawn at a made-up 1e-30; panels with their own
+x scale say so, and the factor is in the axis label.
+"""
 
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import blended_transform_factory
 
 from .diagnostics import Report
 from .runs.files import atomic_writer
@@ -15,49 +26,110 @@ from .runs.files import atomic_writer
 __all__ = ["plot_curves", "plot_tiles", "plot_std_by_layer", "plot_histograms"]
 
 _SPLIT_NAMES = {"test": "test", "valid": "validation"}
+_DIVERGED = {"marker": "x", "color": "crimson", "markersize": 9, "markeredgewidth": 2, "linestyle": "none"}
+_ZERO = {"marker": "v", "markersize": 8, "linestyle": "none", "clip_on": False}
 
 
-def _mean_curves(runs: Sequence[tuple[str, list[dict]]], key: str) -> dict[str, tuple[list[int], list[float]]]:
-    """Per label, the per-epoch mean of ``key`` over its runs (the epochs every run reached)."""
-    curves = {}
-    for label in dict.fromkeys(name for name, _ in runs):
-        histories = [history for name, history in runs if name == label]
-        n = min(len(h) for h in histories)
-        values = [sum(h[e][key] for h in histories) / len(histories) for e in range(n)]
-        curves[label] = ([histories[0][e]["epoch"] for e in range(n)], values)
-    return curves
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _band(histories: list[list[dict]], key: str) -> tuple[list[int], list[float], list[float]]:
+    """Per epoch that some run reached, the epoch number, the mean of ``key`` over the runs
+    with a finite value there, and their std (0 for one run)."""
+    epochs, means, stds = [], [], []
+    for e in range(max(len(h) for h in histories)):
+        values = [h[e][key] for h in histories if e < len(h) and _finite(h[e].get(key))]
+        if not values:
+            continue
+        epochs.append(next(h[e]["epoch"] for h in histories if e < len(h)))
+        means.append(statistics.fmean(values))
+        stds.append(statistics.stdev(values) if len(values) > 1 else 0.0)
+    return epochs, means, stds
+
+
+def _diverged(history: list[dict], flagged: bool) -> bool:
+    """Whether a run diverged: flagged so, or a non-finite training loss in its history."""
+    return flagged or any(not _finite(r.get("train_loss")) for r in history)
 
 
 def plot_curves(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title: str, *,
-                evaluated_on: str = "test") -> Path:
+                evaluated_on: str = "test", diverged: Sequence[bool] | None = None) -> Path:
     """Train loss (log scale) and accuracy on the evaluated split per epoch, one line per
-    label (the mean over the runs that share it): ``curves.png``.
+    label: the mean over the runs that share it, with a band of ± one std when there are
+    several (seeds): ``curves.png``.
 
     ``runs`` holds ``(label, history)`` pairs, a history being the per-epoch records of
     :meth:`weightinit.train.History.to_dicts`; ``evaluated_on`` names their split ("test" or
-    "valid")."""
-    fig = Figure(figsize=(11, 4.2))
+    "valid"); ``diverged`` flags the runs that diverged (a run whose loss is NaN/inf counts
+    anyway). A diverged run is left out of its label's mean and band and drawn on its own,
+    dashed, with a × where it stopped; the label says how many diverged."""
+    fig = Figure(figsize=(11, 4.4))
     ax_loss, ax_acc = fig.subplots(1, 2)
+    panels = ((ax_loss, "train_loss", True), (ax_acc, f"{evaluated_on}_accuracy", False))
     split = _SPLIT_NAMES.get(evaluated_on, evaluated_on)
-    losses, accuracies = _mean_curves(runs, "train_loss"), _mean_curves(runs, f"{evaluated_on}_accuracy")
-    for init in losses:
-        epochs, loss = losses[init]
-        finite = [(e, v) for e, v in zip(epochs, loss) if math.isfinite(v) and v > 0]
-        (line,) = ax_loss.plot(*zip(*finite), marker="o", markersize=3, label=init) if finite else ax_loss.plot([], [])
-        ax_acc.plot(*accuracies[init], marker="o", markersize=3, color=line.get_color(), label=init)
-    ax_loss.set(yscale="log", xlabel="epoch", ylabel="train loss (mean over batches)", title="Training loss")
+    flags = list(diverged) if diverged is not None else [False] * len(runs)
+    any_band = any_diverged = False
+    for label in dict.fromkeys(name for name, _ in runs):
+        mine = [(h, _diverged(h, flag)) for (name, h), flag in zip(runs, flags) if name == label and h]
+        ok, bad = [h for h, d in mine if not d], [h for h, d in mine if d]
+        shown = label + (f" (mean ± std of {len(ok)})" if len(ok) > 1 else "")
+        if bad:
+            shown += f", {len(bad)} of {len(mine)} diverged" + (" (dashed)" if ok else "")
+        color = None
+        for ax, key, log in panels:
+            if not ok:
+                break
+            epochs, mean, std = _band(ok, key)
+            points = [(e, m, s) for e, m, s in zip(epochs, mean, std) if not log or m > 0]
+            if not points:
+                continue
+            x, m, s = map(list, zip(*points))
+            (line,) = ax.plot(x, m, marker="o", markersize=3, color=color, label=shown)
+            color = line.get_color()
+            if len(ok) > 1:
+                low = [max(a - b, a / 10) if log else a - b for a, b in zip(m, s)]  # a log axis cannot go to 0
+                ax.fill_between(x, low, [a + b for a, b in zip(m, s)], color=color, alpha=0.2, linewidth=0)
+                any_band = True
+        for history in bad:
+            for ax, key, log in panels:
+                points = [(r["epoch"], r[key]) for r in history if _finite(r.get(key)) and (not log or r[key] > 0)]
+                style = {"linestyle": "--", "alpha": 0.8} if ok else {}
+                (line,) = ax.plot(*zip(*points), marker="o", markersize=3, color=color, label=None if ok else shown,
+                                  **style) if points else ax.plot([], [], color=color)
+                color = line.get_color()
+                if points:  # × on its last point: the run stopped there
+                    ax.plot(*points[-1], **{**_DIVERGED, "color": color})
+                else:  # not one finite value: × at the top of the axis, at its last epoch
+                    ax.plot([history[-1]["epoch"]], [1.0], transform=blended_transform_factory(ax.transData,
+                            ax.transAxes), clip_on=False, **{**_DIVERGED, "color": color})
+            shown = None  # one legend entry per label
+            any_diverged = True
+    ax_loss.set(yscale="log", xlabel="epoch", ylabel="training loss (mean over the epoch's batches, log scale)",
+                title="Training loss")
     ax_acc.set(xlabel="epoch", ylabel=f"{split} accuracy", title=f"{split.capitalize()} accuracy")
     for ax in (ax_loss, ax_acc):
         ax.grid(True, which="both", alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole numbers
-    ax_acc.legend(fontsize=8, loc="lower right")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    handles, labels = ax_acc.get_legend_handles_labels()
+    if any_diverged:
+        handles.append(Line2D([], [], **{**_DIVERGED, "color": "gray"}))
+        labels.append("diverged: the run stopped there")
+    if any_band:
+        title += " (bands: ± one std over seeds)"
     fig.suptitle(title)
-    return _save(fig, path, dpi=110)
+    # the legend below both panels, where it hides no curve
+    columns = min(3, len(labels)) or 1
+    rows = -(-len(labels) // columns)
+    fig.set_figheight(4.4 + 0.22 * rows)
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=columns, frameon=False)
+    return _save(fig, path, dpi=110, bottom=(0.22 * rows + 0.1) / (4.4 + 0.22 * rows))
 
 
-def _save(fig: Figure, path: str | Path, dpi: int) -> Path:
-    """Write ``fig`` as a PNG atomically."""
-    fig.tight_layout()
+def _save(fig: Figure, path: str | Path, dpi: int, bottom: float = 0.0) -> Path:
+    """Write ``fig`` as a PNG atomically (``bottom``: the share of its height kept free for a
+    legend)."""
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     path = Path(path)
     with atomic_writer(path) as handle:
         fig.savefig(handle, format="png", dpi=dpi)
@@ -85,51 +157,93 @@ def _tile(images, image_shape: tuple[int, ...], per_tile: bool, columns: int = 1
 
 def plot_tiles(images, image_shape: tuple[int, ...], path: str | Path, title: str, *, per_tile: bool = True) -> Path:
     """A grid of images (one per row of ``images``): RBM filters (each tile scaled to its own
-    range) or samples (``per_tile=False``: probabilities shown on one [0, 1] scale)."""
+    range) or samples (``per_tile=False``: probabilities shown on one [0, 1] scale). The
+    title may hold line breaks; the figure grows to fit them."""
     grid = _tile(images, image_shape, per_tile)
-    fig = Figure(figsize=(7, 7 * grid.shape[0] / grid.shape[1] + 0.4))
+    lines = title.count("\n") + 1
+    fig = Figure(figsize=(7, 7 * grid.shape[0] / grid.shape[1] + 0.3 * lines + 0.2))
     ax = fig.subplots()
-    ax.imshow(grid, cmap="gray", interpolation="nearest")
+    ax.imshow(grid, cmap="gray", interpolation="nearest", vmin=0, vmax=1)
     ax.set_axis_off()
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     return _save(fig, path, dpi=100)
 
 
 def plot_std_by_layer(reports: dict[str, Report], path: str | Path, title: str) -> Path:
     """Std of activations (left) and of back-propagated gradients (right) against depth, log
-    scale, one line per init: vanishing and exploding signals at a glance."""
-    fig = Figure(figsize=(11, 4.2))
+    scale, one line per init: vanishing and exploding signals at a glance. A std of exactly 0
+    (a dead layer) cannot sit on a log axis: it is marked ▼ at the axis' foot."""
+    fig = Figure(figsize=(11, 4.4))
     ax_act, ax_grad = fig.subplots(1, 2)
+    depth: list[int] = []
+    zeros = False
     for init, report in reports.items():
         depth = list(range(1, len(report.layers) + 1))
-        (line,) = ax_act.plot(depth, [max(s.post_std, 1e-30) for s in report.layers], marker="o", label=init)
-        ax_grad.plot(depth, [max(s.grad_std, 1e-30) for s in report.layers], marker="o", color=line.get_color(),
-                     label=init)
+        color = None
+        for ax, values in ((ax_act, [s.post_std for s in report.layers]),
+                           (ax_grad, [s.grad_std for s in report.layers])):
+            shown = [v if _finite(v) and v > 0 else float("nan") for v in values]  # a gap, not a fake value
+            (line,) = ax.plot(depth, shown, marker="o", color=color, label=init)
+            color = line.get_color()
+            at_zero = [d for d, v in zip(depth, values) if v == 0]
+            if at_zero:
+                ax.plot(at_zero, [0.0] * len(at_zero), color=color,
+                        transform=blended_transform_factory(ax.transData, ax.transAxes), **_ZERO)
+                zeros = True
     ax_act.set(yscale="log", xlabel="layer", ylabel="std of the layer's output after its activation",
                title="Activations")
     ax_grad.set(yscale="log", xlabel="layer", ylabel="std of dLoss/d(layer output)", title="Back-propagated gradients")
     for ax in (ax_act, ax_grad):
         ax.grid(True, which="both", alpha=0.3)
-        ax.set_xticks(depth)
-    ax_grad.legend(fontsize=8)
+        if depth:
+            ax.set_xticks(depth)
+        if not any(line.get_ydata().size and (line.get_ydata() > 0).any() for line in ax.get_lines()
+                   if line.get_transform() == ax.transData):
+            ax.set_ylim(1e-3, 1)  # nothing positive to show: a sane empty log axis
+    handles, labels = ax_grad.get_legend_handles_labels()
+    if zeros:
+        handles.append(Line2D([], [], color="gray", **_ZERO))
+        labels.append("std exactly 0 (no place on a log axis)")
+    ax_grad.legend(handles, labels, fontsize=8)
     fig.suptitle(title)
     return _save(fig, path, dpi=110)
 
 
+_HISTOGRAM_OF = {"post": "activation value (layer output after its activation)",
+                 "grad": "back-propagated gradient dLoss/d(layer output)"}
+
+
+def _scaled(high: float) -> tuple[float, str]:
+    """A power of ten to divide values by, so that tick labels stay short, and its label."""
+    exponent = math.floor(math.log10(high)) if high > 0 else 0
+    if -2 <= exponent <= 2:
+        return 1.0, ""
+    return 10.0**exponent, f" (×1e{exponent})"
+
+
 def plot_histograms(reports: dict[str, Report], key: str, path: str | Path, title: str) -> Path:
     """Per-layer histograms of activations (``key="post"``, Glorot & Bengio fig. 6) or
-    back-propagated gradients (``"grad"``, fig. 7), one panel per init."""
+    back-propagated gradients (``"grad"``, fig. 7), one panel per init. Each panel has its
+    own x range (they differ by orders of magnitude between inits), stated as a factor in
+    its axis label; the y axis is a density on a log scale."""
     import numpy as np
 
-    fig = Figure(figsize=(4.2 * len(reports), 3.6))
+    fig = Figure(figsize=(max(4.4 * len(reports), 6), 4.0))
     axes = fig.subplots(1, len(reports), squeeze=False)
-    for ax, (init, report) in zip(axes[0], reports.items()):
+    for column, (ax, (init, report)) in enumerate(zip(axes[0], reports.items())):
         values = [s.samples[key].numpy() for s in report.layers[:-1]] or [s.samples[key].numpy() for s in report.layers]
-        high = max(float(np.percentile(np.abs(v), 99.5)) for v in values) or 1.0
-        bins = np.linspace(-high, high, 61)
+        values = [v[np.isfinite(v)] for v in values]
+        high = max((float(np.percentile(np.abs(v), 99.5)) for v in values if v.size), default=0.0) or 1.0
+        factor, note = _scaled(high)
+        bins = np.linspace(-high / factor, high / factor, 61)
         for i, v in enumerate(values, 1):
-            ax.hist(v, bins=bins, histtype="step", density=True, label=f"layer {i}")
-        ax.set(title=init, yscale="log", xlabel="value")
+            if v.size:
+                ax.hist(v / factor, bins=bins, histtype="step", density=True, label=f"layer {i}")
+        ax.set(title=init, yscale="log", xlabel=_HISTOGRAM_OF.get(key, "value") + note)
+        ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
+        if column == 0:
+            ax.set_ylabel("density (log scale)")
         ax.legend(fontsize=7)
-    fig.suptitle(title)
+    fig.suptitle(f"{title}\neach panel has its own x scale (its factor is in the axis label); central 99% shown",
+                 fontsize=10)
     return _save(fig, path, dpi=100)

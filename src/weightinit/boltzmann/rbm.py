@@ -97,19 +97,30 @@ class RBM(nn.Module):
         return f"n_visible={self.n_visible}, n_hidden={self.n_hidden}, visible={self.visible!r}"
 
     @torch.no_grad()
-    def reset_parameters(self, data: torch.Tensor | None = None, generator: torch.Generator | None = None) -> RBM:
+    def reset_parameters(self, data: torch.Tensor | None = None, generator: torch.Generator | None = None, *,
+                         mean: torch.Tensor | None = None) -> RBM:
         """Hinton's guide (section 8): W ~ N(0, 0.01²), hidden bias 0, visible bias
         log(p/(1-p)) with p the data's mean per unit, clipped to [0.001, 0.999] (Bernoulli),
-        or the data's mean (Gaussian); 0 without data."""
+        or the data's mean (Gaussian); 0 without data.
+
+        ``mean``: the data's mean per unit, of shape (n_visible,), when the caller already has
+        it (the scikit-learn estimators compute it in their one pass over the data); then
+        ``data`` is not read (nor checked) again."""
         self.W.normal_(0.0, 0.01, generator=generator)
         self.b_h.zero_()
-        if data is None:
+        if mean is None and data is not None:
+            mean = check_visible(data, self.n_visible, self.visible, "data").mean(0)
+        if mean is None:
             self.b_v.zero_()
-        elif self.visible == "bernoulli":
-            p = check_visible(data, self.n_visible, self.visible, "data").mean(0).clamp(1e-3, 1 - 1e-3)
+            return self
+        if mean.shape != (self.n_visible,):
+            raise UserError(f"mean must have shape ({self.n_visible},), got {tuple(mean.shape)}")
+        mean = mean.to(dtype=self.b_v.dtype, device=self.b_v.device)
+        if self.visible == "bernoulli":
+            p = mean.clamp(1e-3, 1 - 1e-3)
             self.b_v.copy_(torch.log(p / (1 - p)))
         else:
-            self.b_v.copy_(check_visible(data, self.n_visible, self.visible, "data").mean(0))
+            self.b_v.copy_(mean)
         return self
 
     # ------------------------------------------------------------ conditionals

@@ -5,6 +5,13 @@ momentum 0.5 then 0.9, L2 weight decay, minibatches of 100. :class:`RBMTrainer` 
 update per minibatch (its random numbers drawn first from a seeded generator, then
 :func:`weightinit.boltzmann.cd.cd_update`); :func:`train_rbm` runs the epochs, monitors a
 held-out set and checkpoints every epoch so that a run resumes bit-identically.
+
+Divergence: after every epoch :meth:`RBMTrainer.epoch` checks that the parameters are finite
+and below ``DIVERGENCE_WEIGHT`` in absolute value, and that the free energy of the epoch's
+last batch is finite; otherwise it raises :class:`RBMDivergedError` (a
+:class:`~weightinit.errors.UserError`) naming the learning rate, the usual cause, instead of
+training on NaNs. The check reads the parameters and one batch: no random draws, so results
+are unchanged.
 """
 
 from __future__ import annotations
@@ -26,7 +33,38 @@ from ..runs.interrupt import Interrupted, checkpointable, stop_requested
 from .cd import cd_statistics, cd_update, fused, momentum_update, noise_shapes
 from .rbm import RBM, check_visible
 
-__all__ = ["RBMConfig", "RBMEpoch", "RBMHistory", "RBMTrainer", "train_rbm"]
+__all__ = ["RBMConfig", "RBMEpoch", "RBMHistory", "RBMTrainer", "RBMDivergedError", "train_rbm",
+           "DIVERGENCE_WEIGHT"]
+
+# A parameter beyond this in absolute value means a run that blew up: trained RBMs keep their
+# weights and biases within a few tens (the visible biases start within ±6.9 = logit(0.999)).
+DIVERGENCE_WEIGHT = 1e4
+
+
+class RBMDivergedError(UserError):
+    """RBM training blew up (NaN/inf or huge parameters or free energy); ``epoch``, ``what``
+    and ``lr`` say where, what and with which learning rate."""
+
+    def __init__(self, epoch: int, what: str, lr: float) -> None:
+        self.epoch, self.what, self.lr = epoch, what, lr
+        super().__init__(f"RBM training diverged in epoch {epoch} ({what}); the learning rate lr={lr:g} is the "
+                         f"likely cause: try a smaller one, such as lr={lr / 10:g}")
+
+
+def divergence(rbm: RBM, batch: torch.Tensor | None) -> str | None:
+    """What shows that ``rbm`` diverged (non-finite or huge parameters, a non-finite free
+    energy on ``batch``), or None when nothing does."""
+    for name, param in (("W", rbm.W), ("b_v", rbm.b_v), ("b_h", rbm.b_h)):
+        largest = float(param.detach().abs().max()) if param.numel() else 0.0
+        if not math.isfinite(largest):
+            return f"{name} holds NaN or inf"
+        if largest > DIVERGENCE_WEIGHT:
+            return f"max |{name}| = {largest:.3g} > {DIVERGENCE_WEIGHT:g}"
+    if batch is not None:
+        energy = rbm.free_energy(batch.float())
+        if not bool(torch.isfinite(energy).all()):
+            return "the free energy of the last batch is NaN or inf"
+    return None
 
 
 def _draw(fill, shape, dtype, device, generator, shard: tuple[int, int] | None) -> torch.Tensor:
@@ -207,6 +245,7 @@ class RBMTrainer:
         With ``stoppable``, a stop request (:mod:`weightinit.runs.interrupt`) ends the epoch after
         the current batch: the position is kept in :attr:`position` (and the state dict), the
         next call continues from it, and :class:`~weightinit.runs.interrupt.Interrupted` is raised.
+        An epoch that leaves the RBM diverged (:func:`divergence`) raises :class:`RBMDivergedError`.
         """
         start = time.perf_counter()
         batch = self.config.batch_size
@@ -217,18 +256,22 @@ class RBMTrainer:
             self.position = None
         else:
             order, first, elapsed = torch.randperm(len(x), generator=self.generator, device=self.device), 0, 0.0
+        v0 = None
         for b in range(first, n_batches):
             index = order[b * batch : (b + 1) * batch]
             if self.world > 1:  # this rank's rows; the draws are made for the whole batch (see _draw)
                 sizes = [len(part) for part in index.tensor_split(self.world)]
                 self._shard = (sum(sizes[: self.rank]), len(index))
                 index = index.tensor_split(self.world)[self.rank]
-            self.step(x.index_select(0, index))
+            v0 = x.index_select(0, index)
+            self.step(v0)
             if on_batch is not None:
                 on_batch()
             if stoppable and distributed.any_rank(stop_requested()) and b + 1 < n_batches:
                 self.position = {"order": order.cpu(), "batch": b + 1, "seconds": elapsed + time.perf_counter() - start}
                 raise Interrupted(f"RBM training stopped in epoch {self.epochs_done + 1}, batch {b + 1} of {n_batches}")
+        if (what := divergence(self.rbm, v0)) is not None:
+            raise RBMDivergedError(self.epochs_done + 1, what, self.config.lr)
         self.epochs_done += 1
         return elapsed + time.perf_counter() - start
 

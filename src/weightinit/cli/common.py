@@ -1,19 +1,33 @@
-"""What the commands share: how they speak (stderr for status, stdout for results) and the
-option groups several of them take."""
+"""What the commands share: how they speak (stderr for status, stdout for results), the option
+groups several of them take, and the option types that refuse a bad value at parse time.
+
+Every numeric option is parsed by :func:`integer` or :func:`number`, which check its range
+before anything runs: ``--seed 1180591620717411303424`` and ``--dropout 1`` are refused with
+``argument --seed: ...`` on one line, exit 2, as argparse refuses ``--epochs two``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 
+from ..errors import UserError
 from ..runs import distributed
+from ..runs.devices import resolve_device
 from ..train import TrainConfig
 
 __all__ = ["say", "describe", "emit", "split_list", "add_data_options", "add_output_options", "add_train_options",
-           "COMPILE_HELP", "QUICK_HELP"]
+           "integer", "number", "SEED", "check_device", "train_config", "COMPILE_HELP", "QUICK_HELP", "INT64_MAX",
+           "SEED_MAX", "MAX_UNITS", "momentum_for", "typed"]
 
 COMPILE_HELP = "fuse the RBM update with torch.compile: faster epochs after a one-off compile (needs a C++ compiler)"
 QUICK_HELP = "seconds, not minutes: scikit-learn's digits (unless --dataset says otherwise), fewer epochs"
+
+INT64_MAX = 2**63 - 1  # what a torch/numpy integer holds: no option value may overflow one
+SEED_MAX = 2**32 - 1  # seeds: the range numpy, random and torch all accept (a run adds small offsets)
+MAX_UNITS = 2**20  # units in a layer, AIS chains: beyond this a value is a typo, and its matrices fill any memory
 
 
 def say(message: str) -> None:
@@ -42,6 +56,60 @@ def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+# ------------------------------------------------------------------ option types
+def integer(name: str, minimum: int | None = None, maximum: int = INT64_MAX) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in [minimum, maximum]; the message names ``name``
+    (argparse puts ``argument --flag:`` before it)."""
+
+    def parse(text: str) -> int:
+        value = int(text)  # a ValueError: argparse's "invalid int value: 'two'"
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {value}")
+        if value > maximum:
+            allowed = f"<= {maximum}" if minimum is None else f"in [{minimum}, {maximum}]"
+            raise argparse.ArgumentTypeError(f"{name} must be {allowed}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def number(name: str, minimum: float | None = None, *, strictly: bool = False, below: float | None = None,
+           maximum: float | None = None) -> Callable[[str], float]:
+    """An argparse ``type``: a finite float, ``>= minimum`` (``> minimum`` when ``strictly``),
+    ``< below``, ``<= maximum``; the message names ``name`` and what is allowed."""
+
+    def parse(text: str) -> float:
+        value = float(text)  # a ValueError: argparse's "invalid float value: 'x'"
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number, got {value!r}")
+        low = "" if minimum is None else ("(" if strictly else "[") + f"{minimum:g}"
+        high = "" if below is None and maximum is None else (f"{below:g})" if below is not None else f"{maximum:g}]")
+        too_low = minimum is not None and (value <= minimum if strictly else value < minimum)
+        too_high = (below is not None and value >= below) or (maximum is not None and value > maximum)
+        if too_low or too_high:
+            if low and high:
+                allowed = f"in {low}, {high}"
+            elif low:
+                allowed = f"{'>' if strictly else '>='} {minimum:g}"
+            else:
+                allowed = f"< {below:g}" if below is not None else f"<= {maximum:g}"
+            raise argparse.ArgumentTypeError(f"{name} must be {allowed}, got {value!r}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+SEED = integer("seed", 0, SEED_MAX)
+
+
+def check_device(device: str) -> None:
+    """Refuse ``--device cuda`` on a machine without CUDA before any work (not at the first batch)."""
+    resolve_device(device)
+
+
+# ------------------------------------------------------------------ option groups
 def add_data_options(parser: argparse.ArgumentParser, default: str | None = "mnist") -> None:
     parser.add_argument("--dataset", default=default,
                         help="mnist (default), fashion-mnist, digits or synthetic")
@@ -52,18 +120,50 @@ def add_output_options(parser: argparse.ArgumentParser, kind: str, *, resumable:
     parser.add_argument("--out", default=None, help=f"output folder (default runs/<timestamp>-{kind})")
     if resumable:
         parser.add_argument("--resume", default=None, metavar="DIR",
-                            help="continue the interrupted run in DIR from its last checkpoint (same settings)")
+                            help="continue the run in DIR from its last checkpoint; its settings are read from "
+                                 "DIR/settings.json (options given must agree with them)")
     parser.add_argument("--json", action="store_true", help="print results.json on stdout (the rest goes to stderr)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=integer("epochs", 1), default=None,
                         help=f"training epochs (default {defaults.epochs}; --quick: fewer)")
     parser.add_argument("--optimizer", default=defaults.optimizer, help="adam or sgd (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate (default %(default)g)")
-    parser.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD momentum (default %(default)g)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default %(default)s")
-    parser.add_argument("--seed", type=int, default=defaults.seed, help="base seed (default %(default)s)")
+    parser.add_argument("--lr", type=number("lr", 0, strictly=True), default=defaults.lr,
+                        help="learning rate (default %(default)g)")
+    parser.add_argument("--momentum", type=number("momentum", 0, below=1), default=None,
+                        help="SGD momentum (default 0; not with --optimizer adam)")
+    parser.add_argument("--batch-size", type=integer("batch_size", 1), default=defaults.batch_size,
+                        help="default %(default)s")
+    parser.add_argument("--seed", type=SEED, default=defaults.seed, help="base seed (default %(default)s)")
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda (default %(default)s)")
+
+
+def train_config(args: argparse.Namespace, *, epochs: int, sgd_momentum: float = 0.0, **fields) -> TrainConfig:
+    """The TrainConfig of the options of :func:`add_train_options` (or a command's own of the
+    same names). ``--momentum`` belongs to SGD: with ``--optimizer adam`` it is refused, not
+    ignored; without it SGD gets ``sgd_momentum``."""
+    momentum = momentum_for(args.optimizer, args.momentum, sgd_momentum, typed=typed(args, "momentum"))
+    return TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=momentum, epochs=epochs,
+                       batch_size=args.batch_size, seed=args.seed, device=args.device, **fields)
+
+
+def typed(args: argparse.Namespace, dest: str) -> bool:
+    """Whether option ``dest`` was typed on the command line (``main`` records them in
+    ``args.given``), not a default or a value read back from a resumed run's settings."""
+    return dest in getattr(args, "given", ())
+
+
+def momentum_for(optimizer: str, momentum: float | None, sgd_default: float, option: str = "--momentum",
+                 optimizer_option: str = "--optimizer", *, typed: bool = True) -> float:
+    """The SGD momentum to train with. A non-zero momentum typed with Adam is refused (Adam
+    keeps its own moment estimates and would ignore it); one that only comes from an earlier
+    run's settings (which stored the old default) is dropped, as Adam always dropped it."""
+    if optimizer == "adam":
+        if typed and momentum:
+            raise UserError(f"{option} {momentum:g} applies to {optimizer_option} sgd only; Adam keeps its own "
+                            f"moment estimates (drop {option}, or use {optimizer_option} sgd)")
+        return 0.0
+    return sgd_default if momentum is None else momentum

@@ -6,14 +6,29 @@ import argparse
 
 from ..data.datasets import load_dataset
 from ..diagnostics import diagnose
+from ..errors import UserError
 from ..experiments.compare import LECTURE_INITS, CompareConfig, compare
+from ..init import calculate_gain
 from ..models import MODELS, NAMED_ARCHS, parse_arch
 from ..plots import plot_curves, plot_std_by_layer
 from ..report import format_table, write_compare_outputs
 from ..runs import distributed
 from ..train import TrainConfig
-from .common import QUICK_HELP, add_data_options, add_output_options, add_train_options, describe, emit, say, split_list
-from .run_folder import open_run
+from .common import (
+    QUICK_HELP,
+    add_data_options,
+    add_output_options,
+    add_train_options,
+    check_device,
+    describe,
+    emit,
+    integer,
+    say,
+    split_list,
+    train_config,
+    typed,
+)
+from .run_folder import check_out_before_work, open_run
 
 __all__ = ["add_parser", "run"]
 
@@ -34,11 +49,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              "(a small ViT on 16 patches) (default %(default)s)")
     parser.add_argument("--inits", default=",".join(LECTURE_INITS),
                         help="comma-separated schemes (see `weightinit schemes`)")
-    parser.add_argument("--seeds", type=int, default=1, help="runs per init, reported as mean ± std (default 1)")
+    parser.add_argument("--seeds", type=integer("seeds", 1), default=1,
+                        help="runs per init, reported as mean ± std, drawn as a band in curves.png (default 1)")
     parser.add_argument("--nonlinearity", default="auto",
                         help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
-    parser.add_argument("--pretrain-epochs", type=int, default=5,
-                        help="RBM epochs per layer for --inits dbn (default 5)")
+    parser.add_argument("--pretrain-epochs", type=integer("pretrain_epochs", 1), default=None,
+                        help=f"RBM epochs per layer for --inits dbn (default {CompareConfig.pretrain_epochs})")
     add_train_options(parser)
     parser.add_argument("--precision", default="float32", choices=["float32", "bf16"],
                         help="bf16: forward passes under bfloat16 autocast where the CPU/GPU has it "
@@ -58,13 +74,21 @@ def run(args: argparse.Namespace) -> int:
     epochs = args.epochs
     if epochs is None:
         epochs = (2 if dataset_name in ("mnist", "fashion-mnist") else 10) if args.quick else TrainConfig.epochs
-    train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, epochs=epochs,
-                        batch_size=args.batch_size, seed=args.seed, device=args.device, precision=args.precision)
-    config = CompareConfig(arch=args.arch, activation=args.activation, model=args.model, inits=split_list(args.inits),
-                           seeds=args.seeds, nonlinearity=args.nonlinearity, pretrain_epochs=args.pretrain_epochs,
+    train = train_config(args, epochs=epochs, precision=args.precision)
+    inits = split_list(args.inits)
+    if typed(args, "pretrain_epochs") and "dbn" not in inits:  # (an old run's settings may hold the default)
+        raise UserError(f"--pretrain-epochs {args.pretrain_epochs} applies to --inits dbn only, which this run "
+                        f"does not have (--inits {args.inits}); drop it")
+    pretrain_epochs = CompareConfig.pretrain_epochs if args.pretrain_epochs is None else args.pretrain_epochs
+    config = CompareConfig(arch=args.arch, activation=args.activation, model=args.model, inits=inits,
+                           seeds=args.seeds, nonlinearity=args.nonlinearity, pretrain_epochs=pretrain_epochs,
                            batched=args.batched, train=train)
     if config.arch not in NAMED_ARCHS:
         parse_arch(config.arch)  # a malformed spec is refused before the data is loaded
+    if args.nonlinearity != "auto":
+        calculate_gain(args.nonlinearity)  # an unknown name is refused before the data is loaded
+    check_device(args.device)
+    check_out_before_work(args)
     dataset = load_dataset(dataset_name, args.data_dir)
     parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
     describe(dataset)
@@ -87,9 +111,10 @@ def run(args: argparse.Namespace) -> int:
             results.diagnostics = {init: r.to_dicts() for init, r in reports.items()}
             plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results.arch}: epoch 0")
         write_compare_outputs(results, folder)
+        network = f"{results.dataset} {results.arch}" + (f" {results.activation}" if args.model == "mlp" else "")
         plot_curves([(r.init, r.history) for r in results.runs], folder / "curves.png",
-                    f"{results.dataset} {results.arch}" + (f" {results.activation}" if args.model == "mlp" else "")
-                    + ": initializations compared")
+                    f"{network}: {len(config.inits)} initialization{'s' if len(config.inits) > 1 else ''} compared",
+                    diverged=[r.diverged for r in results.runs])
     emit(results, format_table(results.summary), args.json)
     say(f"wrote {folder}/: results.json, results.csv, curves.png, report.md")
     return 0

@@ -6,7 +6,7 @@ import argparse
 
 from ..data.datasets import default_data_dir
 from ..data.fetch import MNIST_MIRRORS, fetch_mnist
-from .common import say
+from .common import number, say
 
 __all__ = ["add_parser", "run_fetch"]
 
@@ -21,14 +21,16 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
                        help="destination folder (default $WEIGHTINIT_DATA or ~/.cache/weightinit)")
     fetch.add_argument("--mirror", action="append", default=None,
                        help="base URL to try, in order (repeatable; default: the public mirrors)")
-    fetch.add_argument("--timeout", type=float, default=60.0, help="seconds per connection (default %(default)s)")
+    fetch.add_argument("--timeout", type=number("timeout", 0, strictly=True), default=60.0,
+                       help="seconds per connection (default %(default)s)")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
     fetch.set_defaults(run=run_fetch)
 
 
 def run_fetch(args: argparse.Namespace) -> int:
     destination = args.to or default_data_dir()
-    paths = fetch_mnist(destination, args.mirror or MNIST_MIRRORS, timeout=args.timeout, progress=not args.no_progress)
+    paths = fetch_mnist(destination, args.mirror or MNIST_MIRRORS, timeout=args.timeout, progress=not args.no_progress,
+                        option="--to")
     for path in paths:
         print(path)
     say(f"{args.name}: {len(paths)} files verified in {destination}")

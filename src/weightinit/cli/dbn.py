@@ -19,16 +19,33 @@ from ..models import parse_arch
 from ..plots import plot_curves, plot_tiles
 from ..report import to_json
 from ..runs import distributed
-from ..runs.files import write_text_atomic, write_weights
+from ..runs.files import weights_record, write_text_atomic, write_weights
 from ..train import TrainConfig
-from .common import COMPILE_HELP, add_data_options, add_output_options, describe, emit, say
-from .run_folder import open_run
+from .common import (
+    COMPILE_HELP,
+    SEED,
+    add_data_options,
+    add_output_options,
+    check_device,
+    describe,
+    emit,
+    integer,
+    momentum_for,
+    number,
+    say,
+    typed,
+)
+from .run_folder import check_out_before_work, open_run
 
-__all__ = ["add_parser", "run", "add_dbn_options", "run_pipeline"]
+__all__ = ["add_parser", "run", "add_dbn_options", "run_pipeline", "default_n_valid", "HIDDEN", "SGD_MOMENTUM"]
 
-# (dataset, pre-training, fine-tuning, checkpoint folder, on_layer) -> (DBN, fine-tuned network, result)
-Pipeline = Callable[[Dataset, RBMConfig, TrainConfig, Path, Callable[[int, RBMHistory | None], None]],
+# (dataset, layer sizes, validation samples, pre-training, fine-tuning, checkpoint folder, on_layer)
+#   -> (DBN, fine-tuned network, result)
+Pipeline = Callable[[Dataset, list[int], int, RBMConfig, TrainConfig, Path, Callable[[int, RBMHistory | None], None]],
                     tuple[DBN, torch.nn.Module, DBNResult]]
+
+HIDDEN = (500, 500, 2000)  # the hidden layers of Hinton, Osindero & Teh (2006), above the data's features
+SGD_MOMENTUM = 0.9  # the fine-tuning momentum when --momentum is not given
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -36,7 +53,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "dbn", help="pre-train a Deep Belief Network, fine-tune it, report test error",
         description="Greedy RBM pre-training (x-h1, h1-h2, ...), then back-propagation fine-tuning of the sigmoid "
         "network it initializes, with model choice on a validation split and one evaluation on the test set.")
-    parser.add_argument("--layers", default="784-500-500-2000", help="visible and hidden sizes (default %(default)s)")
+    parser.add_argument("--layers", default=None,
+                        help="visible and hidden sizes, such as 784-500-500-2000 (default: the data's features, "
+                             "then 500-500-2000)")
     add_dbn_options(parser, "dbn", pretrain_epochs=10, finetune_epochs=30, dropout=0.0, input_dropout=0.0)
     parser.set_defaults(run=run)
 
@@ -46,60 +65,84 @@ def add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs:
                     refit: bool = False) -> None:
     """The options of a pre-train-then-fine-tune run, with the defaults of ``kind``."""
     add_data_options(parser)
-    parser.add_argument("--pretrain-epochs", type=int, default=pretrain_epochs,
+    parser.add_argument("--pretrain-epochs", type=integer("pretrain_epochs", 1), default=pretrain_epochs,
                         help="RBM epochs per layer (default %(default)s)")
-    parser.add_argument("--pretrain-lr", type=float, default=0.1, help="RBM learning rate (default %(default)s)")
-    parser.add_argument("--k", type=int, default=1, help="Gibbs steps (default %(default)s)")
+    parser.add_argument("--pretrain-lr", type=number("pretrain_lr", 0, strictly=True), default=0.1,
+                        help="RBM learning rate (default %(default)s)")
+    parser.add_argument("--k", type=integer("k", 1), default=1, help="Gibbs steps (default %(default)s)")
     parser.add_argument("--pcd", action="store_true", help="persistent contrastive divergence")
     parser.add_argument("--precision", default="float32", help="RBM matmuls: float32 or bf16")
     parser.add_argument("--compile", action="store_true", help=COMPILE_HELP)
-    parser.add_argument("--finetune-epochs", type=int, default=finetune_epochs, help="default %(default)s")
+    parser.add_argument("--finetune-epochs", type=integer("finetune_epochs", 1), default=finetune_epochs,
+                        help="default %(default)s")
     parser.add_argument("--optimizer", default="sgd", help="fine-tuning optimizer, adam or sgd (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=lr, help="fine-tuning learning rate (default %(default)g)")
-    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default %(default)g)")
-    parser.add_argument("--lr-decay", type=float, default=lr_decay,
+    parser.add_argument("--lr", type=number("lr", 0, strictly=True), default=lr,
+                        help="fine-tuning learning rate (default %(default)g)")
+    parser.add_argument("--momentum", type=number("momentum", 0, below=1), default=None,
+                        help=f"SGD momentum (default {SGD_MOMENTUM:g}; not with --optimizer adam)")
+    parser.add_argument("--lr-decay", type=number("lr_decay", 0, strictly=True, maximum=1), default=lr_decay,
                         help="fine-tuning lr of epoch e: lr * lr_decay^(e-1) (default %(default)g)")
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--dropout", type=float, default=dropout,
+    parser.add_argument("--batch-size", type=integer("batch_size", 1), default=100)
+    parser.add_argument("--dropout", type=number("dropout", 0, below=1), default=dropout,
                         help="dropout after each hidden layer when fine-tuning (default %(default)s)")
-    parser.add_argument("--input-dropout", type=float, default=input_dropout,
+    parser.add_argument("--input-dropout", type=number("input_dropout", 0, below=1), default=input_dropout,
                         help="dropout on the inputs when fine-tuning (default %(default)s)")
-    parser.add_argument("--ema", type=float, default=ema,
+    parser.add_argument("--ema", type=number("ema", 0, below=1), default=ema,
                         help="fine-tuning: evaluate and keep a moving average of the weights with this decay, 0 = off "
                              "(default %(default)g)")
     parser.add_argument("--refit", action=argparse.BooleanOptionalAction, default=refit,
                         help="train each network again on all training images for the epochs validation chose, "
                              "then test it (default %(default)s)")
-    parser.add_argument("--n-valid", type=int, default=10_000, help="training images held out for model choice")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-valid", type=integer("n_valid", 1), default=None,
+                        help="training images held out for model choice (default: a sixth of them, 10000 on MNIST)")
+    parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--device", default="auto")
     add_output_options(parser, kind, resumable=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    layers = check_layer_sizes(parse_arch(args.layers))
+    layers = None if args.layers is None else check_layer_sizes(parse_arch(args.layers))
 
-    def pipeline(dataset, pretrain, train, checkpoints, on_layer):
-        return dbn_experiment(dataset, layers=layers, pretrain=pretrain, train=train, n_valid=args.n_valid,
+    def pipeline(dataset, layers, n_valid, pretrain, train, checkpoints, on_layer):
+        return dbn_experiment(dataset, layers=layers, pretrain=pretrain, train=train, n_valid=n_valid,
                               checkpoint_dir=checkpoints, dropout=args.dropout, input_dropout=args.input_dropout,
                               refit=args.refit, progress=not args.no_progress, on_layer=on_layer)
 
     return run_pipeline(args, "dbn", layers, pipeline)
 
 
-def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int], pipeline: Pipeline) -> int:
-    """Pre-train, fine-tune and write the run folder: dbn.pt, classifier.pt, results.json,
-    report.md, curves.png (validation accuracy while fine-tuning) and filters.png."""
+def default_n_valid(n_train: int) -> int:
+    """The validation split when --n-valid is not given: a sixth of the training set (MNIST's
+    10,000 of 60,000), at least 1 and leaving at least 1 to train on."""
+    return min(max(1, round(n_train / 6)), max(1, n_train - 1))
+
+
+def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int] | None, pipeline: Pipeline,
+                 extra_configs: Callable[[TrainConfig], object] | None = None) -> int:
+    """Check everything, then pre-train, fine-tune and write the run folder: dbn.pt,
+    classifier.pt, results.json, report.md, curves.png (validation accuracy while fine-tuning)
+    and filters.png. ``layers`` None: the data's features, then :data:`HIDDEN`.
+    ``extra_configs(train)`` builds (and so checks) a command's other settings up front."""
     pretrain = RBMConfig(epochs=args.pretrain_epochs, lr=args.pretrain_lr, k=args.k, persistent=args.pcd,
                          seed=args.seed, device=args.device, precision=args.precision, compile=args.compile)
-    train = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum, lr_decay=args.lr_decay,
+    train = TrainConfig(optimizer=args.optimizer, lr=args.lr,
+                        momentum=momentum_for(args.optimizer, args.momentum, SGD_MOMENTUM,
+                                              typed=typed(args, "momentum")), lr_decay=args.lr_decay,
                         epochs=args.finetune_epochs, batch_size=args.batch_size, seed=args.seed, device=args.device,
                         ema=args.ema)
+    if extra_configs is not None:
+        extra_configs(train)
+    check_device(args.device)
+    check_out_before_work(args)
     dataset = load_dataset(args.dataset, args.data_dir)
+    if layers is None:
+        layers = [dataset.n_features, *HIDDEN]
     if layers[0] != dataset.n_features:
-        raise UserError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
-    split_validation(dataset, args.n_valid, option="--n-valid")  # refused before the run folder is made
-    describe(dataset, f" ({args.n_valid} of them for validation)")
+        raise UserError(f"--layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} "
+                        f"features; use {dataset.n_features}-{'-'.join(map(str, layers[1:]))}")
+    n_valid = default_n_valid(len(dataset.train)) if args.n_valid is None else args.n_valid
+    split_validation(dataset, n_valid, option="--n-valid")  # refused before the run folder is made
+    describe(dataset, f" ({n_valid} of them for validation)")
     with open_run(args, kind) as folder:
 
         def on_layer(i: int, history: RBMHistory | None) -> None:
@@ -108,19 +151,24 @@ def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int], pipelin
                 f"{sum(e.seconds for e in history.epochs):.0f} s")
             say(f"layer {i + 1} ({layers[i]}-{layers[i + 1]}): {status}")
 
-        dbn, model, result = pipeline(dataset, pretrain, train, folder / "checkpoints", on_layer)
+        dbn, model, result = pipeline(dataset, layers, n_valid, pretrain, train, folder / "checkpoints", on_layer)
         if not distributed.is_main():
             return 0
-        write_weights(folder / "dbn.pt", {"state_dict": dbn.state_dict(), "layer_sizes": layers})
-        write_weights(folder / "classifier.pt", {"state_dict": model.state_dict(), "arch": result.arch})
+        write_weights(folder / "dbn.pt", weights_record("dbn", dbn.state_dict(), layer_sizes=layers,
+                                                        visible=dbn.visible))
+        write_weights(folder / "classifier.pt", weights_record(
+            "mlp", model.state_dict(), arch=result.arch, sizes=[*layers, dataset.n_classes], activation="sigmoid",
+            dropout=args.dropout, input_dropout=args.input_dropout))
         write_text_atomic(folder / "results.json", to_json(result))
         table = result.table()
         write_text_atomic(folder / "report.md", f"# {kind} on {dataset.name}\n\n{table}\n\n"
                           f"Wall time: {result.wall_time()}.\n\n![fine-tuning curves](curves.png)\n")
         plot_curves([(r.name, r.history) for r in result.runs], folder / "curves.png",
-                    f"{dataset.name} {result.arch}: fine-tuning (epochs chosen on the validation split)",
-                    evaluated_on="valid")
-        plot_tiles(dbn.rbms[0].W[:100].cpu(), dataset.image_shape, folder / "filters.png", "first-layer RBM filters")
+                    f"{dataset.name} {result.arch}: fine-tuning on {len(dataset.train) - n_valid} images, "
+                    f"validation on {n_valid}", evaluated_on="valid", diverged=[r.diverged for r in result.runs])
+        plot_tiles(dbn.rbms[0].W[:100].cpu(), dataset.image_shape, folder / "filters.png",
+                   f"First-layer RBM filters (first {min(100, layers[1])} hidden units;\n"
+                   "each tile scaled to its own range, white = largest weight)")
     emit(result, table, args.json)
     say(f"wall time: {result.wall_time()}; wrote {folder}/")
     return 0

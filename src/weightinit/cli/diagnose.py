@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 
+from ..activations import ACTIVATIONS
+from ..checks import check_choice
 from ..data.datasets import load_dataset
-from ..errors import UserError
 from ..experiments.diagnose import diagnose_inits
 from ..models import NAMED_ARCHS, parse_arch
 from ..plots import plot_histograms, plot_std_by_layer
 from ..report import to_json
-from ..runs.files import run_folder, write_text_atomic
+from ..runs.files import check_out_folder, run_folder, write_text_atomic
 from ..schemes import check_schemes
-from .common import add_data_options, add_output_options, describe, emit, say, split_list
+from .common import SEED, add_data_options, add_output_options, describe, emit, integer, say, split_list
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "HIDDEN"]
+
+HIDDEN = (256, 256, 256, 256)  # the default network's hidden layers, between the data's features and classes
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -23,29 +26,32 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="One forward/backward pass of a training batch through the network from each init: a table "
         "per init, std_by_layer.png, activations.png, gradients.png.")
     add_data_options(parser)
-    parser.add_argument("--arch", default="784-256-256-256-256-10",
-                        help="layer sizes or lecture/deep (default %(default)s)")
+    parser.add_argument("--arch", default=None,
+                        help="layer sizes such as 784-256-256-256-256-10, or lecture/deep (default: the data's "
+                             "features, four hidden layers of 256, its classes)")
     parser.add_argument("--activation", default="tanh", help="hidden activation (default %(default)s)")
     parser.add_argument("--inits", default="normal,default,xavier_uniform,he_normal",
                         help="comma-separated schemes (default %(default)s)")
-    parser.add_argument("--batch", type=int, default=256, help="samples in the batch (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=integer("batch", 2), default=256,
+                        help="samples in the batch (default %(default)s)")
+    parser.add_argument("--seed", type=SEED, default=0)
     add_output_options(parser, "diagnose")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     inits = check_schemes(split_list(args.inits))
-    if args.batch < 2:
-        raise UserError(f"--batch must be >= 2, got {args.batch}")
-    if args.arch not in NAMED_ARCHS:
+    check_choice("activation", args.activation, ACTIVATIONS)
+    if args.arch is not None and args.arch not in NAMED_ARCHS:
         parse_arch(args.arch)
+    check_out_folder(args.out, "--out")
     dataset = load_dataset(args.dataset, args.data_dir)
-    parse_arch(args.arch, dataset.n_features, dataset.n_classes)
+    arch = args.arch or "-".join(map(str, [dataset.n_features, *HIDDEN, dataset.n_classes]))
+    parse_arch(arch, dataset.n_features, dataset.n_classes)
     describe(dataset)
-    result = diagnose_inits(dataset, arch=args.arch, activation=args.activation, inits=inits, batch=args.batch,
+    result = diagnose_inits(dataset, arch=arch, activation=args.activation, inits=inits, batch=args.batch,
                             seed=args.seed)
-    with run_folder(args.out, "diagnose") as folder:
+    with run_folder(args.out, "diagnose", option="--out") as folder:
         title = f"{dataset.name} {result.arch} {args.activation}, at initialization"
         plot_std_by_layer(result.reports, folder / "std_by_layer.png", title)
         plot_histograms(result.reports, "post", folder / "activations.png", f"Activations per layer ({title})")

@@ -12,6 +12,7 @@ whose path is printed).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import tempfile
@@ -31,13 +32,51 @@ __all__ = ["build_parser", "main", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUP
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away, as for any Unix tool
+
+# OSErrors that describe the machine, not weightinit: reported as one line, exit 2 (the paths a
+# user names, --out, --to, --data-dir, are checked where they are used, with their option's name)
+_ENVIRONMENT_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line on stderr (no usage block), exit 2."""
+    """An ArgumentParser whose errors are one line on stderr (no usage block), exit 2, with
+    the prefix of weightinit's own refusals; it
+    keeps the options and subcommands added to it, so that :func:`given_options` can tell
+    the options typed on the command line from the defaults."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.options: list[argparse.Action] = []  # before the base class adds --help
+        self.subcommands: list[argparse.Action] = []
+        super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        self.options.append(action)
+        return action
+
+    def add_subparsers(self, **kwargs) -> argparse.Action:
+        action = super().add_subparsers(**kwargs)
+        self.subcommands.append(action)
+        return action
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {_one_line(message)}\n")
+        # the prefix of every refusal, argparse's and weightinit's alike: "weightinit: error: ..."
+        self.exit(EXIT_USAGE, f"weightinit: error: {_one_line(message)}\n")
+
+
+def given_options(argv: Sequence[str]) -> set[str]:
+    """The option destinations (``"lr"``, ``"n_valid"``) that ``argv`` sets explicitly: parsed
+    again by a parser whose defaults are all suppressed, so only what was typed is left."""
+    parser = build_parser()
+    parsers = [parser]
+    while parsers:
+        current = parsers.pop()
+        for action in current.options:
+            action.default = argparse.SUPPRESS
+        for commands in current.subcommands:
+            parsers += list(commands.choices.values())
+    return set(vars(parser.parse_args(argv)))
 
 
 def _one_line(text: str) -> str:
@@ -71,10 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version (0) or a refused option (2, its one line already printed)
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
     clean = False  # under torchrun: whether the ranks leave together (a barrier) or at once
     try:
-        check_resume(args)
+        args.given = frozenset(given_options(argv))  # what was typed, not defaulted (cli.common.typed)
+        if getattr(args, "resume", None) is not None:
+            check_resume(args, args.given)
         if distributed.setup() and not distributed.is_main():
             args.no_progress = True  # rank 0 prints and writes; the others only compute
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this process
@@ -85,6 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:
         print(f"weightinit: error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # stdout closed by its reader (`weightinit schemes | head -1`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
+        return EXIT_BROKEN_PIPE
+    except OSError as error:
+        if error.errno not in _ENVIRONMENT_ERRORS:
+            return _internal_error(error)  # an OSError weightinit did not expect is a bug like any other
+        # the machine's state, not a bug: a full disk, a read-only or forbidden place
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"weightinit: error: {_one_line(where + (error.strerror or str(error)))}", file=sys.stderr)
+        return EXIT_USAGE
     except (Interrupted, KeyboardInterrupt) as stop:
         folder = getattr(stop, "folder", None)
         saved = "; checkpoint written" if isinstance(stop, Interrupted) else ""
@@ -94,11 +148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         clean = isinstance(stop, Interrupted)  # every rank stopped at the same batch
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - the last resort: keep the traceback, say where it is
-        with tempfile.NamedTemporaryFile("w", prefix="weightinit-crash-", suffix=".log", delete=False) as log:
-            traceback.print_exc(file=log)
-        # under torchrun a peer that died shows up as a failed collective: say which rank and why
-        where = f" on rank {os.environ.get('RANK')} ({_one_line(str(error))[:200]})" if distributed.launched() else ""
-        print(f"weightinit: internal error{where}; traceback written to {log.name}", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(error)
     finally:
         distributed.teardown(clean)
+
+
+def _internal_error(error: BaseException) -> int:
+    """A bug: its traceback to a log file, one line saying where."""
+    with tempfile.NamedTemporaryFile("w", prefix="weightinit-crash-", suffix=".log", delete=False) as log:
+        traceback.print_exception(error, file=log)
+    # under torchrun a peer that died shows up as a failed collective: say which rank and why
+    where = f" on rank {os.environ.get('RANK')} ({_one_line(str(error))[:200]})" if distributed.launched() else ""
+    print(f"weightinit: internal error{where}; traceback written to {log.name}", file=sys.stderr)
+    return EXIT_INTERNAL

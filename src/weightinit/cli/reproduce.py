@@ -6,17 +6,30 @@ import argparse
 from dataclasses import replace
 
 from ..data.datasets import load_dataset
-from ..errors import UserError
 from ..experiments.reproduce.glorot2010 import glorot2010
 from ..experiments.reproduce.he2015 import he2015
-from ..experiments.reproduce.hinton2006 import LAYERS, hinton2006
+from ..experiments.reproduce.hinton2006 import hinton2006
 from ..plots import plot_curves, plot_std_by_layer
 from ..report import to_json
 from ..runs import distributed
 from ..runs.files import write_text_atomic
-from .common import QUICK_HELP, add_data_options, add_output_options, describe, emit, say
-from .dbn import add_dbn_options, run_pipeline
-from .run_folder import open_run
+from ..train import TrainConfig
+from .common import (
+    QUICK_HELP,
+    SEED,
+    add_data_options,
+    add_output_options,
+    check_device,
+    describe,
+    emit,
+    integer,
+    momentum_for,
+    number,
+    say,
+    typed,
+)
+from .dbn import SGD_MOMENTUM, add_dbn_options, run_pipeline
+from .run_folder import check_out_before_work, open_run
 
 __all__ = ["add_parser"]
 
@@ -37,8 +50,12 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
                     lr=0.3, lr_decay=0.97, ema=0.999, refit=True)
     hinton.add_argument("--control-optimizer", default="adam",
                         help="the random-init networks' optimizer (default %(default)s; the DBN's suits neither)")
-    hinton.add_argument("--control-lr", type=float, default=1e-3, help="their learning rate (default %(default)g)")
-    hinton.add_argument("--control-epochs", type=int, default=30, help="their epochs (default %(default)s)")
+    hinton.add_argument("--control-lr", type=number("control_lr", 0, strictly=True), default=1e-3,
+                        help="their learning rate (default %(default)g)")
+    hinton.add_argument("--control-momentum", type=number("control_momentum", 0, below=1), default=None,
+                        help="their SGD momentum (default 0.9 with --control-optimizer sgd; not with adam)")
+    hinton.add_argument("--control-epochs", type=integer("control_epochs", 1), default=30,
+                        help="their epochs (default %(default)s)")
     hinton.set_defaults(run=run_hinton2006)
 
     for name, help_text, description in (
@@ -52,8 +69,9 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
     ):
         paper = papers.add_parser(name, help=help_text, description=description)
         add_data_options(paper, default=None)
-        paper.add_argument("--epochs", type=int, default=None, help="training epochs (default 5; --quick 3)")
-        paper.add_argument("--seed", type=int, default=0)
+        paper.add_argument("--epochs", type=integer("epochs", 1), default=None,
+                           help="training epochs (default 5; --quick 3)")
+        paper.add_argument("--seed", type=SEED, default=0)
         paper.add_argument("--device", default="auto", help="auto, cpu or cuda")
         paper.add_argument("--quick", action="store_true", help=f"{QUICK_HELP}, smaller networks")
         add_output_options(paper, name, resumable=True)
@@ -61,21 +79,26 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
 
 
 def run_hinton2006(args: argparse.Namespace) -> int:
-    def pipeline(dataset, pretrain, train, checkpoints, on_layer):
-        control_train = replace(train, optimizer=args.control_optimizer, lr=args.control_lr, lr_decay=1.0,
-                                epochs=args.control_epochs, ema=0.0)
-        return hinton2006(dataset, pretrain=pretrain, train=train, control_train=control_train, n_valid=args.n_valid,
-                          dropout=args.dropout, input_dropout=args.input_dropout, refit=args.refit,
+    def control_config(train: TrainConfig) -> TrainConfig:
+        momentum = momentum_for(args.control_optimizer, args.control_momentum, SGD_MOMENTUM, "--control-momentum",
+                                "--control-optimizer", typed=typed(args, "control_momentum"))
+        return replace(train, optimizer=args.control_optimizer, lr=args.control_lr, momentum=momentum, lr_decay=1.0,
+                       epochs=args.control_epochs, ema=0.0)
+
+    def pipeline(dataset, layers, n_valid, pretrain, train, checkpoints, on_layer):
+        return hinton2006(dataset, pretrain=pretrain, train=train, control_train=control_config(train),
+                          n_valid=n_valid, dropout=args.dropout, input_dropout=args.input_dropout, refit=args.refit,
                           checkpoint_dir=checkpoints, progress=not args.no_progress, on_layer=on_layer)
 
-    return run_pipeline(args, "hinton2006", list(LAYERS), pipeline)
+    # the paper's hidden layers over the data's features: 784-500-500-2000 on MNIST
+    return run_pipeline(args, "hinton2006", None, pipeline, extra_configs=control_config)
 
 
 def run_init_paper(args: argparse.Namespace) -> int:
     """glorot2010 / he2015: the papers' experiments, or smaller ones on digits with --quick."""
     epochs = args.epochs if args.epochs is not None else (3 if args.quick else 5)
-    if epochs < 1:
-        raise UserError(f"--epochs must be >= 1, got {epochs}")
+    check_device(args.device)
+    check_out_before_work(args)
     dataset = load_dataset(args.dataset or ("digits" if args.quick else "mnist"), args.data_dir)
     describe(dataset)
     with open_run(args, args.paper) as folder:
@@ -84,14 +107,17 @@ def run_init_paper(args: argparse.Namespace) -> int:
                                          seed=args.seed, device=args.device, checkpoint_dir=folder / "checkpoints")
             if distributed.is_main():
                 plot_std_by_layer(reports, folder / "std_by_layer.png", f"{result.arch}: at initialization")
-            curves = [(f"{r.activation} {r.init}", r.history) for r in result.runs]
+            curves = [(f"{r.activation} {r.init}", r.history, r.diverged) for r in result.runs]
+            network = result.arch
         else:
             result = he2015(dataset, width=64 if args.quick else 256, epochs=epochs, seed=args.seed,
                             device=args.device, checkpoint_dir=folder / "checkpoints")
-            curves = [(r.init, r.history) for r in result.runs]
+            curves = [(r.init, r.history, r.diverged) for r in result.runs]
+            network = f"{' and '.join(map(str, result.depths))}-layer ReLU nets of {result.width} units"
         if not distributed.is_main():
             return 0
-        plot_curves(curves, folder / "curves.png", f"{args.paper} on {dataset.name}")
+        plot_curves([(label, history) for label, history, _ in curves], folder / "curves.png",
+                    f"{args.paper} on {dataset.name}: {network}", diverged=[flag for _, _, flag in curves])
         table = "\n".join([result.table(), ""] + [f"- {f}" for f in result.findings])
         write_text_atomic(folder / "results.json", to_json(result))
         write_text_atomic(folder / "report.md",

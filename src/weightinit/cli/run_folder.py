@@ -1,39 +1,49 @@
 """A run's folder on the command line: a new one holding ``settings.json``, or with
-``--resume DIR`` the folder of an interrupted run, whose settings must agree."""
+``--resume DIR`` the folder of an earlier run.
+
+``--resume DIR`` alone continues the run as it was: the settings are read from
+``DIR/settings.json``; an option typed beside it must agree with them. Before any work the
+folder is checked: it must hold a run of the same command (``compare --resume`` of an rbm
+folder says so), and every finished part's weights must match the sha256 recorded when they
+were written. While a process writes a folder it holds an OS lock on it: a second process
+(a second ``--resume`` of the same folder) is refused.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import CorruptFileError, UserError
 from ..runs import distributed
-from ..runs.checkpoint import check_same_settings
-from ..runs.files import run_folder
+from ..runs.checkpoint import check_same_settings, differing_keys, verify_finished
+from ..runs.files import check_out_folder, lock_folder, run_folder
 from ..runs.interrupt import Interrupted
 
-__all__ = ["NOT_SETTINGS", "open_run", "settings_of", "check_resume", "resume_command"]
+__all__ = ["NOT_SETTINGS", "open_run", "settings_of", "check_resume", "resume_command", "kind_of"]
 
 
 # arguments that do not change a run's results: a resumed run may give other values
-NOT_SETTINGS = frozenset({"run", "out", "resume", "json", "no_progress", "data_dir", "device"})
+NOT_SETTINGS = frozenset({"run", "out", "resume", "json", "no_progress", "data_dir", "device", "given"})
 
 
 @contextmanager
 def open_run(args: argparse.Namespace, kind: str) -> Iterator[Path]:
     """The run's folder: a new one (``--out`` or runs/<timestamp>-<kind>) holding
-    ``settings.json``, or with ``--resume DIR`` that folder (its settings were checked by
-    :func:`check_resume`).
+    ``settings.json``, or with ``--resume DIR`` that folder (its settings were read and
+    checked by :func:`check_resume`), locked for this process.
     Under torchrun rank 0 makes it and the others receive its path. An interruption is
     tagged with the folder, for the resume command."""
     resume = getattr(args, "resume", None)
     announced = False
     try:
         if distributed.is_main():
-            opened = run_folder(resume if resume is not None else args.out, kind, resume=resume is not None)
+            opened = run_folder(resume if resume is not None else args.out, kind, resume=resume is not None,
+                                option="--resume" if resume is not None else "--out")
         else:
             opened = nullcontext(distributed.broadcast_object(None))
         with opened as folder:
@@ -63,16 +73,71 @@ def settings_of(args: argparse.Namespace) -> dict:
     return {key: value for key, value in sorted(vars(args).items()) if key not in NOT_SETTINGS}
 
 
-def check_resume(args: argparse.Namespace) -> None:
-    """Refuse a --resume folder that is missing or holds a run with other settings, before any work."""
+def kind_of(settings: dict) -> str:
+    """The command a run's settings belong to: ``compare``, ``rbm``, ``dbn`` or a paper's name."""
+    command = settings.get("command")
+    return (settings.get("paper") or "?") if command == "reproduce" else str(command)
+
+
+def _command_line(kind: str) -> str:
+    return f"weightinit {'reproduce ' if kind in ('hinton2006', 'glorot2010', 'he2015') else ''}{kind}"
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def _shown(value) -> str:
+    return "off" if value is False else "on" if value is True else "default" if value is None else str(value)
+
+
+def check_out_before_work(args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` that cannot become a new run's folder, before the data is loaded."""
+    if getattr(args, "resume", None) is None:
+        check_out_folder(args.out, "--out")
+
+
+def check_resume(args: argparse.Namespace, given: set[str] = frozenset()) -> None:
+    """Read the settings of the ``--resume`` folder into ``args``, before any work.
+
+    Options named in ``given`` (typed on the command line) must agree with the folder's; the
+    others take its values. Refused: a folder that is missing, holds no run, holds a run of
+    another command, or whose finished parts fail their sha256 check.
+    """
     resume = getattr(args, "resume", None)
     if resume is None:
         return
     if args.out is not None and Path(args.out).expanduser() != Path(resume).expanduser():
         raise UserError(f"--out {args.out!r} and --resume {resume!r} name different folders; give only --resume")
-    if not Path(resume).expanduser().is_dir():
+    folder = Path(resume).expanduser()
+    if not folder.is_dir():
         raise UserError(f"--resume needs the folder of an earlier run, got {resume!r} (not a folder)")
-    check_same_settings(Path(resume).expanduser() / "settings.json", settings_of(args), resume=True)
+    path = folder / "settings.json"
+    if not path.is_file():
+        raise UserError(f"{folder} holds no run to resume (settings.json is missing)")
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(saved, dict):
+            raise ValueError
+    except (ValueError, UnicodeDecodeError, OSError):
+        raise CorruptFileError(f"{path}: not the settings of a run (expected a JSON object)") from None
+    mine, theirs = kind_of(settings_of(args)), kind_of(saved)
+    if mine != theirs:
+        article = "an" if theirs in ("rbm",) else "a"  # as it is read: "an rbm run", "a dbn run"
+        raise UserError(f"cannot resume {folder} with `{_command_line(mine)}`: it is {article} {theirs} run; "
+                        f"resume it with `{_command_line(theirs)} --resume {resume}`")
+    current = settings_of(args)
+    for key in current:
+        if key not in given and key in saved:
+            setattr(args, key, saved[key])
+    differing = differing_keys(saved, json.loads(json.dumps(settings_of(args))))
+    if differing:
+        was = ", ".join(f"{_flag(k)} {_shown(saved.get(k))}" for k in differing if "." not in k)
+        raise UserError(f"cannot resume {folder}: it was run with other settings ({', '.join(differing)} differ): "
+                        f"it has {was}; drop those options to resume it as it was, or use a new folder")
+    verify_finished(folder)
+    with lock_folder(folder, "--resume"):  # in use by another process: said now, not after loading the data
+        pass
 
 
 def resume_command(argv: Sequence[str], folder: Path) -> str:

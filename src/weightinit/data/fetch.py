@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -108,14 +109,17 @@ def fetch_mnist(
     files: Mapping[str, str] = MNIST_FILES,
     timeout: float = 60.0,
     progress: bool = True,
+    option: str = "destination",
 ) -> list[Path]:
     """Download the IDX files into ``destination`` (created if needed) and return their paths.
 
     A file already there with the right content is kept. ``files`` maps each file name to
-    the sha256 of its decompressed content (default: MNIST's four files).
+    the sha256 of its decompressed content (default: MNIST's four files). ``option`` names
+    ``destination`` in messages (``--to`` on the command line).
 
     Raises:
         DataError: a file could not be had from any mirror; lists each attempt.
+        UserError: ``destination`` cannot be created or written (checked before any download).
     """
     if isinstance(mirrors, str):
         mirrors = [mirrors]
@@ -124,10 +128,15 @@ def fetch_mnist(
     for mirror in mirrors:
         if not isinstance(mirror, str) or not mirror.startswith(("http://", "https://", "file://")):
             raise UserError(f"mirror={mirror!r} is not an http(s):// or file:// URL")
+    named = f"{option} {str(destination)!r}" if option.startswith("-") else f"{option}={str(destination)!r}"
     folder = Path(destination).expanduser()
     if folder.exists() and not folder.is_dir():
-        raise UserError(f"destination={str(destination)!r} exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+        raise UserError(f"{named} exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()  # writable: refused now, not after a download
+    except OSError as error:
+        raise UserError(f"{named} cannot be created or written: {error.strerror or error}") from None
     paths = []
     for name, expected in files.items():
         path = folder / name

@@ -31,8 +31,7 @@ Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 _IDX_UBYTE = 0x08
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first entry, or an empty archive
 
 
 def _open_maybe_gzip(path: Path) -> bytes:
@@ -87,19 +86,37 @@ def idx_bytes(array: np.ndarray) -> bytes:
 
 
 def read_npz(path: str | Path) -> Arrays:
-    """Read Keras' ``mnist.npz``."""
+    """Read Keras' ``mnist.npz``: a zip archive of four plain ``.npy`` arrays. Anything else
+    (not a zip archive, a pickled object inside, a damaged member) is a :class:`DataError`
+    that names the file and says what it is, never numpy's own advice."""
     path = Path(path)
     keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        raise DataError(f"cannot read {path}: {error.strerror or error}") from None
+    if head not in _ZIP_MAGICS:
+        raise DataError(f"{path} is not a .npz file: a .npz file is a zip archive of .npy arrays, this one "
+                        f"starts with {head!r}")
+    arrays = []
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [k for k in keys if k not in archive.files]
             if missing:
                 raise DataError(f"{path} lacks the arrays {missing}; expected {list(keys)}")
-            arrays = tuple(archive[k] for k in keys)
+            for key in keys:
+                try:
+                    arrays.append(archive[key])
+                except ValueError as error:
+                    if "pickle" in str(error):
+                        raise DataError(f"{path}: {key} holds pickled Python objects, not a plain array; refused "
+                                        "(loading it would run code from the file)") from None
+                    raise DataError(f"{path}: {key} is not a readable .npy array (damaged or truncated)") from None
     except DataError:
         raise
     except Exception as error:  # noqa: BLE001 - whatever a corrupt archive makes numpy/zipfile raise
-        raise DataError(f"{path} is not a readable .npz file ({type(error).__name__}: {error})") from None
+        raise DataError(f"{path} is a damaged or truncated .npz archive ({type(error).__name__})") from None
     x_train, y_train, x_test, y_test = arrays
     for name, array, ndim in zip(keys, arrays, (3, 1, 3, 1)):
         if array.dtype != np.uint8 or array.ndim != ndim:

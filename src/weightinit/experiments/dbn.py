@@ -12,14 +12,17 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from ..activations import ACTIVATIONS
 from ..boltzmann.dbn import DBN
 from ..boltzmann.trainer import RBMConfig, RBMHistory
+from ..checks import check_choice, check_number
 from ..data.datasets import Dataset
 from ..data.transforms import split_validation
 from ..errors import UserError
 from ..models import mlp
 from ..plan import init_model
 from ..runs import distributed
+from ..schemes import check_schemes
 from ..train import TrainConfig
 from .common import checkpoint_in, progress_bar, versions
 from .finetune import FinetuneResult, finetune
@@ -106,6 +109,14 @@ def dbn_experiment(
     layers = list(layers)
     if layers[0] != dataset.n_features:
         raise UserError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
+    # everything the fine-tuning needs is checked before the pre-training
+    for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
+        if not 0 <= check_number(name, p) < 1:
+            raise UserError(f"{name} must be in [0, 1), got {p!r}")
+    if controls:
+        check_schemes([control.scheme for control in controls])
+    for control in controls:
+        check_choice("activation", control.activation, ACTIVATIONS)
     tuning, _ = split_validation(dataset, n_valid)
     dbn = DBN(layers)
     start = time.perf_counter()

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 
 import torch
 
+from ..activations import ACTIVATIONS
+from ..checks import check_choice, check_int
 from ..data.datasets import Dataset
 from ..diagnostics import Report, diagnose
 from ..models import mlp, parse_arch
 from ..plan import init_model
-from ..schemes import SCHEMES
+from ..schemes import SCHEMES, check_schemes
 
 __all__ = ["DiagnoseResult", "diagnose_inits"]
 
@@ -42,6 +44,9 @@ def diagnose_inits(dataset: Dataset, *, arch: str, activation: str, inits: Seque
     """``arch`` with ``activation`` initialized by each of ``inits`` (seeded by ``seed``), each
     diagnosed on the same ``batch`` random training samples."""
     sizes = parse_arch(arch, dataset.n_features, dataset.n_classes)
+    inits = check_schemes(inits)  # every name checked before the first network is built
+    check_choice("activation", activation, ACTIVATIONS)
+    check_int("batch", batch, 2)
     rows = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(seed))[:batch]
     probe = (dataset.train.x[rows], dataset.train.y[rows])
     reports = {}

@@ -12,14 +12,17 @@ from dataclasses import asdict, dataclass
 import torch
 
 from ..boltzmann.partition import ais_log_partition, average_log_likelihood
-from ..boltzmann.rbm import RBM
+from ..boltzmann.rbm import RBM, VISIBLE_TYPES
 from ..boltzmann.trainer import RBMConfig, RBMEpoch, train_rbm
+from ..checks import check_choice, check_positive_int
 from ..data.datasets import Dataset
 from ..data.transforms import standardize
 from ..runs.checkpoint import Checkpoint
 from .common import progress_bar, versions
 
-__all__ = ["RBMTestMeasures", "RBMResult", "rbm_experiment"]
+__all__ = ["RBMTestMeasures", "RBMResult", "rbm_experiment", "SAMPLE_STEPS"]
+
+SAMPLE_STEPS = 1000  # Gibbs steps from a test image to a sample of samples.png
 
 
 @dataclass
@@ -57,7 +60,7 @@ def rbm_experiment(
     ais_chains: int = 100,
     ais_steps: int = 14_500,
     n_samples: int = 100,
-    sample_steps: int = 1000,
+    sample_steps: int = SAMPLE_STEPS,
     progress: bool = False,
     on_epoch: Callable[[RBMEpoch], None] | None = None,
     checkpoint: Checkpoint | None = None,
@@ -69,6 +72,12 @@ def rbm_experiment(
     ``sample_steps`` steps from random test images).
     """
     config = config or RBMConfig()
+    # everything checked before training, so that a bad AIS setting does not waste the training
+    check_positive_int("hidden", hidden)
+    check_choice("visible", visible, VISIBLE_TYPES)
+    for name, value in (("ais_chains", ais_chains), ("ais_steps", ais_steps), ("n_samples", n_samples),
+                        ("sample_steps", sample_steps)):
+        check_positive_int(name, value)
     train_x, test_x = dataset.train.x, dataset.test.x
     if visible == "gaussian":
         train_x, test_x = standardize(train_x, test_x)

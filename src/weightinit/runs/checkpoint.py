@@ -22,10 +22,10 @@ import math
 import os
 from pathlib import Path
 
-from .files import CorruptFileError, read_weights, write_text_atomic, write_weights
 from ..errors import UserError
+from .files import CorruptFileError, read_weights, verify_sha256, write_text_atomic, write_weights
 
-__all__ = ["Checkpoint", "differing_keys", "require_same_settings", "check_same_settings"]
+__all__ = ["Checkpoint", "differing_keys", "require_same_settings", "check_same_settings", "verify_finished"]
 
 
 class Checkpoint:
@@ -81,18 +81,61 @@ class Checkpoint:
             old.unlink(missing_ok=True)
 
     def result(self) -> dict | None:
-        """The finished run's results, or None if it has not finished."""
+        """The finished run's results, or None if it has not finished. Its weights, if it left
+        any, must still match their sha256 (else :class:`CorruptFileError`)."""
         path = self.folder / "result.json"
         if not path.is_file():
             return None
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            result = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, UnicodeDecodeError):
             raise CorruptFileError(f"{path}: not valid JSON; delete it to run this part again") from None
+        self.verify()
+        return result
+
+    def verify(self) -> None:
+        """Check the files this checkpoint vouches for against their recorded sha256: the
+        finished run's weights, or the state ``checkpoint.json`` names; nothing is unpickled."""
+        weights, sidecar = self.folder / "weights.pt", self.folder / "weights.pt.sha256"
+        if (self.folder / "result.json").is_file() and (weights.exists() or sidecar.exists()):
+            _verify(weights, f"delete {self.folder} to run this part again")
+        elif self._pointer.is_file():
+            pointer = self._read_pointer()
+            try:
+                verify_sha256(self.folder / pointer["file"], pointer["sha256"])
+            except CorruptFileError as error:
+                raise CorruptFileError(f"{error}; delete {self.folder} to run this part again") from None
 
     def weights(self) -> dict:
         """The finished run's final weights."""
         return read_weights(self.folder / "weights.pt")
+
+
+def _verify(path: Path, remedy: str) -> None:
+    try:
+        verify_sha256(path)
+    except CorruptFileError as error:
+        raise CorruptFileError(f"{error}; {remedy}") from None
+
+
+def verify_finished(folder: str | os.PathLike) -> None:
+    """Before a resumed run trusts anything in ``folder``, check every file it would trust
+    against its recorded sha256: each checkpoint's finished weights or latest state, and every
+    other weights file below the top level that has a ``.sha256`` (a DBN's pre-trained layers).
+    The top level (the run's outputs) is written again at the end, so it is not checked.
+
+    Raises:
+        CorruptFileError: naming the first file that is missing, truncated or altered.
+    """
+    folder = Path(folder)
+    vouched = set()
+    for marker in sorted([*folder.rglob("result.json"), *folder.rglob("checkpoint.json")]):
+        Checkpoint(marker.parent).verify()
+        vouched.add(marker.parent)
+    for sidecar in sorted(folder.rglob("*.pt.sha256")):
+        weights = sidecar.with_name(sidecar.name[: -len(".sha256")])
+        if sidecar.parent != folder and sidecar.parent not in vouched and weights.exists():
+            _verify(weights, f"delete it and {sidecar.name} to compute it again")
 
 
 def differing_keys(a, b, prefix: str = "") -> list[str]:

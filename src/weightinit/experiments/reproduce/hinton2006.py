@@ -40,10 +40,12 @@ def hinton2006(dataset: Dataset, *, pretrain: RBMConfig, train: TrainConfig, con
                checkpoint_dir: str | os.PathLike | None = None, progress: bool = False,
                on_layer: Callable[[int, RBMHistory | None], None] | None = None,
                ) -> tuple[DBN, torch.nn.Module, DBNResult]:
-    """The DBN of :data:`LAYERS` pre-trained with ``pretrain`` and fine-tuned with ``train``;
-    the controls with ``control_train``; the published errors in ``references``."""
+    """The DBN of :data:`LAYERS` (its hidden layers over the data's features: the paper's
+    network on MNIST) pre-trained with ``pretrain`` and fine-tuned with ``train``; the controls
+    with ``control_train``; the published errors in ``references``."""
     dbn, model, result = dbn_experiment(
-        dataset, layers=LAYERS, pretrain=pretrain, train=train, n_valid=n_valid, controls=controls(control_train),
+        dataset, layers=(dataset.n_features, *LAYERS[1:]), pretrain=pretrain, train=train, n_valid=n_valid,
+        controls=controls(control_train),
         control_train=control_train, checkpoint_dir=checkpoint_dir, dropout=dropout, input_dropout=input_dropout,
         refit=refit, progress=progress, on_layer=on_layer)
     result.experiment = "hinton2006"
