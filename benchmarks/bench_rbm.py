@@ -9,7 +9,8 @@ learning rate 0.1, no momentum (scikit-learn has none), the same number of epoch
   arithmetic), its speed for float64 data;
 - weightinit's estimator, ``weightinit.estimators.BernoulliRBM(...).fit(X)`` on the same float32
   array: wall time of the whole ``fit``, fixed costs included (validation, conversion, the pass
-  over the data, the initialization), in float32 and with ``precision="bf16"``;
+  over the data, the initialization), in float32 and with ``precision="bf16"``, each also with
+  mean-field reconstructions (``sample_visible=False``);
 - weightinit's trainer alone (``RBMTrainer.epoch`` on a tensor): PCD-1 and CD-1 in float32, and
   with --bf16 also bfloat16 matmul inputs; CD-1 also with mean-field reconstructions
   (``sample_visible=False``, Hinton's guide sec. 3.2); with --compile the same rows again with
@@ -105,9 +106,13 @@ def main() -> None:
         "scikit-learn PCD-1 float64 input": lambda: SklearnRBM(n_iter=args.epochs, **SETTINGS),
         "weightinit BernoulliRBM.fit float32": lambda: BernoulliRBM(n_iter=args.epochs, **SETTINGS),
     }
+    makers["weightinit BernoulliRBM.fit float32 mean-field v"] = lambda: BernoulliRBM(
+        n_iter=args.epochs, sample_visible=False, **SETTINGS)
     if bf16:
         makers["weightinit BernoulliRBM.fit bf16"] = lambda: BernoulliRBM(n_iter=args.epochs, precision="bf16",
                                                                          **SETTINGS)
+        makers["weightinit BernoulliRBM.fit bf16 mean-field v"] = lambda: BernoulliRBM(
+            n_iter=args.epochs, precision="bf16", sample_visible=False, **SETTINGS)
     inputs = {name: x64 if "float64" in name else x32 for name in makers}
     fits = timed_fits(makers, inputs, args.repeats)
     rows = [(name, seconds / args.epochs, *measure(as_rbm(est), train, test, args.ais_steps))
@@ -140,9 +145,9 @@ def main() -> None:
             seconds = [trainer.epoch(train) for _ in range(args.epochs)]
             rows.append((name, statistics.median(seconds), *measure(rbm, train, test, args.ais_steps)))
 
-    print(f"{'model':44s} {'s/epoch':>8s} {'ratio':>6s} {'test PL':>8s} {'test LL (AIS)':>14s}")
+    print(f"{'model':50s} {'s/epoch':>8s} {'ratio':>6s} {'test PL':>8s} {'test LL (AIS)':>14s}")
     for name, seconds, pl, ll in rows:
-        print(f"{name:44s} {seconds:8.2f} {seconds / anchor:6.2f} {pl:8.2f} {ll:14.2f}")
+        print(f"{name:50s} {seconds:8.2f} {seconds / anchor:6.2f} {pl:8.2f} {ll:14.2f}")
     print("ratio: seconds per epoch / the float32 anchor's; estimator rows are whole fits (wall time / epochs)")
 
 

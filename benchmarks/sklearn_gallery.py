@@ -6,7 +6,8 @@
    (``random_state=0``); ``Pipeline([BernoulliRBM(n_components=100, learning_rate=0.06,
    n_iter=10, random_state=seed), LogisticRegression(solver="newton-cg", C=6000)])`` with
    scikit-learn's RBM and with weightinit's (the same arguments): macro F1 on the test part and
-   fit times (the RBM alone and the whole pipeline). The gallery passes ``tol=1`` to the
+   the fit time of each step (the RBM's ``fit_transform``, then the logistic regression on its
+   features: what ``Pipeline.fit`` does). The gallery passes ``tol=1`` to the
    logistic regression; with scikit-learn 1.9 (whose solvers minimize the mean loss over the
    samples, so the gradient starts below 1) newton-cg then stops before its first iteration
    (``n_iter_`` 0) and both pipelines score a macro F1 of 0.02, so this keeps newton-cg's
@@ -73,26 +74,34 @@ def timed(fit) -> float:
     return time.perf_counter() - start
 
 
+def timed_result(call):
+    """(seconds, what ``call()`` returned)."""
+    start = time.perf_counter()
+    result = call()
+    return time.perf_counter() - start, result
+
+
 def gallery(seeds: list[int]) -> None:
     X_train, X_test, y_train, y_test = nudged_digits()
     print(f"1. gallery: RBM features + logistic regression, nudged digits {X_train.shape} train, "
           f"{X_test.shape} test ({X_train.dtype})")
-    print(f"{'RBM':14s} {'seed':>4s} {'macro F1':>9s} {'RBM fit s':>10s} {'pipeline fit s':>15s}")
+    print(f"{'RBM':14s} {'seed':>4s} {'macro F1':>9s} {'RBM fit s':>10s} {'logistic fit s':>15s}")
     results: dict[str, list[tuple[float, float, float]]] = {"scikit-learn": [], "weightinit": []}
     for seed in seeds:
         for name, cls in (("scikit-learn", SklearnRBM), ("weightinit", BernoulliRBM)):
             rbm = cls(n_components=100, learning_rate=0.06, n_iter=10, random_state=seed)
             logistic = LogisticRegression(solver="newton-cg", C=6000)
+            # Pipeline([("rbm", rbm), ("logistic", logistic)]).fit, its two steps timed apart
+            rbm_seconds, features = timed_result(lambda rbm=rbm: rbm.fit_transform(X_train))
+            logistic_seconds = timed(lambda logistic=logistic, features=features: logistic.fit(features, y_train))
             pipeline = Pipeline([("rbm", rbm), ("logistic", logistic)])
-            rbm_seconds = timed(lambda rbm=rbm: rbm.fit(X_train))
-            pipeline_seconds = timed(lambda pipeline=pipeline: pipeline.fit(X_train, y_train))
             f1 = f1_score(y_test, pipeline.predict(X_test), average="macro")
-            results[name].append((f1, rbm_seconds, pipeline_seconds))
-            print(f"{name:14s} {seed:4d} {f1:9.4f} {rbm_seconds:10.2f} {pipeline_seconds:15.2f}")
+            results[name].append((f1, rbm_seconds, logistic_seconds))
+            print(f"{name:14s} {seed:4d} {f1:9.4f} {rbm_seconds:10.2f} {logistic_seconds:15.2f}")
     for name, rows in results.items():
-        f1s, rbm_s, pipe_s = zip(*rows)
+        f1s, rbm_s, logistic_s = zip(*rows)
         print(f"{name:14s} mean {statistics.mean(f1s):9.4f} {statistics.mean(rbm_s):10.2f} "
-              f"{statistics.mean(pipe_s):15.2f}")
+              f"{statistics.mean(logistic_s):15.2f}")
 
 
 def classifiers(title: str, X_train, X_test, y_train, y_test, seeds: list[int]) -> None:

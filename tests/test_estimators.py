@@ -188,3 +188,11 @@ def test_in_a_grid_search_pipeline(digits01):
                      ("logistic", LogisticRegression(C=1000, max_iter=1000))])
     search = GridSearchCV(pipe, {"rbm__n_components": [16, 32]}, cv=2).fit(digits01[:600], y[:600])
     assert search.best_score_ > 0.7
+
+
+def test_mean_field_reconstructions_are_an_option(digits01):
+    sampled = BernoulliRBM(n_components=16, n_iter=3, batch_size=20, random_state=0).fit(digits01)
+    mean_field = BernoulliRBM(n_components=16, n_iter=3, batch_size=20, random_state=0,
+                              sample_visible=False).fit(digits01)
+    assert not np.array_equal(sampled.components_, mean_field.components_)
+    assert mean_field.score_samples(digits01).mean() > sampled.score_samples(digits01).mean() - 1.0

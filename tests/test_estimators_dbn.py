@@ -183,8 +183,8 @@ def test_regressor_early_stopping_scores_r2():
     rng = np.random.default_rng(1)
     X = rng.uniform(size=(300, 3))
     y = X @ np.array([1.0, -2.0, 0.5])
-    reg = DBNRegressor(hidden_layer_sizes=(16,), pretrain_epochs=1, max_iter=300, early_stopping=True,
-                       random_state=0).fit(X, y)
+    reg = _quiet(lambda: DBNRegressor(hidden_layer_sizes=(16,), pretrain_epochs=1, max_iter=300, early_stopping=True,
+                                      random_state=0).fit(X, y))
     assert reg.best_validation_score_ == max(reg.validation_scores_) > 0.8
 
 

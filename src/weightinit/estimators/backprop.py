@@ -63,8 +63,10 @@ class Backprop:
         seed = int(torch.randint(0, 2**62, (1,), generator=self.generator, device=self.generator.device))
         total = torch.zeros((), dtype=torch.float64, device=x.device)
         self.model.train()
-        with torch.random.fork_rng(devices=[x.device.index or 0] if x.device.type == "cuda" else []):
-            torch.manual_seed(seed)
+        cuda = x.device.type == "cuda"
+        with torch.random.fork_rng(devices=[x.device.index or 0] if cuda else []):
+            # the generator dropout draws from on x's device (torch.manual_seed would reseed every device)
+            (torch.cuda.default_generators[x.device.index or 0] if cuda else torch.default_generator).manual_seed(seed)
             for start in range(0, n, batch):
                 index = order[start : start + batch]
                 loss = self.loss(self.model(x.index_select(0, index)), y.index_select(0, index))

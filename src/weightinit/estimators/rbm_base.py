@@ -46,6 +46,7 @@ RBM_PARAMETERS = {
     "device": Choice(DEVICES),
     "precision": Choice(PRECISIONS),
     "compile": Boolean(),
+    "sample_visible": Boolean(),
 }
 
 
@@ -86,6 +87,7 @@ class RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             k=int(self.k), persistent=bool(self.persistent), momentum=float(self.momentum),
             final_momentum=float(self.momentum), momentum_epochs=0, weight_decay=float(self.weight_decay), seed=0,
             device=self.device, precision=self.precision, compile=bool(self.compile),
+            sample_visible=bool(self.sample_visible),
         )
 
     def _start(self, n_features: int, visible_mean: torch.Tensor) -> None:
@@ -104,7 +106,6 @@ class RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         try:
             return self._trainer.epoch(x)
         except RBMDivergedError as error:
-            self._sync()
             raise UserError(f"{type(self).__name__} training diverged in pass {error.epoch} ({error.what}); "
                             f"learning_rate={self.learning_rate!r} is the likely cause: try a smaller one, "
                             f"such as {float(self.learning_rate) / 10:g}") from None
