@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import subprocess
 import sys
 
@@ -174,3 +175,49 @@ def test_compare_diagnose_adds_the_epoch_0_picture(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert set(results["diagnostics"]) == {"normal", "he_normal"} and (out / "std_by_layer.png").is_file()
     assert len(results["diagnostics"]["normal"]) == 3  # 64-256-256-10: three layers
+
+
+def test_the_loss_at_initialization_is_read_against_chance(tmp_path, capsys):
+    """CPU. A well-scaled init starts near ln(10); N(0, 1) weights start confidently wrong."""
+    out = tmp_path / "init-loss"
+    assert main(["compare", "--dataset", "synthetic", "--inits", "normal,he_normal", "--epochs", "1",
+                 "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "loss at init" in printed.splitlines()[0] and "ln(10) = 2.303" in printed
+    summary = {row["init"]: row for row in json.loads((out / "results.json").read_text())["summary"]}
+    assert abs(summary["he_normal"]["initial_loss"] - math.log(10)) < 1.0
+    assert summary["normal"]["initial_loss"] > 10 * math.log(10)
+    assert "ln(10) = 2.303" in (out / "report.md").read_text()
+
+
+def test_cli_dynamics_and_tensorboard_write_the_picture_and_events(tmp_path, capsys):
+    """CPU. `compare --quick --dynamics N --tensorboard`: dynamics.png, and per run one scalar
+    series per split and a histogram per layer, read back with TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "dyn"
+    assert main(["compare", "--quick", "--inits", "normal,he_normal", "--epochs", "2", "--dynamics", "5",
+                 "--tensorboard", "--out", str(out), "--no-progress", "--device", "cpu"]) == 0
+    assert "dynamics.png" in capsys.readouterr().err
+    assert (out / "dynamics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    runs = sorted(p.name for p in (out / "tensorboard").iterdir())
+    assert runs == ["he_normal-seed777", "normal-seed777"]
+    results = json.loads((out / "results.json").read_text())
+    steps = len(results["runs"][0]["dynamics"]) // 3  # three Linear layers, a record per layer and step
+    for run in runs:
+        events = EventAccumulator(str(out / "tensorboard" / run), size_guidance={"histograms": 0, "scalars": 0})
+        tags = events.Reload().Tags()
+        assert [e.step for e in events.Scalars("accuracy/test")] == [1, 2]
+        assert {f"layer {i}/activations" for i in (0, 2, 4)} <= set(tags["histograms"])
+        assert len(events.Histograms("layer 2/gradients")) == steps > 1
+
+
+def test_cli_tensorboard_into_a_folder_of_ones_choice(tmp_path, capsys):
+    """CPU. --tensorboard DIR puts the runs there, without --dynamics only the scalars."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logs = tmp_path / "logs"
+    assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal", "--epochs", "1", "--tensorboard",
+                 str(logs), "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"]) == 0
+    tags = EventAccumulator(str(logs / "he_normal-seed777")).Reload().Tags()
+    assert "loss/train" in tags["scalars"] and not tags["histograms"]

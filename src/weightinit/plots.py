@@ -21,9 +21,10 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from .diagnostics import Report
+from .dynamics import UPDATE_RATIO_REFERENCE
 from .runs.files import atomic_writer
 
-__all__ = ["plot_curves", "plot_tiles", "plot_std_by_layer", "plot_histograms"]
+__all__ = ["plot_curves", "plot_dynamics", "plot_tiles", "plot_std_by_layer", "plot_histograms"]
 
 _SPLIT_NAMES = {"test": "test", "valid": "validation"}
 _DIVERGED = {"marker": "x", "color": "crimson", "markersize": 9, "markeredgewidth": 2, "linestyle": "none"}
@@ -124,6 +125,72 @@ def plot_curves(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title:
     fig.set_figheight(4.4 + 0.22 * rows)
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=columns, frameon=False)
     return _save(fig, path, dpi=110, bottom=(0.22 * rows + 0.1) / (4.4 + 0.22 * rows))
+
+
+_DYNAMICS_PANELS = (  # key, column title, y label, log scale
+    ("activation_std", "Activation std", "std of the layer's outputs\n(after its activation, log scale)", True),
+    ("inactive", "Saturated or dead units", "share of outputs saturated\n(tanh, sigmoid) or dead (ReLU)", False),
+    ("grad_std", "Weight-gradient std", "std of dLoss/dW (log scale)", True),
+    ("update_ratio_log10", "Update size", "log10(|ΔW| / |W|) of the step", False),
+)
+
+
+def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title: str) -> Path:
+    """Per layer (rows) and measure (columns), how each run's layers evolve while training:
+    activation std, saturated or dead share, weight-gradient std and the update-to-weight ratio
+    log10(|ΔW|/|W|) with its healthy -3 drawn (``dynamics.png``).
+
+    ``runs`` holds ``(label, records)`` pairs, the records of
+    :meth:`weightinit.dynamics.Dynamics.to_dicts` (one per recorded step and layer); several
+    runs of one label (seeds) are drawn as their mean."""
+    layers = list(dict.fromkeys(r["layer"] for _, records in runs for r in records))
+    if not layers:
+        raise ValueError("plot_dynamics needs recorded dynamics; got runs with no records")
+    fig = Figure(figsize=(13, 2.3 * len(layers) + 1.2))
+    axes = fig.subplots(len(layers), len(_DYNAMICS_PANELS), squeeze=False, sharex=True)
+    for label in dict.fromkeys(name for name, _ in runs):
+        color = None
+        for row, layer in enumerate(layers):
+            for col, (key, _, _, log) in enumerate(_DYNAMICS_PANELS):
+                by_step: dict[int, list[float]] = {}
+                for name, records in runs:
+                    for r in records if name == label else ():
+                        value = r["dead"] if key == "inactive" and r.get("dead") is not None else r.get(
+                            "saturated" if key == "inactive" else key)
+                        if r["layer"] == layer and _finite(value) and (not log or value > 0):
+                            by_step.setdefault(r["step"], []).append(value)
+                if not by_step:
+                    continue
+                steps = sorted(by_step)
+                (line,) = axes[row][col].plot(steps, [statistics.fmean(by_step[t]) for t in steps], color=color,
+                                              linewidth=1.2, label=label if row == col == 0 else None)
+                color = line.get_color()
+    for row, layer in enumerate(layers):
+        for col, (key, column, ylabel, log) in enumerate(_DYNAMICS_PANELS):
+            ax = axes[row][col]
+            if log:
+                ax.set_yscale("log")
+            if key == "update_ratio_log10":
+                ax.axhline(UPDATE_RATIO_REFERENCE, color="gray", linestyle="--", linewidth=1)
+                ax.text(0.01, UPDATE_RATIO_REFERENCE, " -3: healthy", transform=blended_transform_factory(
+                        ax.transAxes, ax.transData), va="bottom", fontsize=7, color="gray")
+            if key == "inactive":
+                ax.set_ylim(-0.03, 1.03)
+                if not ax.lines:
+                    ax.text(0.5, 0.5, "no activation follows this layer\n(it gives the logits)", ha="center",
+                            va="center", transform=ax.transAxes, fontsize=8, color="gray")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.set_title(f"{column}, layer {layer}", fontsize=9)
+            ax.set_ylabel(ylabel, fontsize=7)
+            if row == len(layers) - 1:
+                ax.set_xlabel("optimizer step")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(title)
+    columns = min(4, len(labels)) or 1
+    rows = -(-len(labels) // columns)
+    height = fig.get_figheight()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=columns, frameon=False)
+    return _save(fig, path, dpi=100, bottom=(0.22 * rows + 0.15) / height)
 
 
 def _save(fig: Figure, path: str | Path, dpi: int, bottom: float = 0.0) -> Path:

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from .boltzmann.trainer import RBMEpoch
-from .experiments.compare import CompareResult, InitSummary
+from .experiments.compare import INIT_LOSS_ROWS, CompareResult, InitSummary
 from .experiments.rbm import RBMResult
 from .runs.files import write_text_atomic
 
-__all__ = ["format_table", "markdown_table", "to_json", "write_compare_outputs", "RBM_HEADER", "rbm_epoch_row",
-           "rbm_summary"]
+__all__ = ["chance_note", "format_table", "markdown_table", "to_json", "write_compare_outputs", "RBM_HEADER",
+           "rbm_epoch_row", "rbm_summary"]
 
-_COLUMNS = ("init", "test accuracy", "loss after epoch 1", "final train loss", "s/epoch")
+_COLUMNS = ("init", "test accuracy", "loss at init", "loss in epoch 1", "final train loss", "s/epoch")
 
 
 def _accuracy(row: InitSummary) -> str:
@@ -40,8 +40,14 @@ def _loss(value: float) -> str:
 
 
 def _cells(summary: list[InitSummary]) -> list[tuple[str, ...]]:
-    return [(r.init, _accuracy(r), _loss(r.first_epoch_loss), _loss(r.final_train_loss), f"{r.seconds_per_epoch:.2f}")
-            for r in summary]
+    return [(r.init, _accuracy(r), _loss(r.initial_loss), _loss(r.first_epoch_loss), _loss(r.final_train_loss),
+             f"{r.seconds_per_epoch:.2f}") for r in summary]
+
+
+def chance_note(n_classes: int) -> str:
+    """How to read the "loss at init" column."""
+    return (f"loss at init: cross-entropy before the first step, on (up to) the first {INIT_LOSS_ROWS:,} training "
+            f"images; a uniform guess scores ln({n_classes}) = {math.log(n_classes):.3f}")
 
 
 def format_table(summary: list[InitSummary]) -> str:
@@ -78,7 +84,8 @@ def to_json(results: Any) -> str:
 
 
 def _csv(runs: list) -> str:
-    fields = ["init", "seed", "test_accuracy", "first_epoch_loss", "final_train_loss", "seconds_per_epoch", "diverged"]
+    fields = ["init", "seed", "test_accuracy", "initial_loss", "first_epoch_loss", "final_train_loss",
+              "seconds_per_epoch", "diverged"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -97,6 +104,8 @@ def _markdown(results: CompareResult, figure: str | None) -> str:
         markdown_table(results.summary),
         "",
     ]
+    if results.n_classes is not None:
+        lines += [chance_note(results.n_classes) + ".", ""]
     diverged = [run for run in results.runs if run.diverged]
     for run in diverged:
         at = run.diverged_at

@@ -18,15 +18,20 @@ from pathlib import Path
 from .dynamics import Dynamics
 from .errors import UserError
 
-__all__ = ["write_run"]
+__all__ = ["require_tensorboard", "write_run"]
 
 
-def _writer(log_dir: Path):
+def require_tensorboard():
+    """torch's ``SummaryWriter``, or a UserError saying how to install it (call before the work)."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # torch raises this when the tensorboard package is missing
         raise UserError("--tensorboard needs the tensorboard package: pip install 'weightinit[tensorboard]'") from None
-    return SummaryWriter(log_dir=str(log_dir))
+    return SummaryWriter
+
+
+def _writer(log_dir: Path):
+    return require_tensorboard()(log_dir=str(log_dir))
 
 
 def write_run(folder: str | os.PathLike, name: str, history: list[dict], dynamics: Dynamics | None = None) -> Path:

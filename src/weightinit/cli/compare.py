@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..data.datasets import load_dataset
 from ..diagnostics import diagnose
@@ -10,9 +11,10 @@ from ..errors import UserError
 from ..experiments.compare import LECTURE_INITS, CompareConfig, compare
 from ..init import calculate_gain
 from ..models import MODELS, NAMED_ARCHS, parse_arch
-from ..plots import plot_curves, plot_std_by_layer
-from ..report import format_table, write_compare_outputs
+from ..plots import plot_curves, plot_dynamics, plot_std_by_layer
+from ..report import chance_note, format_table, write_compare_outputs
 from ..runs import distributed
+from ..tensorboard import require_tensorboard, write_run
 from ..train import TrainConfig
 from .common import (
     QUICK_HELP,
@@ -62,6 +64,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batched", action=argparse.BooleanOptionalAction, default=True,
                         help="train an MLP sweep as one stacked model; --no-batched: one run after another "
                              "(default %(default)s)")
+    parser.add_argument("--dynamics", type=integer("dynamics", 1), default=None, metavar="N",
+                        help="record per-layer training dynamics every N optimizer steps and draw dynamics.png "
+                             "(runs train one after another)")
+    parser.add_argument("--tensorboard", nargs="?", const="", default=None, metavar="DIR",
+                        help="write TensorBoard events, one run per init and seed (default DIR: the run folder's "
+                             "tensorboard/); with --dynamics, per-layer scalars and histograms too")
     parser.add_argument("--diagnose", action="store_true",
                         help="also write std_by_layer.png: per-layer activation/gradient std of each init at epoch 0")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_HELP}: 10 epochs (2 on MNIST-sized data)")
@@ -82,12 +90,14 @@ def run(args: argparse.Namespace) -> int:
     pretrain_epochs = CompareConfig.pretrain_epochs if args.pretrain_epochs is None else args.pretrain_epochs
     config = CompareConfig(arch=args.arch, activation=args.activation, model=args.model, inits=inits,
                            seeds=args.seeds, nonlinearity=args.nonlinearity, pretrain_epochs=pretrain_epochs,
-                           batched=args.batched, train=train)
+                           batched=args.batched, dynamics_every=args.dynamics or 0, train=train)
     if config.arch not in NAMED_ARCHS:
         parse_arch(config.arch)  # a malformed spec is refused before the data is loaded
     if args.nonlinearity != "auto":
         calculate_gain(args.nonlinearity)  # an unknown name is refused before the data is loaded
     check_device(args.device)
+    if args.tensorboard is not None:
+        require_tensorboard()
     check_out_before_work(args)
     dataset = load_dataset(dataset_name, args.data_dir)
     parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
@@ -100,8 +110,13 @@ def run(args: argparse.Namespace) -> int:
             reports[init] = diagnose(model, probe)
 
     with open_run(args, "compare") as folder:
+        events = None if args.tensorboard is None else Path(args.tensorboard or folder / "tensorboard")
+
+        def on_run(run, dynamics):  # each run trained here, as it finishes: a crash keeps the earlier ones
+            write_run(events, f"{run.init}-seed{run.seed}", run.history, dynamics)
+
         results = compare(dataset, config, progress=not args.no_progress, on_init=on_init if args.diagnose else None,
-                          checkpoint_dir=folder / "checkpoints")
+                          on_run=on_run if events is not None else None, checkpoint_dir=folder / "checkpoints")
         if args.diagnose and distributed.launched():  # each process diagnosed the inits it ran
             for share in distributed.all_gather_objects(reports):
                 reports.update(share)
@@ -115,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
         plot_curves([(r.init, r.history) for r in results.runs], folder / "curves.png",
                     f"{network}: {len(config.inits)} initialization{'s' if len(config.inits) > 1 else ''} compared",
                     diverged=[r.diverged for r in results.runs])
-    emit(results, format_table(results.summary), args.json)
-    say(f"wrote {folder}/: results.json, results.csv, curves.png, report.md")
+        written = ["results.json", "results.csv", "curves.png", "report.md"]
+        if config.dynamics_every:
+            plot_dynamics([(r.init, r.dynamics or []) for r in results.runs], folder / "dynamics.png",
+                          f"{network}: layers while training (recorded every {config.dynamics_every} steps)")
+            written.append("dynamics.png")
+    emit(results, format_table(results.summary) + "\n" + chance_note(dataset.n_classes), args.json)
+    say(f"wrote {folder}/: {', '.join(written)}" + ("" if events is None else f"; TensorBoard events in {events}/"))
     return 0

@@ -6,7 +6,10 @@ The defaults are the lecture's (Lab 09-2): MNIST, 784-256-256-10 ReLU, Adam lr 1
 default, LeCun and orthogonal. Run ``k`` of ``--seeds N`` uses seed ``seed + k`` for both the
 initialization draw and the data order, so every init sees the same batches. The test set is
 evaluated after every epoch, as the lecture does: ``compare`` measures how fast each init
-learns, it chooses nothing on the test set.
+learns, it chooses nothing on the test set. Before the first step each network's loss is
+measured on the first :data:`INIT_LOSS_ROWS` training images: a well-scaled init predicts
+nearly uniformly, so that loss is close to ln(n_classes) (2.303 for 10 classes); far above it,
+the init is confidently wrong before it has learned anything.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ..activations import ACTIVATIONS
 from ..batched import can_batch, fit_batched
 from ..boltzmann.trainer import RBMConfig
 from ..checks import check_choice, check_int, check_positive_int
-from ..data.datasets import Dataset
+from ..data.datasets import Dataset, Split
 from ..dynamics import Dynamics
 from ..errors import UserError
 from ..history import History
@@ -35,10 +38,11 @@ from ..plan import init_model
 from ..runs import distributed
 from ..runs.checkpoint import Checkpoint
 from ..schemes import SCHEMES, check_schemes
-from ..train import TrainConfig, fit
+from ..train import TrainConfig, evaluate, fit
 from .common import checkpoint_in, progress_bar, versions
 
-__all__ = ["LECTURE_INITS", "CompareConfig", "CompareRun", "InitSummary", "CompareResult", "compare", "summarize"]
+__all__ = ["INIT_LOSS_ROWS", "LECTURE_INITS", "CompareConfig", "CompareRun", "InitSummary", "CompareResult", "compare",
+           "summarize"]
 
 LECTURE_INITS = (
     "normal",
@@ -50,6 +54,7 @@ LECTURE_INITS = (
     "lecun_normal",
     "orthogonal",
 )
+INIT_LOSS_ROWS = 10_000  # training images on which the loss at initialization is measured
 
 
 @dataclass
@@ -97,6 +102,7 @@ class CompareRun:
     diverged_at: dict | None
     history: list[dict]  # per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
     dynamics: list[dict] | None = None  # per recorded step and layer (weightinit.dynamics.DynamicsRecord)
+    initial_loss: float | None = None  # cross-entropy before the first step (None: a run from an older version)
 
 
 @dataclass
@@ -107,6 +113,7 @@ class InitSummary:
     runs: int
     test_accuracy: float
     test_accuracy_std: float
+    initial_loss: float  # before the first step; chance level is ln(n_classes)
     first_epoch_loss: float
     final_train_loss: float
     seconds_per_epoch: float
@@ -126,6 +133,7 @@ class CompareResult:
     summary: list[InitSummary]  # best accuracy first, inits with a diverged run last
     runs: list[CompareRun]
     diagnostics: dict[str, list[dict]] | None = None  # init -> per-layer statistics at epoch 0
+    n_classes: int | None = None  # the loss at initialization is read against ln(n_classes)
 
     def to_dict(self) -> dict:
         result = {"experiment": "compare", **asdict(self)}
@@ -134,13 +142,31 @@ class CompareResult:
         return result
 
 
+@dataclass
+class _Start:
+    """What a run knows before its first step, kept in its checkpoints so a resumed run keeps it."""
+
+    init_seconds: float  # the initialization itself (pre-training, for "dbn")
+    initial_loss: float  # cross-entropy on the first INIT_LOSS_ROWS training images
+
+    @classmethod
+    def of(cls, resume: dict) -> _Start:
+        return cls(resume["init_seconds"], resume.get("initial_loss", math.nan))
+
+
+def _initial_loss(model: nn.Module, dataset: Dataset) -> float:
+    return evaluate(model, Split(dataset.train.x[:INIT_LOSS_ROWS], dataset.train.y[:INIT_LOSS_ROWS]))[0]
+
+
 def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int,
-                 on_init: Callable[[str, int, nn.Module], None] | None, resume: dict | None) -> tuple[nn.Module, float]:
-    """A fresh network initialized by ``init`` from ``seed``, and the seconds that took; a
-    resumed run's weights come from its checkpoint (initialized only for ``on_init``)."""
+                 on_init: Callable[[str, int, nn.Module], None] | None,
+                 resume: dict | None) -> tuple[nn.Module, _Start]:
+    """A fresh network initialized by ``init`` from ``seed``, with the seconds that took and its
+    loss before training; a resumed run's weights come from its checkpoint (initialized only for
+    ``on_init``)."""
     model = build_model(config.model, sizes, config.activation, dataset.image_shape, dataset.n_classes)
     if resume is not None and on_init is None:
-        return model, resume["init_seconds"]
+        return model, _Start.of(resume)
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(seed)
     if SCHEMES[init].needs_data:  # dbn pre-trains with the sweep's settings, lsuv with its own
@@ -152,20 +178,22 @@ def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init
     seconds = time.perf_counter() - start
     if on_init is not None:
         on_init(init, seed, model)
-    return model, seconds if resume is None else resume["init_seconds"]
+    if resume is not None:
+        return model, _Start.of(resume)
+    return model, _Start(seconds, _initial_loss(model, dataset))
 
 
-def _result(init: str, seed: int, history: History, init_seconds: float,
-            dynamics: Dynamics | None = None) -> CompareRun:
+def _result(init: str, seed: int, history: History, start: _Start, dynamics: Dynamics | None = None) -> CompareRun:
     return CompareRun(init=init, seed=seed, test_accuracy=history.last.eval_accuracy,
                       final_train_loss=history.last.train_loss, first_epoch_loss=history.epochs[0].train_loss,
-                      seconds_per_epoch=statistics.fmean(r.seconds for r in history.epochs), init_seconds=init_seconds,
-                      diverged=history.diverged, diverged_at=history.diverged_at, history=history.to_dicts(),
-                      dynamics=None if dynamics is None else dynamics.to_dicts())
+                      seconds_per_epoch=statistics.fmean(r.seconds for r in history.epochs),
+                      init_seconds=start.init_seconds, diverged=history.diverged, diverged_at=history.diverged_at,
+                      history=history.to_dicts(), dynamics=None if dynamics is None else dynamics.to_dicts(),
+                      initial_loss=start.initial_loss)
 
 
-def _saver(checkpoint: Checkpoint | None, init_seconds: float) -> Callable[[dict], None] | None:
-    return None if checkpoint is None else (lambda state: checkpoint.save({**state, "init_seconds": init_seconds}))
+def _saver(checkpoint: Checkpoint | None, start: _Start) -> Callable[[dict], None] | None:
+    return None if checkpoint is None else (lambda state: checkpoint.save({**state, **asdict(start)}))
 
 
 def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int, progress: bool,
@@ -176,16 +204,16 @@ def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: 
     if checkpoint is not None and (done := checkpoint.result()) is not None:
         return CompareRun(**done["run"])
     resume = checkpoint.load() if checkpoint is not None else None
-    model, init_seconds = _initialized(dataset, sizes, config, init, seed, on_init, resume)
+    model, start = _initialized(dataset, sizes, config, init, seed, on_init, resume)
     train = replace(config.train, seed=seed)
     dynamics = Dynamics(model, config.dynamics_every) if config.dynamics_every else None
     with progress_bar(train.epochs * math.ceil(len(dataset.train) / train.batch_size), f"{init} (seed {seed})",
                       progress) as bar:
         history = fit(model, dataset.train, train, evaluate_on=("test", dataset.test), on_batch=bar.update,
-                      checkpoint=_saver(checkpoint, init_seconds), resume=resume, dynamics=dynamics)
+                      checkpoint=_saver(checkpoint, start), resume=resume, dynamics=dynamics)
     if dynamics is not None:
         dynamics.remove()
-    run = _result(init, seed, history, init_seconds, dynamics)
+    run = _result(init, seed, history, start, dynamics)
     if on_run is not None:
         on_run(run, dynamics)
     if checkpoint is not None and distributed.rank() == 0:  # data parallel (fewer runs than ranks): one writes
@@ -209,26 +237,26 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
     if saved is not None and not set(keys[i] for i in todo) <= set(saved["runs"]):
         return None  # a folder written one run at a time: it continues that way
     resumes = None if saved is None else [saved["states"][saved["runs"].index(keys[i])] for i in todo]
-    models, seconds = [], []
+    models, starts = [], []
     for k, i in enumerate(todo):
         resume = None if resumes is None else resumes[k]
-        model, init_seconds = _initialized(dataset, sizes, config, *plan[i], on_init, resume)
+        model, start = _initialized(dataset, sizes, config, *plan[i], on_init, resume)
         models.append(model)
-        seconds.append(init_seconds)
+        starts.append(start)
     configs = [replace(config.train, seed=plan[i][1]) for i in todo]
     if not can_batch(models, configs):
         return None
 
     def save(states: list[dict]) -> None:
         sweep.save({"runs": [keys[i] for i in todo],
-                    "states": [{**state, "init_seconds": s} for state, s in zip(states, seconds)]})
+                    "states": [{**state, **asdict(start)} for state, start in zip(states, starts)]})
 
     n_batches = math.ceil(len(dataset.train) / config.train.batch_size)
     with progress_bar(config.train.epochs * n_batches, f"{len(todo)} runs, batched", progress) as bar:
         histories = fit_batched(models, dataset.train, configs, evaluate_on=("test", dataset.test),
                                 on_batch=bar.update, checkpoint=save if sweep is not None else None, resume=resumes)
-    for i, model, history, init_seconds in zip(todo, models, histories, seconds):
-        done[i] = _result(*plan[i], history, init_seconds)
+    for i, model, history, start in zip(todo, models, histories, starts):
+        done[i] = _result(*plan[i], history, start)
         if on_run is not None:
             on_run(done[i], None)
         if checkpoints[i] is not None:
@@ -249,6 +277,7 @@ def summarize(runs: list[CompareRun]) -> list[InitSummary]:
             runs=len(mine),
             test_accuracy=statistics.fmean(accuracy),
             test_accuracy_std=statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0,
+            initial_loss=statistics.fmean(math.nan if run.initial_loss is None else run.initial_loss for run in mine),
             first_epoch_loss=statistics.fmean(run.first_epoch_loss for run in mine),
             final_train_loss=statistics.fmean(run.final_train_loss for run in mine),
             seconds_per_epoch=statistics.fmean(run.seconds_per_epoch for run in mine),
@@ -300,4 +329,5 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
         versions=versions(),
         summary=summarize(runs),
         runs=runs,
+        n_classes=dataset.n_classes,
     )
