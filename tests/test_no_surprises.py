@@ -188,7 +188,7 @@ def test_hinton2006_takes_its_input_size_from_the_data_and_gives_adam_controls_n
         got.update(kwargs)
         raise _Stop
 
-    monkeypatch.setattr("weightinit.cli.reproduce.hinton2006", capture)
+    monkeypatch.setattr("weightinit.cli.hinton2006.hinton2006", capture)
     with pytest.raises(_Stop):
         main(["reproduce", "hinton2006", *DIGITS, "--no-progress"])
     assert got["n_valid"] == 240

@@ -67,7 +67,10 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
         add_data_options(paper, default=None)
         paper.add_argument("--epochs", type=integer("epochs", 1), default=None,
                            help="training epochs (default 5; --quick 3)")
-        paper.add_argument("--seed", type=SEED, default=0)
+        paper.add_argument("--seed", type=SEED, default=0, help="the first seed (default %(default)s)")
+        paper.add_argument("--seeds", type=integer("seeds", 1), default=1,
+                           help="runs per network (seed, seed + 1, ...); the findings are stated on their mean ± std "
+                                "(default 1)")
         paper.add_argument("--device", default="auto", help="auto, cpu or cuda")
         paper.add_argument("--quick", action="store_true", help=f"{QUICK_HELP}, smaller networks")
         add_output_options(paper, name, resumable=True)
@@ -103,14 +106,15 @@ def run_init_paper(args: argparse.Namespace) -> int:
     with open_run(args, args.paper) as folder:
         if args.paper == "glorot2010":
             result, reports = glorot2010(dataset, hidden=(100 if args.quick else 1000,) * 5, epochs=epochs,
-                                         seed=args.seed, device=args.device, checkpoint_dir=folder / "checkpoints")
+                                         seeds=args.seeds, seed=args.seed, device=args.device,
+                                         checkpoint_dir=folder / "checkpoints")
             if distributed.is_main():
                 plot_std_by_layer(reports, folder / "std_by_layer.png", f"{result.arch}: at initialization")
-            curves = [(f"{r.activation} {r.init}", r.history, r.diverged) for r in result.runs]
+            curves = [(f"{r.activation} {r.init}", r.history, r.diverged) for r in result.runs]  # seeds: a band
             network = result.arch
         else:
-            result = he2015(dataset, width=64 if args.quick else 256, epochs=epochs, seed=args.seed,
-                            device=args.device, checkpoint_dir=folder / "checkpoints")
+            result = he2015(dataset, width=64 if args.quick else 256, epochs=epochs, seeds=args.seeds,
+                            seed=args.seed, device=args.device, checkpoint_dir=folder / "checkpoints")
             curves = [(r.init, r.history, r.diverged) for r in result.runs]
             network = f"{' and '.join(map(str, result.depths))}-layer ReLU nets of {result.width} units"
         if not distributed.is_main():

@@ -4,7 +4,9 @@ a checkpoint folder per run."""
 from __future__ import annotations
 
 import os
+import statistics
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -13,7 +15,7 @@ from tqdm.auto import tqdm
 from ..runs.checkpoint import Checkpoint
 from ..version import __version__
 
-__all__ = ["progress_bar", "versions", "checkpoint_in"]
+__all__ = ["progress_bar", "versions", "checkpoint_in", "mean_std"]
 
 
 def progress_bar(total: int, description: str, enabled: bool) -> tqdm:
@@ -30,3 +32,10 @@ def versions() -> dict[str, str]:
 def checkpoint_in(folder: str | os.PathLike | None, key: str) -> Checkpoint | None:
     """The checkpoint of run ``key`` inside ``folder``, or None when not checkpointing."""
     return None if folder is None else Checkpoint(Path(folder) / key)
+
+
+def mean_std(values: Sequence[float], form: str = "{:.3f}") -> str:
+    """``mean ± std`` of ``values`` (runs over seeds), each number formatted by ``form``; the
+    value alone for one run."""
+    text = form.format(statistics.fmean(values))
+    return text + (" ± " + form.format(statistics.stdev(values)) if len(values) > 1 else "")

@@ -11,13 +11,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
+from ...checks import check_positive_int
 from ...data.datasets import Dataset
 from ...diagnostics import Report, diagnose
 from ...models import mlp
 from ...plan import init_model
 from ...runs import distributed
 from ...train import TrainConfig, fit_resumable
-from ..common import checkpoint_in, versions
+from ..common import checkpoint_in, mean_std, versions
 
 __all__ = ["PAPER_TEST_ERRORS", "Glorot2010Run", "Glorot2010Result", "glorot2010"]
 
@@ -32,6 +33,7 @@ PAPER_TEST_ERRORS = {"softsign": 1.64, "softsign N": 1.72, "tanh": 1.76, "tanh N
 class Glorot2010Run:
     activation: str
     init: str  # "standard" or "normalized"
+    seed: int
     at_init: dict  # per hidden layer: post_std, grad_std, saturated; top/bottom ratios
     after_1_epoch: dict
     test_error_percent: float
@@ -44,6 +46,7 @@ class Glorot2010Result:
     dataset: str
     arch: str
     epochs: int
+    seeds: list[int]
     runs: list[Glorot2010Run]
     findings: list[str]
     versions: dict
@@ -53,18 +56,28 @@ class Glorot2010Result:
         return {"experiment": "glorot2010", **asdict(self)}
 
     def table(self) -> str:
-        """Markdown: per network, the top/bottom std ratios at init and after one epoch, the top
-        layer's saturation and the test error."""
+        """Markdown: per network (mean ± std over the seeds), the top/bottom std ratios at init
+        and after one epoch, the top layer's saturation, the test error and the paper's."""
         lines = ["| activation | init | top/bottom activation std (init -> 1 epoch) | top/bottom gradient std "
-                 "(init -> 1 epoch) | top layer saturated after 1 epoch | test error |", "|---|---|---|---|---|---|"]
-        for r in self.runs:
-            a, b = r.at_init, r.after_1_epoch
-            sat = b["saturated"][-1]
-            lines.append(f"| {r.activation} | {r.init} | {a['top_over_bottom_post_std']:.2f} -> "
-                         f"{b['top_over_bottom_post_std']:.2f} | {a['top_over_bottom_grad_std']:.2f} -> "
-                         f"{b['top_over_bottom_grad_std']:.2f} | {'' if sat is None else f'{100 * sat:.0f}%'} | "
-                         f"{r.test_error_percent:.2f}% |")
+                 "(init -> 1 epoch) | top layer saturated after 1 epoch | test error | paper's (Table 1) |",
+                 "|---|---|---|---|---|---|---|"]
+        for activation, init in dict.fromkeys((r.activation, r.init) for r in self.runs):
+            mine = [r for r in self.runs if (r.activation, r.init) == (activation, init)]
+
+            def of(stage: str, key: str, mine: list[Glorot2010Run] = mine) -> str:
+                return mean_std([getattr(r, stage)[key] for r in mine], "{:.2f}")
+
+            saturated = [r.after_1_epoch["saturated"][-1] for r in mine]
+            sat = "" if None in saturated else mean_std([100 * v for v in saturated], "{:.0f}") + "%"
+            paper = PAPER_TEST_ERRORS.get(activation + (" N" if init == "normalized" else ""))
+            lines.append(f"| {activation} | {init} | {of('at_init', 'top_over_bottom_post_std')} -> "
+                         f"{of('after_1_epoch', 'top_over_bottom_post_std')} | "
+                         f"{of('at_init', 'top_over_bottom_grad_std')} -> "
+                         f"{of('after_1_epoch', 'top_over_bottom_grad_std')} | {sat} | "
+                         f"{mean_std([r.test_error_percent for r in mine], '{:.2f}')}% | "
+                         f"{'' if paper is None else f'{paper:.2f}%'} |")
         return "\n".join(lines)
+
 
 
 def _layer_summary(report: Report) -> dict:
@@ -79,62 +92,74 @@ def _layer_summary(report: Report) -> dict:
 
 
 def _findings(runs: list[Glorot2010Run], activations: Sequence[str]) -> list[str]:
-    by = {(r.activation, r.init): r for r in runs}
+    """The paper's claims, each stated on the mean ± std over the seeds."""
+    def of(activation: str, init: str) -> list[Glorot2010Run]:
+        return [r for r in runs if (r.activation, r.init) == (activation, init)]
+
     findings = []
+    seeds = len(of(activations[0], "standard"))
+    over = f" (mean ± std over {seeds} seeds)" if seeds > 1 else ""
     if "sigmoid" in activations:
-        top = by[("sigmoid", "standard")].after_1_epoch["saturated"][-1]
+        top = mean_std([100 * r.after_1_epoch["saturated"][-1] for r in of("sigmoid", "standard")], "{:.0f}")
         findings.append(f"Paper: with sigmoid the top hidden layer saturates (at 0) early in training. Here, after "
-                        f"one epoch from the standard init, {100 * top:.0f}% of the top hidden layer's outputs are "
-                        "within 0.05 of 0 or 1.")
+                        f"one epoch from the standard init, {top}% of the top hidden layer's outputs are within "
+                        f"0.05 of 0 or 1{over}.")
     for activation in activations:
-        s, n = (by[(activation, k)].at_init["top_over_bottom_grad_std"] for k in ("standard", "normalized"))
+        s, n = (mean_std([r.at_init["top_over_bottom_grad_std"] for r in of(activation, k)], "{:.2f}")
+                for k in ("standard", "normalized"))
         findings.append(f"Paper: normalized init keeps the back-propagated gradient std about constant across "
-                        f"layers. Here ({activation}, at init), top/bottom gradient std: standard {s:.2f}, "
-                        f"normalized {n:.2f}.")
+                        f"layers. Here ({activation}, at init), top/bottom gradient std: standard {s}, "
+                        f"normalized {n}{over}.")
     return findings
 
 
 def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs: int = 5,
-               activations: Sequence[str] = ("tanh", "sigmoid", "softsign"), seed: int = 0,
+               activations: Sequence[str] = ("tanh", "sigmoid", "softsign"), seeds: int = 1, seed: int = 0,
                device: str = "auto", checkpoint_dir: str | os.PathLike | None = None,
                ) -> tuple[Glorot2010Result, dict[str, Report]]:
     """Deep nets of ``hidden`` units for each of ``activations``, from each init in
-    :data:`INITS`; per-layer statistics at init and after one epoch, and the test error after
-    ``epochs`` epochs of SGD (lr 0.1, batch 100; the paper tuned lr and used batch 10).
+    :data:`INITS`, each trained ``seeds`` times (seed, seed + 1, ...); per-layer statistics at
+    init and after one epoch, and the test error after ``epochs`` epochs of SGD (lr 0.1, batch
+    100; the paper tuned lr and used batch 10).
 
-    Returns the result and the diagnose reports at initialization (for the figure). With
-    ``checkpoint_dir`` every training epoch is checkpointed there and a second call continues."""
+    Returns the result and the diagnose reports at initialization of the first seed (for the
+    figure). With ``checkpoint_dir`` every training epoch is checkpointed there and a second
+    call continues."""
+    check_positive_int("seeds", seeds)
     sizes = [dataset.n_features, *hidden, dataset.n_classes]
     rows = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(seed))[:256]
     probe = (dataset.train.x[rows], dataset.train.y[rows])
     test = ("test", dataset.test)
 
-    def run(item: tuple[str, str]) -> tuple[Glorot2010Run, Report]:
-        activation, label = item
+    def run(item: tuple[str, str, int]) -> tuple[Glorot2010Run, Report]:
+        activation, label, run_seed = item
         scheme, bias = INITS[label]
         model = mlp(sizes, activation)
-        init_model(model, scheme, nonlinearity="linear", bias=bias, generator=torch.Generator().manual_seed(seed))
+        init_model(model, scheme, nonlinearity="linear", bias=bias,
+                   generator=torch.Generator().manual_seed(run_seed))
         at_init = diagnose(model, probe)
-        config = TrainConfig(optimizer="sgd", lr=0.1, epochs=1, seed=seed, device=device)
-        key = f"{activation}-{label}"
+        config = TrainConfig(optimizer="sgd", lr=0.1, epochs=1, seed=run_seed, device=device)
+        key = f"{activation}-{label}" + (f"-seed{run_seed}" if run_seed != seed else "")
         first = fit_resumable(model, dataset.train, config, checkpoint_in(checkpoint_dir, f"{key}-epoch-1"),
                               evaluate_on=test)
         after_one = diagnose(model.cpu(), probe)
         history = first.to_dicts()
         last = first
         if epochs > 1:  # the remaining epochs, numbered on from the first
-            last = fit_resumable(model, dataset.train, replace(config, epochs=epochs - 1, seed=seed + 1),
+            last = fit_resumable(model, dataset.train, replace(config, epochs=epochs - 1, seed=run_seed + 1),
                                  checkpoint_in(checkpoint_dir, f"{key}-rest"), evaluate_on=test)
             history += [{**record, "epoch": record["epoch"] + 1} for record in last.to_dicts()]
-        return Glorot2010Run(activation=activation, init=label, at_init=_layer_summary(at_init),
+        return Glorot2010Run(activation=activation, init=label, seed=run_seed, at_init=_layer_summary(at_init),
                              after_1_epoch=_layer_summary(after_one),
                              test_error_percent=100 * (1 - last.last.eval_accuracy), history=history,
                              diverged=first.diverged or last.diverged), at_init
 
-    # six independent runs: under torchrun they are shared among the processes
-    done = distributed.share_runs([(a, label) for a in activations for label in INITS], run)
+    # independent runs: under torchrun they are shared among the processes
+    done = distributed.share_runs([(a, label, seed + k) for a in activations for label in INITS
+                                   for k in range(seeds)], run)
     runs = [r for r, _ in done]
-    reports = {f"{r.activation} {r.init}": report for r, report in done}
-    result = Glorot2010Result(dataset=dataset.name, arch="-".join(map(str, sizes)), epochs=epochs, runs=runs,
+    reports = {f"{r.activation} {r.init}": report for r, report in done if r.seed == seed}
+    result = Glorot2010Result(dataset=dataset.name, arch="-".join(map(str, sizes)), epochs=epochs,
+                              seeds=[seed + k for k in range(seeds)], runs=runs,
                               findings=_findings(runs, activations), versions=versions())
     return result, reports

@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ...checks import check_positive_int
 from ...data.datasets import Dataset
 from ...models import mlp
 from ...plan import init_model
 from ...runs import distributed
 from ...train import TrainConfig, fit_resumable
-from ..common import checkpoint_in, versions
+from ..common import checkpoint_in, mean_std, versions
 
 __all__ = ["He2015Run", "He2015Result", "he2015"]
 
@@ -28,6 +29,7 @@ class He2015Run:
     init: str  # "<label> depth <depth>"
     depth: int
     scheme: str
+    seed: int
     history: list[dict]  # per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
     final_train_loss: float
     test_accuracy: float
@@ -47,6 +49,7 @@ class He2015Result:
     width: int
     depths: list[int]
     epochs: int
+    seeds: list[int]
     runs: list[He2015Run]
     findings: list[str]
     versions: dict
@@ -55,42 +58,68 @@ class He2015Result:
         return {"experiment": "he2015", **asdict(self)}
 
     def table(self) -> str:
-        """Markdown: per network, the training loss of each epoch and the final test accuracy."""
-        lines = ["| network | train loss per epoch | test accuracy |", "|---|---|---|"]
-        for r in self.runs:
-            losses = ", ".join(f"{h['train_loss']:.3f}" for h in r.history)
-            lines.append(f"| {r.init} | {losses} | {100 * r.test_accuracy:.2f}% |")
+        """Markdown: per network and seed, the training loss of each epoch and the final test
+        accuracy; with several seeds, a row of their mean ± std per network."""
+        lines = ["| network | seed | train loss per epoch | test accuracy |", "|---|---|---|---|"]
+        for init in dict.fromkeys(r.init for r in self.runs):
+            mine = [r for r in self.runs if r.init == init]
+            for r in mine:
+                losses = ", ".join(f"{h['train_loss']:.3f}" for h in r.history)
+                lines.append(f"| {r.init} | {r.seed} | {losses} | {100 * r.test_accuracy:.2f}% |")
+            if len(mine) > 1:
+                final = mean_std([r.final_train_loss for r in mine])
+                accuracy = mean_std([100 * r.test_accuracy for r in mine], "{:.2f}")
+                lines.append(f"| **{init}** | mean ± std | final {final} | {accuracy}% |")
         return "\n".join(lines)
 
 
-def he2015(dataset: Dataset, *, depths: Sequence[int] = (22, 30), width: int = 256, epochs: int = 5,
-           seed: int = 0, device: str = "auto", checkpoint_dir: str | os.PathLike | None = None) -> He2015Result:
-    """ReLU networks of each of ``depths`` layers and ``width`` units from each init in
-    :data:`INITS`: training loss per epoch, and the paper's finding checked at the deepest.
-    With ``checkpoint_dir`` every epoch is checkpointed there and a second call continues."""
+def _finding(runs: list[He2015Run], deepest: int, n_classes: int) -> str:
+    """The paper's claim at the deepest networks, judged on every seed and stated on the mean ± std."""
+    last = {scheme: [r for r in runs if r.depth == deepest and r.scheme == scheme] for _, scheme in INITS}
+    xavier, he = last["xavier_normal"], last["he_normal"]
+    if len(xavier) == 1:
+        holds = not xavier[0].converged and he[0].converged
+        return (f"Paper: at 30 layers Xavier stalls while He converges. Here at {deepest} layers, Xavier "
+                f"{xavier[0].describe()} and He {he[0].describe()}; converged means a final loss below half of "
+                f"ln({n_classes}). The finding {'holds' if holds else 'does not hold'} in this run.")
+    stalled = sum(not r.converged for r in xavier)
+    converged = sum(r.converged for r in he)
+    holds = stalled == len(xavier) and converged == len(he)
+    verdict = "holds in every seed" if holds else (
+        "does not hold in any seed" if stalled == 0 or converged == 0 else "holds in some seeds only")
+    return (f"Paper: at 30 layers Xavier stalls while He converges. Here at {deepest} layers over {len(xavier)} "
+            f"seeds, final training loss: Xavier {mean_std([r.final_train_loss for r in xavier])} "
+            f"({stalled} of {len(xavier)} stalled), He {mean_std([r.final_train_loss for r in he])} "
+            f"({converged} of {len(he)} converged); converged means a final loss below half of ln({n_classes}) = "
+            f"{0.5 * math.log(n_classes):.3f}. The finding {verdict}.")
 
-    def run(item: tuple[int, str, str]) -> He2015Run:
-        depth, label, scheme = item
+
+def he2015(dataset: Dataset, *, depths: Sequence[int] = (22, 30), width: int = 256, epochs: int = 5,
+           seeds: int = 1, seed: int = 0, device: str = "auto",
+           checkpoint_dir: str | os.PathLike | None = None) -> He2015Result:
+    """ReLU networks of each of ``depths`` layers and ``width`` units from each init in
+    :data:`INITS`, each trained ``seeds`` times (seed, seed + 1, ...: the draw and the data
+    order): training loss per epoch, and the paper's finding checked at the deepest on every
+    seed. With ``checkpoint_dir`` every epoch is checkpointed there and a second call continues."""
+
+    def run(item: tuple[int, str, str, int]) -> He2015Run:
+        depth, label, scheme, run_seed = item
         sizes = [dataset.n_features, *([width] * (depth - 1)), dataset.n_classes]
         model = mlp(sizes, "relu")
-        init_model(model, scheme, generator=torch.Generator().manual_seed(seed),
-                   nonlinearity="linear" if scheme == "xavier_normal" else "auto")
+        init_model(model, scheme, generator=torch.Generator().manual_seed(run_seed), nonlinearity="auto")
+        key = f"{label}-depth-{depth}" + (f"-seed{run_seed}" if run_seed != seed else "")
         history = fit_resumable(model, dataset.train, TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9,
-                                                                  epochs=epochs, seed=seed, device=device),
-                                checkpoint_in(checkpoint_dir, f"{label}-depth-{depth}"),
-                                evaluate_on=("test", dataset.test))
+                                                                  epochs=epochs, seed=run_seed, device=device),
+                                checkpoint_in(checkpoint_dir, key), evaluate_on=("test", dataset.test))
         final = history.last.train_loss
-        return He2015Run(init=f"{label} depth {depth}", depth=depth, scheme=scheme, history=history.to_dicts(),
-                         final_train_loss=final, test_accuracy=history.last.eval_accuracy,
-                         diverged=history.diverged, converged=final < 0.5 * math.log(dataset.n_classes))
+        return He2015Run(init=f"{label} depth {depth}", depth=depth, scheme=scheme, seed=run_seed,
+                         history=history.to_dicts(), final_train_loss=final,
+                         test_accuracy=history.last.eval_accuracy, diverged=history.diverged,
+                         converged=final < 0.5 * math.log(dataset.n_classes))
 
-    runs = distributed.share_runs([(depth, label, scheme) for depth in depths for label, scheme in INITS], run)
-    deepest = max(depths)
-    last = {r.scheme: r for r in runs if r.depth == deepest}
-    xavier, he = last["xavier_normal"], last["he_normal"]
-    holds = not xavier.converged and he.converged
-    finding = (f"Paper: at 30 layers Xavier stalls while He converges. Here at {deepest} layers, Xavier "
-               f"{xavier.describe()} and He {he.describe()}; converged means a final loss below half of "
-               f"ln({dataset.n_classes}). The finding {'holds' if holds else 'does not hold'} in this run.")
-    return He2015Result(dataset=dataset.name, width=width, depths=list(depths), epochs=epochs, runs=runs,
-                        findings=[finding], versions=versions())
+    check_positive_int("seeds", seeds)
+    plan = [(depth, label, scheme, seed + k) for depth in depths for label, scheme in INITS for k in range(seeds)]
+    runs = distributed.share_runs(plan, run)
+    return He2015Result(dataset=dataset.name, width=width, depths=list(depths), epochs=epochs,
+                        seeds=[seed + k for k in range(seeds)], runs=runs,
+                        findings=[_finding(runs, max(depths), dataset.n_classes)], versions=versions())
