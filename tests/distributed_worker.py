@@ -17,8 +17,9 @@ from weightinit.runs.checkpoint import Checkpoint
 from weightinit.runs.interrupt import Interrupted, request_stop, stop_on_sigint
 from weightinit.train import TrainConfig, fit
 
-FIT = TrainConfig(epochs=3, batch_size=100, seed=1)
-RBM_CONFIG = RBMConfig(epochs=1, batch_size=100, k=1, persistent=True, seed=2)
+# device: cpu (gloo), in the torchrun workers and in test_distributed's one-process references alike
+FIT = TrainConfig(epochs=3, batch_size=100, seed=1, device="cpu")
+RBM_CONFIG = RBMConfig(epochs=1, batch_size=100, k=1, persistent=True, seed=2, device="cpu")
 
 
 def model() -> torch.nn.Module:

@@ -16,7 +16,7 @@ from weightinit.data import load_dataset
 from weightinit.experiments.compare import CompareConfig, compare
 from weightinit.models import mlp
 from weightinit.runs import devices
-from weightinit.runs.interrupt import Interrupted, request_stop
+from weightinit.runs.interrupt import Interrupted, request_stop, stop_on_sigint
 from weightinit.train import TrainConfig, fit
 
 INITS = ("normal", "xavier_uniform", "he_normal", "default")
@@ -33,7 +33,7 @@ def _models(inits=INITS, seeds=(0,), arch="64-32-32-10", activation="relu"):
 
 
 def test_a_batched_sweep_equals_the_runs_trained_alone(digits):
-    configs = [TrainConfig(epochs=3, seed=s, batch_size=50) for s in (1, 2, 1, 2)]
+    configs = [TrainConfig(epochs=3, seed=s, batch_size=50, device="cpu") for s in (1, 2, 1, 2)]
     alone, stacked = _models(seeds=(0,)), _models(seeds=(0,))
     expected = [fit(m, digits.train, c, evaluate_on=("test", digits.test)) for m, c in zip(alone, configs)]
     got = fit_batched(stacked, digits.train, configs, evaluate_on=("test", digits.test))
@@ -47,7 +47,7 @@ def test_a_batched_sweep_equals_the_runs_trained_alone(digits):
 
 
 def test_compare_batched_and_one_by_one_agree(digits):
-    config = dict(inits=INITS, seeds=2, train=TrainConfig(epochs=2))
+    config = dict(inits=INITS, seeds=2, train=TrainConfig(epochs=2, device="cpu"))
     one_by_one = compare(digits, CompareConfig(**config, batched=False))
     batched = compare(digits, CompareConfig(**config, batched=True))
     assert [(r.init, r.seed, r.test_accuracy) for r in batched.runs] == \
@@ -56,7 +56,7 @@ def test_compare_batched_and_one_by_one_agree(digits):
 
 
 def test_a_diverging_run_is_masked_and_the_others_go_on(digits):
-    configs = [TrainConfig(optimizer="sgd", lr=0.5, epochs=3, seed=3)] * 2
+    configs = [TrainConfig(optimizer="sgd", lr=0.5, epochs=3, seed=3, device="cpu")] * 2
     models = _models(inits=("normal", "he_normal"), arch="64-256-256-256-10")
     alone = _models(inits=("he_normal",), arch="64-256-256-256-10")[0]
     histories = fit_batched(models, digits.train, configs, evaluate_on=("test", digits.test))
@@ -67,7 +67,7 @@ def test_a_diverging_run_is_masked_and_the_others_go_on(digits):
 
 
 def test_an_interrupted_batched_run_resumes_bit_identically_batched_or_alone(digits):
-    configs = [TrainConfig(epochs=3, seed=s, batch_size=64) for s in (5, 6)]
+    configs = [TrainConfig(epochs=3, seed=s, batch_size=64, device="cpu") for s in (5, 6)]
     reference = _models(inits=("xavier_uniform", "he_normal"))
     expected = fit_batched(reference, digits.train, configs, evaluate_on=("test", digits.test))
     saved: list[list[dict]] = []
@@ -80,7 +80,7 @@ def test_an_interrupted_batched_run_resumes_bit_identically_batched_or_alone(dig
             request_stop()
 
     models = _models(inits=("xavier_uniform", "he_normal"))
-    with pytest.raises(Interrupted):
+    with stop_on_sigint(), pytest.raises(Interrupted):  # stop_on_sigint clears the stop request afterwards
         fit_batched(models, digits.train, configs, evaluate_on=("test", digits.test), on_batch=stop_after_30,
                     checkpoint=saved.append)
     states = saved[-1]  # one list of the runs' states, written together
@@ -101,10 +101,10 @@ def test_an_interrupted_batched_run_resumes_bit_identically_batched_or_alone(dig
 
 def test_what_cannot_be_batched():
     plain = [mlp("8-4-2"), mlp("8-4-2")]
-    config = TrainConfig()
-    assert can_batch(plain, [config, TrainConfig(seed=1)])
-    assert not can_batch(plain, [config, TrainConfig(lr=0.1)])  # other training settings
-    assert not can_batch(plain, [TrainConfig(ema=0.9)] * 2)
+    config = TrainConfig(device="cpu")
+    assert can_batch(plain, [config, TrainConfig(seed=1, device="cpu")])
+    assert not can_batch(plain, [config, TrainConfig(lr=0.1, device="cpu")])  # other training settings
+    assert not can_batch(plain, [TrainConfig(ema=0.9, device="cpu")] * 2)
     assert not can_batch([mlp("8-4-2", dropout=0.5)] * 2, [config] * 2)  # dropout draws per run
     assert not can_batch([mlp("8-4-2"), mlp("8-5-2")], [config] * 2)
     assert not can_batch([nn.Sequential(nn.Linear(8, 4), nn.BatchNorm1d(4))] * 2, [config] * 2)
@@ -114,12 +114,14 @@ def test_what_cannot_be_batched():
 
 @pytest.mark.skipif(not devices.bf16_supported(torch.device("cpu")), reason="no native bfloat16 on this CPU")
 def test_bf16_autocast_trains_close_to_float32(digits):  # device: cpu with avx512_bf16/amx_bf16
-    f32 = fit(_models(inits=("he_normal",))[0], digits.train, TrainConfig(epochs=3), evaluate_on=("test", digits.test))
-    bf16 = fit(_models(inits=("he_normal",))[0], digits.train, TrainConfig(epochs=3, precision="bf16"),
+    f32 = fit(_models(inits=("he_normal",))[0], digits.train, TrainConfig(epochs=3, device="cpu"),
+              evaluate_on=("test", digits.test))
+    bf16 = fit(_models(inits=("he_normal",))[0], digits.train, TrainConfig(epochs=3, precision="bf16", device="cpu"),
                evaluate_on=("test", digits.test))
     assert abs(f32.last.eval_accuracy - bf16.last.eval_accuracy) < 0.03
     batched = fit_batched(_models(inits=("he_normal", "xavier_uniform")), digits.train,
-                          [TrainConfig(epochs=3, precision="bf16")] * 2, evaluate_on=("test", digits.test))
+                          [TrainConfig(epochs=3, precision="bf16", device="cpu")] * 2,
+                          evaluate_on=("test", digits.test))
     assert abs(batched[0].last.eval_accuracy - f32.last.eval_accuracy) < 0.03
 
 
@@ -127,10 +129,11 @@ def test_bf16_falls_back_to_float32_with_a_warning_where_unsupported(digits, mon
     monkeypatch.setattr(devices, "bf16_supported", lambda device: False)
     model = _models(inits=("he_normal",))[0]
     with pytest.warns(RuntimeWarning, match="falling back to float32"):
-        bf16 = fit(model, digits.train, TrainConfig(epochs=1, precision="bf16"), evaluate_on=("test", digits.test))
+        bf16 = fit(model, digits.train, TrainConfig(epochs=1, precision="bf16", device="cpu"),
+                   evaluate_on=("test", digits.test))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        f32 = fit(_models(inits=("he_normal",))[0], digits.train, TrainConfig(epochs=1),
+        f32 = fit(_models(inits=("he_normal",))[0], digits.train, TrainConfig(epochs=1, device="cpu"),
                   evaluate_on=("test", digits.test))
     assert bf16.last.eval_accuracy == f32.last.eval_accuracy
     with pytest.raises(ValueError, match="precision='fp8'"):

@@ -55,7 +55,7 @@ def test_exported_mlp_first_layer_is_the_rbms_prob_h(pretrained, digits):
 
 def test_finetuning_lowers_the_loss_and_beats_all_zeros(pretrained, digits):
     dbn, _ = pretrained
-    config = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, epochs=15, batch_size=20)
+    config = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, epochs=15, batch_size=20, device="cpu")
     model = dbn.to_mlp(10, generator=torch.Generator().manual_seed(0))
     history = fit(model, digits.train, config, evaluate_on=("test", digits.test))
     assert history.epochs[-1].train_loss < 0.5 * history.epochs[0].train_loss
@@ -94,11 +94,13 @@ def test_resume_with_other_settings_is_refused(digits, tmp_path):
 
 def test_dbn_scheme_pretrains_an_existing_mlp(digits):
     model = mlp("64-32-16-10", activation="sigmoid")
+    # device="auto" (the default) pre-trains where the model lives, here the CPU: "auto" never reaches
+    # resolve_device (conftest's guard would fail the test), so a CUDA machine would not use its GPU either
     init_model(model, "dbn", data=digits.train.x, config=RBMConfig(epochs=2),
                generator=torch.Generator().manual_seed(0))
     reference = DBN([64, 32, 16])
     seed = int(torch.randint(0, 2**31 - 1, (1,), generator=torch.Generator().manual_seed(0)))
-    reference.pretrain(digits.train.x, replace(RBMConfig(epochs=2), seed=seed))
+    reference.pretrain(digits.train.x, replace(RBMConfig(epochs=2, device="cpu"), seed=seed))
     assert torch.equal(model[0].weight, reference.rbms[0].W) and torch.equal(model[2].bias, reference.rbms[1].b_h)
 
 
@@ -139,7 +141,7 @@ def test_dbn_classifier_on_digits(digits):
 def test_cli_dbn_runs_and_resumes(tmp_path, capsys):
     out = tmp_path / "d"
     argv = ["dbn", "--dataset", "digits", "--layers", "64-32-16", "--pretrain-epochs", "2", "--finetune-epochs", "3",
-            "--n-valid", "300", "--out", str(out), "--no-progress"]
+            "--n-valid", "300", "--out", str(out), "--no-progress", "--device", "cpu"]
     assert main(argv) == 0
     assert {"dbn.pt", "classifier.pt", "results.json", "report.md", "curves.png", "filters.png", "checkpoints"} <= \
         {p.name for p in out.iterdir()}
@@ -163,7 +165,7 @@ def test_cli_dbn_runs_and_resumes(tmp_path, capsys):
 )
 def test_cli_dbn_errors(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
-    assert main(["dbn", "--dataset", "digits", *argv]) == 2
+    assert main(["dbn", "--dataset", "digits", "--device", "cpu", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and err[0].startswith("weightinit: error:"), err
     assert not (tmp_path / "runs").exists()
@@ -173,7 +175,8 @@ def test_reproduce_hinton2006_small_on_real_mnist(tmp_path, capsys):
     # the real pipeline on real MNIST, shrunk: 1,000 training images (59,000 held out), one epoch each
     out = tmp_path / "h"
     assert main(["reproduce", "hinton2006", "--pretrain-epochs", "1", "--finetune-epochs", "2", "--control-epochs", "1",
-                 "--n-valid", "59000", "--no-refit", "--out", str(out), "--no-progress", "--json"]) == 0
+                 "--n-valid", "59000", "--no-refit", "--out", str(out), "--no-progress", "--json",
+                 "--device", "cpu"]) == 0
     results = json.loads(capsys.readouterr().out)
     names = [run["name"] for run in results["runs"]]
     assert names == ["DBN pre-training + fine-tuning (sigmoid)",
@@ -216,7 +219,7 @@ def test_refit_trains_again_on_all_training_data_for_the_chosen_epochs(digits, t
         return init_model(mlp("64-32-10", activation="sigmoid"), "xavier_uniform",
                           generator=torch.Generator().manual_seed(0))
 
-    config = TrainConfig(optimizer="sgd", lr=0.5, momentum=0.9, epochs=4, seed=1)
+    config = TrainConfig(optimizer="sgd", lr=0.5, momentum=0.9, epochs=4, seed=1, device="cpu")
     tuned = model()
     result = finetune(tuned, digits, config, n_valid=300, name="net", refit=True,
                                   checkpoint=Checkpoint(tmp_path / "run"))

@@ -25,9 +25,9 @@ def test_dynamics_are_recorded_every_n_steps_for_every_layer(digits):
     model = wi.init_model(mlp("64-32-32-10", "relu"), "he_normal", generator=torch.Generator().manual_seed(0))
     dynamics = Dynamics(model, every=4)
     reference = wi.init_model(mlp("64-32-32-10", "relu"), "he_normal", generator=torch.Generator().manual_seed(0))
-    plain = fit(reference, digits.train, TrainConfig(epochs=2, batch_size=100), evaluate_on=("test", digits.test))
-    history = fit(model, digits.train, TrainConfig(epochs=2, batch_size=100), evaluate_on=("test", digits.test),
-                  dynamics=dynamics)
+    config = TrainConfig(epochs=2, batch_size=100, device="cpu")
+    plain = fit(reference, digits.train, config, evaluate_on=("test", digits.test))
+    history = fit(model, digits.train, config, evaluate_on=("test", digits.test), dynamics=dynamics)
     dynamics.remove()
     steps = 2 * math.ceil(len(digits.train) / 100)  # 2 x 15
     assert sorted({r.step for r in dynamics.records}) == list(range(0, steps, 4))
@@ -50,7 +50,7 @@ def test_compare_with_dynamics_and_tensorboard_events_read_back(digits, tmp_path
 
     written = []
     result = compare(digits, CompareConfig(arch="64-32-10", inits=("normal", "he_normal"), dynamics_every=5,
-                                           train=TrainConfig(epochs=2)),
+                                           train=TrainConfig(epochs=2, device="cpu")),
                      on_run=lambda run, dyn: written.append(write_run(tmp_path, f"{run.init}-seed{run.seed}",
                                                                         run.history, dyn)))
     assert all(run.dynamics and {"step", "layer", "update_ratio_log10"} <= set(run.dynamics[0]) for run in result.runs)

@@ -218,7 +218,7 @@ def test_rbm_methods_work_or_name_the_input(visible, method, data):
        value=wild_values)
 def test_rbm_config_works_or_names_the_field(field, value):
     try:
-        config = RBMConfig(**{field: value})
+        config = RBMConfig(**{"device": "cpu", field: value})  # device: cpu, unless the field fuzzed is device
     except (ValueError, TypeError) as error:
         assert field in str(error), repr(error)
         return
@@ -307,6 +307,7 @@ TOKENS = ["compare", "rbm", "dbn", "reproduce", "diagnose", "schemes", "data", "
           "0-5", "lecture", "bf16", "cuda", "gaussian", "sgd", "adam", "x", ""]
 
 
+@pytest.mark.auto_device  # the arguments are only checked (resolve_device validates --device); nothing runs
 @FUZZ
 @given(argv=st.lists(st.one_of(st.sampled_from(TOKENS), st.text(max_size=6)), max_size=7))
 def test_cli_arguments_give_one_line_and_exit_2_or_reach_the_work(argv, monkeypatch, capsys, tmp_path):
@@ -349,7 +350,7 @@ FLOATS = ["0.001", "0.1", "1", "1e30", "0", "-1", "nan"]
 @st.composite
 def whole_commands(draw) -> list[str]:
     command = draw(st.sampled_from(["compare", "rbm", "dbn", "diagnose"]))
-    argv = [command, "--dataset", "digits", "--no-progress"]
+    argv = [command, "--dataset", "digits", "--no-progress"] + (["--device", "cpu"] if command != "diagnose" else [])
 
     def option(name, values):
         if draw(st.booleans()):

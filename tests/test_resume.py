@@ -57,7 +57,7 @@ def _assert_same_tensors(a: dict, b: dict) -> None:
 # batches: mid-epoch, an epoch's last, the next's first; with a moving average of the weights too
 @pytest.mark.parametrize("stop_at, ema", [(1, 0.0), (15, 0.0), (44, 0.0), (45, 0.0), (46, 0.0), (15, 0.99), (45, 0.99)])
 def test_fit_stopped_anywhere_resumes_bit_identically(digits, stop_at, ema):
-    config = TrainConfig(epochs=4, batch_size=32, seed=3, lr_decay=0.7, ema=ema)  # 45 batches per epoch
+    config = TrainConfig(epochs=4, batch_size=32, seed=3, lr_decay=0.7, ema=ema, device="cpu")  # 45 batches per epoch
     reference = _model()
     expected = fit(reference, digits.train, config, keep_best=True, evaluate_on=("test", digits.test))
 
@@ -88,16 +88,29 @@ def read_weights_roundtrip(state: dict) -> dict:
 
 def test_fit_refuses_a_state_of_another_config(digits):
     saved = []
-    fit(_model(), digits.train, TrainConfig(epochs=1, batch_size=64), checkpoint=saved.append,
+    fit(_model(), digits.train, TrainConfig(epochs=1, batch_size=64, device="cpu"), checkpoint=saved.append,
         evaluate_on=("test", digits.test))
     with pytest.raises(ValueError, match=r"another config \(batch_size, epochs differ\)"):
-        fit(_model(), digits.train, TrainConfig(epochs=2, batch_size=32), resume=saved[-1],
+        fit(_model(), digits.train, TrainConfig(epochs=2, batch_size=32, device="cpu"), resume=saved[-1],
             evaluate_on=("test", digits.test))
+
+
+@pytest.mark.auto_device  # a CPU state resumed under device="auto": on the GPU where there is one
+def test_fit_resumes_a_state_under_another_device_setting(digits):
+    saved = []  # each state as written (a state holds the live tensors, which epoch 2 goes on to change)
+    whole = fit(_model(), digits.train, TrainConfig(epochs=2, batch_size=64, device="cpu"),
+                checkpoint=lambda state: saved.append(read_weights_roundtrip(state)), evaluate_on=("test", digits.test))
+    model = _model(seed=99)
+    history = fit(model, digits.train, TrainConfig(epochs=2, batch_size=64, device="auto"), resume=saved[0],
+                  evaluate_on=("test", digits.test))  # from the state after epoch 1
+    assert history.epochs[0] == whole.epochs[0] and len(history.epochs) == 2
+    assert history.epochs[1].train_loss == pytest.approx(whole.epochs[1].train_loss, rel=1e-4)
+    assert next(model.parameters()).device.type == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @pytest.mark.parametrize("persistent", [False, True])
 def test_rbm_training_stopped_mid_epoch_resumes_bit_identically(digits, persistent):
-    config = RBMConfig(epochs=3, batch_size=20, k=2, persistent=persistent, seed=5)
+    config = RBMConfig(epochs=3, batch_size=20, k=2, persistent=persistent, seed=5, device="cpu")
     x = digits.train.x
     reference = RBM(64, 24)
     expected = train_rbm(reference, x, config)

@@ -151,7 +151,9 @@ def fit_batched(
     weights and the list holds each one's history, as :func:`weightinit.train.fit` would
     return them one by one. ``checkpoint`` receives the list of the runs' states, each in
     ``fit``'s format, after every epoch (and on Ctrl-C, then :class:`Interrupted` is raised);
-    ``resume`` continues from such a list (the runs advance in lockstep)."""
+    ``resume`` continues from such a list (the runs advance in lockstep). Devices as in ``fit``:
+    the models end on the configs' device, the splits are copied there once, and on CUDA the
+    losses and divergence verdicts are read once per epoch."""
     if not can_batch(models, configs):
         raise UserError("these runs cannot train as one stacked model (see weightinit.batched.can_batch)")
     config = replace(configs[0], seed=0)  # what the runs share
@@ -236,25 +238,29 @@ def fit_batched(
                                                      "losses": losses[r, : b + 1].cpu(), "seconds": seconds})
                                 for r in range(runs)])
                     raise Interrupted(f"training stopped at epoch {epoch}, batch {b + 1} of {n_batches}")
+            if device.type == "cuda":  # the epoch's one wait for the GPU, so that its seconds count the queued work
+                torch.cuda.synchronize(device)
             seconds = elapsed + time.perf_counter() - start
             eval_losses, accuracies = _evaluate(stack, held_out) if held_out is not None else ([None] * runs,) * 2
+            # the epoch's losses read once: each run's mean (taken on the device, as fit takes it) and batches
+            means = torch.stack([row.mean() for row in losses]).tolist()
+            per_batch, running = losses.cpu(), alive.tolist()
             for r in range(runs):
-                if not bool(alive[r]):
+                if not running[r]:
                     continue
-                bad = ~torch.isfinite(losses[r]) | (losses[r] > DIVERGENCE_LOSS)
+                bad = ~torch.isfinite(per_batch[r]) | (per_batch[r] > DIVERGENCE_LOSS)
                 history = histories[r]
                 if bad.any():
                     first = int(bad.nonzero()[0])
                     history.diverged = True
-                    history.diverged_at = {"epoch": epoch, "batch": first + 1, "loss": float(losses[r, first])}
-                history.epochs.append(EpochRecord(epoch, float(losses[r].mean()), eval_losses[r], accuracies[r],
-                                                  seconds))
+                    history.diverged_at = {"epoch": epoch, "batch": first + 1, "loss": float(per_batch[r, first])}
+                history.epochs.append(EpochRecord(epoch, means[r], eval_losses[r], accuracies[r], seconds))
             if checkpoint:  # every run's state; a run that diverged before this epoch keeps its last one
-                last = [state(r, epoch, None) if bool(alive[r]) else last_states[r] for r in range(runs)]
+                last = [state(r, epoch, None) if running[r] else last_states[r] for r in range(runs)]
                 last_states = last
                 checkpoint(last)
             for r in range(runs):
-                if bool(alive[r]) and histories[r].diverged:  # keep what it ended with, then freeze it at 0
+                if running[r] and histories[r].diverged:  # keep what it ended with, then freeze it at 0
                     finals[r] = stack.run_state(r)
                     alive[r] = False
                     with torch.no_grad():

@@ -62,8 +62,11 @@ def lsuv(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None
     if not isinstance(config, LSUVConfig):
         raise TypeError(f"config must be an LSUVConfig for scheme 'lsuv', got {type(config).__name__}")
     if len(data) > config.batch_size:
-        rows = torch.randperm(len(data), generator=generator)[: config.batch_size]
+        rows = torch.randperm(len(data), generator=generator,
+                              device=generator.device if generator is not None else "cpu")[: config.batch_size]
         data = data[rows.to(data.device)]
+    # it runs where the model lives: the batch goes to the model, never the model to the data
+    data = data.to(next(model.parameters(), data).device)
     was_training = model.training
     saved = {k: v.clone() for k, v in model.state_dict().items()}
     missed: list[str] = []

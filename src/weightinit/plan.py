@@ -164,6 +164,8 @@ def plan_init(
         raise UserError(f"{type(model).__name__} has parameters on the meta device ({', '.join(on_meta[:3])}"
                         f"{', ...' if len(on_meta) > 3 else ''}), which hold no values to initialize; "
                         "materialize it first (model.to_empty(device='cpu')), then call init_model")
+    if nonlinearity == "auto" and not spec.auto_gain:
+        nonlinearity = "linear"  # Glorot's schemes as defined (gain 1), unless a nonlinearity is named
     context = RuleContext(
         scheme=spec, gain_of=_gains(model, nonlinearity, example_input), bias=spec.bias if bias == "auto" else bias,
         recurrent=recurrent, forget_bias=forget_bias,
@@ -222,16 +224,24 @@ def init_model(
     """Initialize every parameter of ``model`` in place, each by the rule for its module
     (:mod:`weightinit.rules`), and return the model.
 
+    The model is never moved: every parameter is filled on its own device, and a data-driven
+    scheme copies ``data`` to the model's device and runs there (``dbn`` pre-trains elsewhere
+    only if its ``config.device`` says so, then copies the weights in).
+
     Args:
         model: any ``nn.Module``.
         scheme: a name in :data:`~weightinit.schemes.SCHEMES` (``weightinit schemes`` lists them).
         nonlinearity: ``"auto"`` takes each layer's gain from the activation after it (traced
-            with ``example_input``, else read from module order); a name from
-            :data:`weightinit.init.NONLINEARITIES` uses that gain for every layer. Ignored by
-            schemes without a gain (``default``, ``zeros``, ``normal``, ``lecun_*``).
+            with ``example_input``, else read from module order) for the schemes derived for
+            that activation (``he_*``, ``orthogonal``), and gain 1 for ``xavier_*``, as Glorot &
+            Bengio, ``torch.nn.init`` and Keras define them; a name from
+            :data:`weightinit.init.NONLINEARITIES` uses that gain for every layer, under any scheme
+            with a gain (``nonlinearity="relu"`` makes ``xavier_uniform`` torch's
+            ``xavier_uniform_(w, gain=calculate_gain("relu"))``). Ignored by schemes without a
+            gain (``default``, ``zeros``, ``normal``, ``lecun_*``).
         bias: ``"auto"`` (zeros, or PyTorch's own for the ``default`` scheme), ``"zeros"``,
             ``"default"``, ``"keep"`` or a number to fill with. Norms' shifts stay 0.
-        generator: the torch.Generator every draw comes from.
+        generator: the torch.Generator every draw comes from, on the parameters' device (as in torch).
         data: training inputs, for the schemes that need data (``dbn``, ``lsuv``); refused by the others.
         config: settings of a data-driven scheme (an ``RBMConfig`` for ``dbn``, ``LSUVConfig`` for ``lsuv``).
         example_input: a batch the model takes; its forward pass is traced to find the

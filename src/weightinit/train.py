@@ -21,8 +21,21 @@ the epoch and batch where it first happened) and stopped at the end of that epoc
 the position inside an epoch) to a ``checkpoint`` callback after every epoch and on Ctrl-C,
 and continues bit-identically from such a state (``resume``).
 
-Devices: ``fit`` moves ``model`` to ``config.device`` and leaves it there; it copies the
-splits to that device once, and returns the history (plain floats).
+Devices, the contract:
+
+- ``config.device`` is resolved once per call ("auto": CUDA when torch sees it, else the CPU).
+- ``model`` is moved there in place (``model.to``) and stays there: the returned, best
+  (``keep_best``) or averaged (``ema``) weights are on that device, and so is the model
+  ``on_epoch`` receives. To use it with CPU tensors afterwards, ``model.cpu()``.
+- ``train`` and the ``evaluate_on`` split are not modified: they are copied to the device
+  once per call (no copy if they are there already) and stay resident for every batch.
+- On CUDA no batch waits for the host: the per-batch losses are kept on the device and read,
+  with the divergence check, once per epoch (and on a stop request).
+- The returned history holds plain Python floats. A ``checkpoint`` state holds the model and
+  optimizer tensors of that device (and the CPU data-order generator). ``resume`` takes a
+  state written on any device, under any ``device`` setting (the only field of the config
+  that may differ), and loads it onto this run's device; the continuation is bit-identical
+  on the CPU.
 
 The module runs past ~350 lines for one reason: ``fit``'s whole contract (devices, DDP,
 resume, averaging, precision, dynamics) is written out here, beside the small functions
@@ -65,7 +78,7 @@ class TrainConfig:
 
     optimizer: str = "adam"  # "adam" or "sgd"
     lr: float = 1e-3  # learning rate
-    momentum: float = 0.0  # SGD momentum (0 = plain SGD); ignored by Adam
+    momentum: float = 0.0  # SGD momentum (0 = plain SGD); refused with Adam, which keeps its own
     lr_decay: float = 1.0  # exponential schedule: epoch e trains with lr · lr_decay^(e-1)
     epochs: int = 15
     batch_size: int = 100
@@ -82,6 +95,9 @@ class TrainConfig:
         momentum = check_number("momentum", self.momentum, minimum=0)
         if momentum >= 1:
             raise UserError(f"momentum must be in [0, 1), got {momentum!r}")
+        if momentum and self.optimizer == "adam":
+            raise UserError(f"momentum={momentum!r} applies to optimizer='sgd' only: Adam keeps its own moment "
+                            "estimates; use momentum=0.0 with optimizer='adam', or optimizer='sgd'")
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_int("seed", self.seed, 0)
@@ -274,8 +290,8 @@ def fit(
 
     Args:
         model: an ``nn.Module`` mapping (B, D) features to (B, n_classes) logits; it is moved
-            to the config's device and stays there.
-        train: the training split; its tensors are copied to the device once.
+            to the config's device and stays there (see "Devices" in the module docstring).
+        train: the training split, left as it is; its tensors are copied to the device once.
         config: the hyperparameters (default: the lecture's).
         evaluate_on: ``(name, split)`` evaluated after every epoch, its measures recorded as
             ``<name>_loss`` and ``<name>_accuracy`` (``("valid", valid)`` for model choice,
@@ -344,6 +360,8 @@ def fit(
                                                          "seconds": todo.elapsed + time.perf_counter() - start}))
                     raise Interrupted(f"training stopped at epoch {epoch}, batch {b + 1} of {n_batches}")
             distributed.all_reduce_sum([todo.losses[todo.first_batch :]])  # per-batch means of the global batches
+            if device.type == "cuda":  # the epoch's one wait for the GPU, so that its seconds count the queued work
+                torch.cuda.synchronize(device)
             seconds = todo.elapsed + time.perf_counter() - start
             if (where := _divergence(todo.losses, epoch)) is not None:
                 run.history.diverged, run.history.diverged_at = True, where
@@ -399,7 +417,8 @@ def fit_resumable(model: nn.Module, train: Split, config: TrainConfig, checkpoin
 def _check_resume(resume: dict, config: TrainConfig, keep_best: bool) -> None:
     if resume.get("kind") != "fit":
         raise UserError(f"resume must be a state written by fit's checkpoint, got kind={resume.get('kind')!r}")
-    differing = differing_keys(resume["config"], asdict(config))
+    # the device is where a run computes, not what it computes: a state moves to any device
+    differing = [key for key in differing_keys(resume["config"], asdict(config)) if key != "device"]
     if differing:
         raise UserError(f"resume holds a run with another config ({', '.join(differing)} differ)")
     if (resume["best"] is not None) != keep_best:

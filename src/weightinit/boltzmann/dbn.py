@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -212,13 +213,20 @@ def _linear_chain(model: nn.Module) -> list[nn.Linear]:
 def init_from_dbn(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None,
                   config: RBMConfig | None) -> None:
     """Pre-train a DBN on ``data`` with the sizes of the model's hidden layers and copy it in;
-    the output layer gets Glorot uniform weights and zero bias."""
+    the output layer gets Glorot uniform weights and zero bias. The pre-training runs where the
+    model lives (``config.device="auto"``, the default) or where ``config.device`` says; the
+    model itself is never moved."""
     layers = _linear_chain(model)
     sizes = [layers[0].in_features] + [layer.out_features for layer in layers[:-1]]
-    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator)) if generator is not None else 0
+    seed = (int(torch.randint(0, 2**31 - 1, (1,), generator=generator, device=generator.device))
+            if generator is not None else 0)
+    home = layers[0].weight.device
     config = replace(config or RBMConfig(epochs=5), seed=seed)
+    if config.device == "auto" and home.type in ("cpu", "cuda"):
+        config = replace(config, device=home.type)
     dbn = DBN(sizes)
-    dbn.pretrain(data.to(layers[0].weight.device), config)
+    with torch.cuda.device(home) if home.type == "cuda" else nullcontext():  # "cuda" is the model's GPU
+        dbn.pretrain(data.to(home), config)
     with torch.no_grad():
         for linear, rbm in zip(layers, dbn.rbms):
             linear.weight.copy_(rbm.W)
