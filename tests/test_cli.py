@@ -20,10 +20,15 @@ def test_version(capsys):
 
 def test_schemes_lists_every_scheme_with_its_formula_one_line_each(capsys):
     assert main(["schemes"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    lines, _, footer = capsys.readouterr().out.partition("\n\n")
+    lines = lines.splitlines()
     assert [line.split()[0] for line in lines] == list(SCHEMES)
     for line, scheme in zip(lines, SCHEMES.values()):
         assert line.endswith(scheme.formula)
+    # what --nonlinearity auto does to each scheme with a gain, said once below the list
+    assert footer.startswith("gain with --nonlinearity auto") and len(footer.strip().splitlines()) == 1
+    assert "he_uniform, he_normal, orthogonal take the gain of the activation" in footer
+    assert "xavier_uniform, xavier_normal take gain 1" in footer
 
 
 @pytest.mark.parametrize("argv", [["bogus"], [], ["schemes", "--nope"]])

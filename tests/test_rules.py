@@ -1,6 +1,6 @@
 """init_model on every parameterized torch.nn module: the rule per parameter and block, the
 plan, the warning for what no rule covers, traced gains, residual depth. Device: CPU (and
-CUDA where present, for the device test)."""
+CUDA where present, for the tests marked cuda)."""
 
 from __future__ import annotations
 
@@ -135,20 +135,23 @@ def test_bilinear_fans():
 
 
 # ---------------------------------------------------------------- deep stacks keep the signal
-@pytest.mark.parametrize("build, scheme", [
-    (lambda: nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(128, 128), nn.ReLU())]), "he_normal"),
+@pytest.mark.parametrize("build, scheme, nonlinearity", [
+    (lambda: nn.Sequential(*[m for _ in range(10) for m in (nn.Linear(128, 128), nn.ReLU())]), "he_normal", "auto"),
     (lambda: nn.Sequential(*[m for _ in range(8) for m in (nn.Conv1d(128, 128, 3, padding=1), nn.ReLU())]),
-     "he_normal"),
-    (lambda: nn.Sequential(*[m for _ in range(20) for m in (nn.Linear(128, 128), nn.Tanh())]), "xavier_normal"),
-    (lambda: nn.Sequential(*[m for _ in range(20) for m in (nn.Linear(128, 128), nn.SELU())]), "lecun_normal"),
+     "he_normal", "auto"),
+    # Glorot's scheme takes gain 1 under "auto"; torch's recommended tanh gain 5/3 is asked for by name
+    (lambda: nn.Sequential(*[m for _ in range(20) for m in (nn.Linear(128, 128), nn.Tanh())]), "xavier_normal",
+     "tanh"),
+    (lambda: nn.Sequential(*[m for _ in range(20) for m in (nn.Linear(128, 128), nn.SELU())]), "lecun_normal",
+     "auto"),
 ])
-def test_forward_variance_through_a_deep_stack_stays_within_a_factor_of_two(build, scheme):
+def test_forward_variance_through_a_deep_stack_stays_within_a_factor_of_two(build, scheme, nonlinearity):
     """The second moment after the last layer over that after the first, averaged over 4 draws
     of the weights: one draw of a 128-wide net fluctuates by a log-normal factor that grows
     with depth/width; the scheme sets its expectation."""
     ratios = []
     for seed in range(4):
-        model = wi.init_model(build(), scheme, generator=g(seed))
+        model = wi.init_model(build(), scheme, generator=g(seed), nonlinearity=nonlinearity)
         x = torch.randn(256, 128, generator=g(9)) if isinstance(model[0], nn.Linear) else \
             torch.randn(8, 128, 128, generator=g(9))
         with torch.no_grad():
@@ -393,11 +396,30 @@ def test_dtype_is_kept_and_a_meta_model_is_refused():
         wi.init_model(meta, "he_normal")
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_a_cuda_model_stays_on_its_device():  # device: cuda
     model = LanguageModel().cuda()
     wi.init_model(model, "he_normal", generator=torch.Generator(device="cuda").manual_seed(0))
     assert all(p.is_cuda for p in model.parameters())
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("scheme", ["lsuv", "dbn"])
+def test_a_data_driven_scheme_runs_where_the_model_lives(scheme, device, monkeypatch):
+    from weightinit.boltzmann import RBMConfig
+    from weightinit.boltzmann import dbn as dbn_module
+    from weightinit.models import mlp
+
+    trained_on = []  # the device of every RBM the dbn scheme trains
+    train_rbm = dbn_module.train_rbm
+    monkeypatch.setattr(dbn_module, "train_rbm", lambda rbm, x, config, **options: (
+        trained_on.append(config.device), train_rbm(rbm, x, config, **options))[1])
+    model = mlp("16-8-8-4", activation="sigmoid").to(device)
+    data = torch.rand(600, 16)  # on the CPU; more rows than LSUV's batch, so that it draws a subset
+    config = RBMConfig(epochs=1, batch_size=100) if scheme == "dbn" else None  # device "auto": the model's
+    wi.init_model(model, scheme, data=data, config=config, generator=torch.Generator(device).manual_seed(0))
+    assert all(p.device.type == device for p in model.parameters()) and data.device.type == "cpu"
+    assert trained_on == ([device] * 2 if scheme == "dbn" else [])
 
 
 def test_data_is_refused_by_a_scheme_that_takes_none():

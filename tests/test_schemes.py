@@ -158,12 +158,28 @@ def test_init_model_on_a_mixed_model_uses_true_fans_and_following_gains(scheme):
     modules = dict(model.named_modules())
     for name, (fan_in, fan_out) in fans.items():
         w = modules[name].weight
-        gain = 1.0 if scheme.startswith("lecun") else gains[name]
+        gain = 1.0 if scheme.startswith(("lecun", "xavier")) else gains[name]  # Glorot's and LeCun's: gain 1
         n = (fan_in + fan_out) / 2 if scheme.startswith("xavier") else fan_in
         std = gain / math.sqrt(n)
         p = ks_uniform(w, math.sqrt(3) * std) if scheme.endswith("uniform") else ks_normal(w, std)
         assert p > P_MIN, (name, p)
         assert torch.count_nonzero(modules[name].bias) == 0
+
+
+def test_xavier_takes_gain_1_under_auto_and_a_named_nonlinearitys_gain():
+    """Glorot & Bengio, torch.nn.init and Keras define Xavier with gain 1; a ReLU after the
+    layer does not turn it into He's init unless the user names the nonlinearity."""
+    def model():
+        return nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 200))
+
+    auto = wi.init_model(model(), "xavier_normal", generator=torch.Generator().manual_seed(0))
+    assert ks_normal(auto[0].weight, math.sqrt(2 / 700)) > P_MIN
+    relu = wi.init_model(model(), "xavier_normal", nonlinearity="relu", generator=torch.Generator().manual_seed(0))
+    assert ks_normal(relu[0].weight, math.sqrt(2) * math.sqrt(2 / 700)) > P_MIN
+    assert ks_normal(relu[2].weight, math.sqrt(2) * math.sqrt(2 / 500)) > P_MIN
+    plan = wi.plan_init(model(), "xavier_uniform")
+    assert {row.gain for row in plan.rows if row.parameter == "weight"} == {1.0}
+    assert not any(row.gain_guessed for row in plan.rows)  # nothing was guessed: the gain is the scheme's own
 
 
 def test_explicit_nonlinearity_applies_to_every_layer():

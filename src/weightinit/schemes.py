@@ -39,6 +39,11 @@ class Scheme:
         init_weight: ``(weight, fan_in, fan_out, gain, generator) -> None``, filling one
             layer's weight; None for a model-level scheme.
         uses_gain: whether ``gain`` (from the following activation) enters the formula.
+        auto_gain: whether ``nonlinearity="auto"`` gives it the following activation's gain.
+            False for Glorot's schemes: their paper, ``torch.nn.init`` and Keras define them
+            with gain 1 (the variance that keeps a *linear* or tanh-near-0 layer's signal), so
+            ``xavier_uniform`` on a ReLU network is Glorot's init, not He's; a named
+            ``nonlinearity`` still applies its gain.
         bias: the bias rule ``bias="auto"`` stands for.
         init_model: a model-level scheme that needs data (``dbn``, ``lsuv``):
             ``(model, data, generator, config) -> None``.
@@ -50,6 +55,7 @@ class Scheme:
     uses_gain: bool
     bias: str = "zeros"
     init_model: ModelInit | None = None
+    auto_gain: bool = True
 
     @property
     def needs_data(self) -> bool:
@@ -101,15 +107,17 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("normal", "N(0, 1): the lecture's naive init, variance independent of the fan", _normal, False),
         Scheme(
             "xavier_uniform",
-            "U(±gain·√(6/(fan_in+fan_out))): Glorot & Bengio 2010",
+            "U(±gain·√(6/(fan_in+fan_out))), gain 1 unless a nonlinearity is named: Glorot & Bengio 2010",
             _variance_scaling("fan_avg", "uniform", 2),
             True,
+            auto_gain=False,
         ),
         Scheme(
             "xavier_normal",
-            "N(0, gain²·2/(fan_in+fan_out)): Glorot & Bengio 2010",
+            "N(0, gain²·2/(fan_in+fan_out)), gain 1 unless a nonlinearity is named: Glorot & Bengio 2010",
             _variance_scaling("fan_avg", "normal", 2),
             True,
+            auto_gain=False,
         ),
         Scheme(
             "he_uniform",

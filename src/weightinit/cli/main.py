@@ -88,6 +88,12 @@ def _list_schemes(args: argparse.Namespace) -> int:
     width = max(map(len, SCHEMES))
     for name, scheme in SCHEMES.items():
         print(f"{name:<{width}}  {scheme.formula}")
+    from_activation = [name for name, s in SCHEMES.items() if s.uses_gain and s.auto_gain]
+    as_defined = [name for name, s in SCHEMES.items() if s.uses_gain and not s.auto_gain]
+    print(f"\ngain with --nonlinearity auto (the default): {', '.join(from_activation)} take the gain of the "
+          f"activation after each layer (√2 for ReLU, 5/3 for tanh, 1 for sigmoid and linear); "
+          f"{', '.join(as_defined)} take gain 1, as Glorot & Bengio, torch.nn.init and Keras define them "
+          "(--nonlinearity relu gives them √2); the others have no gain.")
     return 0
 
 
