@@ -22,6 +22,9 @@ def test_the_course_models_are_built_as_published():
     bound = (6 / (784 + 256)) ** 0.5  # gain 1, as torch's xavier_uniform_
     assert xavier[0].weight.abs().max() <= bound and xavier[0].weight.abs().max() > 0.99 * bound
     assert xavier[0].bias.abs().max() <= 1 / 784 ** 0.5 and xavier[0].bias.abs().max() > 0  # torch's default bias
+    # lab 09-1 as first published kept torch's own init; since 2019-03 it draws N(0, 1)
+    default = _network(specs["softmax, default init"], 784, 777)
+    assert default[0].weight.abs().max() <= 1 / 784 ** 0.5
     normal = _network(specs["N(0, 1)"], 784, 777)
     assert abs(normal[0].weight.std().item() - 1) < 0.01
 
@@ -29,7 +32,7 @@ def test_the_course_models_are_built_as_published():
 def test_lecture_runs_and_reports_both_evaluations():
     result = lecture(load_dataset("digits"), seeds=2, epochs=2, device="cpu")
     rows = {row.model: row for row in result.rows}
-    assert set(rows) == {"softmax", "N(0, 1)", "xavier", "deep", "deep, as intended"}
+    assert set(rows) == {"softmax, default init", "softmax", "N(0, 1)", "xavier", "deep", "deep, as intended"}
     assert len(rows["xavier"].accuracy) == 2
     # scaling the test pixels 255 times larger than the training ones changes some predictions
     assert any(row.accuracy != row.course_accuracy for row in rows.values())
@@ -44,6 +47,10 @@ def test_a_published_figure_is_judged_on_mean_plus_minus_two_std():
     assert row.within_two_std()
     assert not LectureRow("xavier", 98.5, course_accuracy=[97.9, 98.1, 98.0]).within_two_std()
     assert LectureRow("xavier", 98.05, course_accuracy=[98.0]).within_two_std() is None  # one seed: no spread
+    # one published run against 3 of ours: the 95% prediction interval is mean ± 4.97 s (t with 2 d.o.f.)
+    row = LectureRow("xavier", 98.05, course_accuracy=[97.8, 97.85, 97.9])  # mean 97.85, s 0.05
+    assert not row.within_two_std() and row.within_prediction_interval()
+    assert not LectureRow("xavier", 98.2, course_accuracy=[97.8, 97.85, 97.9]).within_prediction_interval()
 
 
 def test_cli_reproduce_lecture_writes_its_table(tmp_path, capsys):
