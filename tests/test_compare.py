@@ -25,7 +25,8 @@ def synthetic():
 
 
 def test_compare_results_follow_the_schema(synthetic):
-    config = CompareConfig(arch="lecture", inits=("he_normal", "zeros"), seeds=2, train=TrainConfig(epochs=2))
+    config = CompareConfig(arch="lecture", inits=("he_normal", "zeros"), seeds=2,
+                           train=TrainConfig(epochs=2, device="cpu"))
     results = compare(synthetic, config).to_dict()  # the results.json schema
     assert {"experiment", "dataset", "arch", "activation", "config", "runs"} <= set(results)
     assert results["arch"] == "64-256-256-10" and results["config"]["epochs"] == 2
@@ -42,7 +43,7 @@ def test_compare_results_follow_the_schema(synthetic):
 
 def test_a_diverging_init_is_reported_and_the_others_carry_on(synthetic):
     config = CompareConfig(arch="64-512-512-512-512-10", inits=("normal", "he_normal"),
-                           train=TrainConfig(optimizer="sgd", lr=0.01, epochs=2))
+                           train=TrainConfig(optimizer="sgd", lr=0.01, epochs=2, device="cpu"))
     results = compare(synthetic, config)
     runs = {r.init: r for r in results.runs}
     assert runs["normal"].diverged and runs["normal"].diverged_at["epoch"] == 1
@@ -68,7 +69,7 @@ def test_bad_compare_config(kwargs, message):
 
 def test_cli_writes_every_file(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal,normal", "--epochs", "2",
+    assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal,normal", "--epochs", "2", "--device", "cpu",
                  "--out", str(out), "--no-progress"]) == 0
     table = capsys.readouterr().out
     assert table.splitlines()[0].split()[:3] == ["init", "test", "accuracy"]
@@ -88,8 +89,8 @@ def test_cli_writes_every_file(tmp_path, capsys):
 
 
 def test_cli_json_prints_only_json_on_stdout(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "weightinit", "compare", "--quick", "--json", "--inits",
-                           "xavier_uniform,default", "--out", str(tmp_path / "q")],
+    done = subprocess.run([sys.executable, "-m", "weightinit", "compare", "--quick", "--json", "--device", "cpu",
+                           "--inits", "xavier_uniform,default", "--out", str(tmp_path / "q")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
@@ -98,7 +99,7 @@ def test_cli_json_prints_only_json_on_stdout(tmp_path):
 
 
 def test_cli_compare_on_real_mnist_one_epoch(tmp_path, capsys):
-    assert main(["compare", "--dataset", "mnist", "--inits", "he_normal", "--epochs", "1", "--out",
+    assert main(["compare", "--dataset", "mnist", "--device", "cpu", "--inits", "he_normal", "--epochs", "1", "--out",
                  str(tmp_path / "m"), "--no-progress"]) == 0
     results = json.loads((tmp_path / "m" / "results.json").read_text())
     assert results["arch"] == "784-256-256-10"
@@ -153,14 +154,15 @@ def test_cli_unreadable_data_file_is_one_line(tmp_path, capsys, monkeypatch):
 def test_default_run_folder_is_timestamped_and_never_reused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for _ in range(2):
-        assert main(["compare", "--dataset", "synthetic", "--inits", "he_normal", "--epochs", "1",
+        assert main(["compare", "--dataset", "synthetic", "--device", "cpu", "--inits", "he_normal", "--epochs", "1",
                      "--no-progress"]) == 0
     folders = sorted(p.name for p in (tmp_path / "runs").iterdir())
     assert len(folders) == 2 and all(name.split("-")[-1] in ("compare", "2") for name in folders)
 
 
 def test_data_driven_inits_in_compare(synthetic):
-    config = CompareConfig(arch="64-32-32-10", inits=("dbn", "lsuv"), pretrain_epochs=2, train=TrainConfig(epochs=5))
+    config = CompareConfig(arch="64-32-32-10", inits=("dbn", "lsuv"), pretrain_epochs=2,
+                           train=TrainConfig(epochs=5, device="cpu"))
     results = compare(synthetic, config)
     assert [r.init for r in results.runs] == ["dbn", "lsuv"]
     for run in results.runs:
@@ -170,7 +172,8 @@ def test_data_driven_inits_in_compare(synthetic):
 
 def test_compare_diagnose_adds_the_epoch_0_picture(tmp_path, capsys):
     out = tmp_path / "dg"
-    assert main(["compare", "--dataset", "synthetic", "--inits", "normal,he_normal", "--epochs", "1", "--diagnose",
+    assert main(["compare", "--dataset", "synthetic", "--device", "cpu", "--inits", "normal,he_normal", "--epochs", "1",
+                 "--diagnose",
                  "--out", str(out), "--no-progress"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert set(results["diagnostics"]) == {"normal", "he_normal"} and (out / "std_by_layer.png").is_file()

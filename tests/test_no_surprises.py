@@ -256,7 +256,8 @@ def test_resume_of_another_commands_folder_says_what_it_is(finished_compare, her
     assert main(["rbm", "--resume", str(finished_compare)]) == 2
     assert ("it is a compare run; resume it with `weightinit compare --resume"
             in capsys.readouterr().err)
-    assert main(["rbm", *DIGITS, "--hidden", "4", "--epochs", "1", "--ais-chains", "2", "--ais-steps", "5",
+    assert main(["rbm", *DIGITS, "--device", "cpu", "--hidden", "4", "--epochs", "1", "--ais-chains", "2",
+                 "--ais-steps", "5",
                  "--out", "r", "--no-progress"]) == 0
     capsys.readouterr()
     assert main(["compare", "--resume", "r"]) == 2
@@ -311,14 +312,16 @@ def test_the_lock_dies_with_its_process(finished_compare):
 
 # ------------------------------------------------------------------ weights files and weightinit.load
 def test_load_returns_the_modules_of_an_rbm_and_a_dbn_run(here):
-    assert main(["rbm", *DIGITS, "--hidden", "8", "--epochs", "1", "--ais-chains", "2", "--ais-steps", "5",
+    assert main(["rbm", *DIGITS, "--device", "cpu", "--hidden", "8", "--epochs", "1", "--ais-chains", "2",
+                 "--ais-steps", "5",
                  "--out", "r", "--no-progress"]) == 0
     rbm = weightinit.load(here / "r" / "rbm.pt")
     saved = torch.load(here / "r" / "rbm.pt", weights_only=True)  # torch.load still reads it
     assert saved["format"] == "weightinit.weights/1" and saved["kind"] == "rbm"
     assert torch.equal(rbm.W, saved["state_dict"]["W"]) and rbm.W.shape == (8, 64)
 
-    assert main(["dbn", *DIGITS, "--layers", "64-16", "--pretrain-epochs", "1", "--finetune-epochs", "2",
+    assert main(["dbn", *DIGITS, "--device", "cpu", "--layers", "64-16", "--pretrain-epochs", "1",
+                 "--finetune-epochs", "2",
                  "--dropout", "0.2", "--input-dropout", "0.1", "--out", "d", "--no-progress"]) == 0
     dbn = weightinit.load(here / "d" / "dbn.pt")
     assert dbn.layer_sizes == [64, 16]

@@ -105,8 +105,10 @@ SEED = integer("seed", 0, SEED_MAX)
 
 
 def check_device(device: str) -> None:
-    """Refuse ``--device cuda`` on a machine without CUDA before any work (not at the first batch)."""
-    resolve_device(device)
+    """Refuse ``--device cuda`` (or a name torch does not know) on a machine without it before any
+    work, not at the first batch; ``auto`` always resolves, where the work runs."""
+    if device != "auto":
+        resolve_device(device)
 
 
 # ------------------------------------------------------------------ option groups
