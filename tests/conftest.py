@@ -34,8 +34,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # Test modules whose tests may still leave device="auto" (remove a name once its tests state
 # their device; `pytest --strict-devices` ignores this list).
 UNAUDITED = frozenset({
-    "test_cd.py", "test_cli_rbm.py", "test_diagnostics.py", "test_estimators.py", "test_estimators_dbn.py",
-    "test_estimators_gaussian.py", "test_estimators_inputs.py", "test_notebooks.py", "test_partition.py",
+    "test_cd.py", "test_cli_rbm.py", "test_diagnostics.py", "test_notebooks.py", "test_partition.py",
     "test_rbm.py", "test_rbm_recipes.py", "test_updown.py",
 })
 
