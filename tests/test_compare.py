@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from weightinit.cli import main
 from weightinit.data import load_dataset
@@ -224,3 +225,38 @@ def test_cli_tensorboard_into_a_folder_of_ones_choice(tmp_path, capsys):
                  str(logs), "--out", str(tmp_path / "run"), "--no-progress", "--device", "cpu"]) == 0
     tags = EventAccumulator(str(logs / "he_normal-seed777")).Reload().Tags()
     assert "loss/train" in tags["scalars"] and not tags["histograms"]
+
+
+def test_a_finished_runs_weights_rebuild_its_model_whatever_the_model(tmp_path, capsys):
+    """CPU. compare's weights.pt is in the versioned format: weightinit.load rebuilds an LSTM
+    run as it rebuilds an MLP one, and it scores what the run scored."""
+    import weightinit
+    from weightinit.runs.files import WEIGHTS_FORMAT, read_weights
+    from weightinit.train import evaluate
+
+    out = tmp_path / "lstm"
+    assert main(["compare", "--quick", "--model", "lstm", "--inits", "orthogonal", "--epochs", "1", "--device",
+                 "cpu", "--out", str(out), "--no-progress"]) == 0
+    path = out / "checkpoints" / "orthogonal-seed777" / "weights.pt"
+    record = read_weights(path)
+    assert record["format"] == WEIGHTS_FORMAT and record["kind"] == "model" and record["model"] == "lstm"
+    net = weightinit.load(path)
+    assert any(isinstance(m, torch.nn.LSTM) for m in net.modules())
+    accuracy = json.loads((out / "results.json").read_text())["runs"][0]["test_accuracy"]
+    assert evaluate(net, load_dataset("digits").test)[1] == pytest.approx(accuracy, abs=1e-9)
+
+
+def test_weights_of_an_earlier_version_still_load(tmp_path):
+    """A compare run's weights.pt as versions before the format wrote it: {"model": state_dict},
+    its network described by the run's settings.json."""
+    import weightinit
+    from weightinit.models import mlp
+
+    net = mlp([64, 32, 10], "tanh")
+    folder = tmp_path / "old" / "checkpoints" / "he_normal-seed777"
+    folder.mkdir(parents=True)
+    torch.save({"model": net.state_dict()}, folder / "weights.pt")
+    (tmp_path / "old" / "settings.json").write_text(json.dumps({"model": "mlp", "activation": "tanh"}))
+    loaded = weightinit.load(folder / "weights.pt")
+    x = torch.rand(5, 64)
+    assert torch.equal(loaded(x), net.eval()(x))

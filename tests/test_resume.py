@@ -246,8 +246,8 @@ def _compare_outputs(a: Path, b: Path) -> None:
     first, second = (json.loads((p / "results.json").read_text()) for p in (a, b))
     assert _without_seconds(first) == _without_seconds(second)
     for run in sorted((a / "checkpoints").iterdir()):
-        _assert_same_tensors(read_weights(run / "weights.pt")["model"],
-                             read_weights(b / "checkpoints" / run.name / "weights.pt")["model"])
+        _assert_same_tensors(read_weights(run / "weights.pt")["state_dict"],
+                             read_weights(b / "checkpoints" / run.name / "weights.pt")["state_dict"])
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,7 @@ from ..models import MODELS, build_model, describe_model, parse_arch
 from ..plan import init_model
 from ..runs import distributed
 from ..runs.checkpoint import Checkpoint
+from ..runs.files import weights_record
 from ..schemes import SCHEMES, check_schemes
 from ..train import TrainConfig, evaluate, fit
 from .common import checkpoint_in, progress_bar, versions
@@ -192,6 +193,12 @@ def _result(init: str, seed: int, history: History, start: _Start, dynamics: Dyn
                       initial_loss=start.initial_loss)
 
 
+def _weights(model: nn.Module, dataset: Dataset, sizes: list[int], config: CompareConfig) -> dict:
+    """A finished run's ``weights.pt``, in the versioned format that ``weightinit.load`` rebuilds."""
+    return weights_record("model", model.state_dict(), model=config.model, sizes=sizes, activation=config.activation,
+                          image_shape=list(dataset.image_shape), n_classes=dataset.n_classes)
+
+
 def _saver(checkpoint: Checkpoint | None, start: _Start) -> Callable[[dict], None] | None:
     return None if checkpoint is None else (lambda state: checkpoint.save({**state, **asdict(start)}))
 
@@ -217,7 +224,7 @@ def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: 
     if on_run is not None:
         on_run(run, dynamics)
     if checkpoint is not None and distributed.rank() == 0:  # data parallel (fewer runs than ranks): one writes
-        checkpoint.finish({"run": asdict(run)}, {"model": model.state_dict()})
+        checkpoint.finish({"run": asdict(run)}, _weights(model, dataset, sizes, config))
     return run
 
 
@@ -260,7 +267,7 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
         if on_run is not None:
             on_run(done[i], None)
         if checkpoints[i] is not None:
-            checkpoints[i].finish({"run": asdict(done[i])}, {"model": model.state_dict()})
+            checkpoints[i].finish({"run": asdict(done[i])}, _weights(model, dataset, sizes, config))
     if sweep is not None:  # every run is recorded in its own folder now: the shared state has served
         shutil.rmtree(sweep.folder, ignore_errors=True)
     return [done[i] for i in range(len(plan))]
