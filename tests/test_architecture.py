@@ -46,7 +46,7 @@ ALLOWED = {
     "experiments": {"foundation", "core", "runs", "data", "training", "boltzmann", "experiments"},
     "report": {"foundation", "core", "runs", "boltzmann", "experiments", "report"},
     "cli": {"foundation", "core", "runs", "data", "training", "boltzmann", "experiments", "report", "cli"},
-    "api": {"foundation", "core", "runs", "boltzmann", "api"},
+    "api": {"foundation", "core", "runs", "data", "boltzmann", "api"},
 }
 
 

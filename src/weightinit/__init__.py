@@ -7,6 +7,8 @@
 
 from . import lsuv  # noqa: F401  registers the "lsuv" scheme
 from .boltzmann import dbn as _dbn  # noqa: F401  registers the "dbn" scheme
+from .data.datasets import load_dataset
+from .diagnostics import diagnose
 from .errors import CorruptFileError, DataError, UserError
 from .init import (
     DISTRIBUTIONS,
@@ -38,6 +40,7 @@ from .init import (
 )
 from .layers import layer_fans, layer_nonlinearities
 from .load import load
+from .models import mlp
 from .plan import InitPlan, init_model, plan_init
 from .residual import Residual
 from .rules import Block, register_rule
@@ -46,6 +49,9 @@ from .version import __version__
 
 __all__ = [
     "__version__",
+    "diagnose",
+    "load_dataset",
+    "mlp",
     "CorruptFileError",
     "DataError",
     "UserError",
