@@ -77,12 +77,18 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
         paper.set_defaults(run=run_init_paper)
 
 
-def run_lecture(args: argparse.Namespace) -> int:
-    epochs = args.epochs if args.epochs is not None else (3 if args.quick else 15)
+def _before_work(args: argparse.Namespace, epochs: int):
+    """The checks that come before any work, then the data (digits with --quick, else MNIST)
+    and the epochs (--epochs, 3 with --quick, else ``epochs``)."""
     check_device(args.device)
     check_out_before_work(args)
     dataset = load_dataset(args.dataset or ("digits" if args.quick else "mnist"), args.data_dir)
     describe(dataset)
+    return dataset, args.epochs if args.epochs is not None else (3 if args.quick else epochs)
+
+
+def run_lecture(args: argparse.Namespace) -> int:
+    dataset, epochs = _before_work(args, 15)
     with open_run(args, "lecture") as folder:
         result = lecture(dataset, seeds=args.seeds, epochs=epochs, seed=args.seed, device=args.device,
                          checkpoint_dir=folder / "checkpoints")
@@ -98,11 +104,7 @@ def run_lecture(args: argparse.Namespace) -> int:
 
 def run_init_paper(args: argparse.Namespace) -> int:
     """glorot2010 / he2015: the papers' experiments, or smaller ones on digits with --quick."""
-    epochs = args.epochs if args.epochs is not None else (3 if args.quick else 5)
-    check_device(args.device)
-    check_out_before_work(args)
-    dataset = load_dataset(args.dataset or ("digits" if args.quick else "mnist"), args.data_dir)
-    describe(dataset)
+    dataset, epochs = _before_work(args, 5)
     with open_run(args, args.paper) as folder:
         if args.paper == "glorot2010":
             result, reports = glorot2010(dataset, hidden=(100 if args.quick else 1000,) * 5, epochs=epochs,
