@@ -20,7 +20,7 @@ ROOMS = {
     "errors": "foundation", "version": "foundation", "checks": "foundation",
     "init": "core", "activations": "core", "layers": "core", "schemes": "core", "lsuv": "core", "models": "core",
     "diagnostics": "core", "dynamics": "core", "rules": "core", "plan": "core", "residual": "core",
-    "activation_trace": "core",
+    "activation_trace": "core", "block_diagnostics": "core",
     "runs": "runs",
     "data": "data",
     "train": "training", "history": "training", "weight_average": "training", "batched": "training",

@@ -9,9 +9,16 @@ the mark through operations that keep the signal's scale per unit (dropout, norm
 and records the first activation function applied to a marked tensor. A residual addition or
 any other operation ends the search: the layer is then linear. MultiheadAttention calls its
 ``out_proj`` weights without calling the module; its output is the attention's, linear.
+
+:func:`tracing` runs the same trace around any forward pass and also keeps the tensor each
+activation produced, so :mod:`weightinit.diagnostics` measures functional activations too.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +27,7 @@ from torch.overrides import TorchFunctionMode
 
 from .layers import GAIN_LAYERS, forward_checked
 
-__all__ = ["traced_nonlinearities"]
+__all__ = ["Trace", "tracing", "traced_nonlinearities"]
 
 
 def _param(args: tuple, kwargs: dict, name: str, position: int, default: float) -> float:
@@ -44,6 +51,8 @@ _ACTIVATIONS = {
     F.mish: lambda a, k: ("mish", None),
     F.softsign: lambda a, k: ("softsign", None),
     F.prelu: lambda a, k: ("leaky_relu", float(a[1].detach().mean())),
+    # nn.ReLU6 calls hardtanh(x, 0, 6): a rectifier; another clipping range is no activation calculate_gain knows
+    F.hardtanh: lambda a, k: ("relu" if _param(a, k, "min_val", 1, -1.0) == 0 else "linear", None),
     F.softmax: lambda a, k: ("linear", None), F.log_softmax: lambda a, k: ("linear", None),
 }
 
@@ -57,10 +66,21 @@ _PASS_THROUGH = {
 }
 
 
+@dataclass
+class Trace:
+    """What a traced forward pass found, by the qualified name of each Linear/Conv/Bilinear
+    layer it called (in call order, a layer called twice listed once)."""
+
+    found: dict[str, tuple[str, float | None]] = field(default_factory=dict)  # layer -> (nonlinearity, param)
+    outputs: dict[str, torch.Tensor] = field(default_factory=dict)  # layer -> what that activation returned
+    functions: dict[str, str] = field(default_factory=dict)  # layer -> the activation function's name ("gelu")
+    called: list[str] = field(default_factory=list)
+
+
 class _Tracer(TorchFunctionMode):
-    def __init__(self, marks: dict[int, tuple[torch.Tensor, str]], found: dict[str, tuple[str, float | None]]):
+    def __init__(self, marks: dict[int, tuple[torch.Tensor, str]], trace: Trace):
         super().__init__()
-        self.marks, self.found = marks, found
+        self.marks, self.trace = marks, trace
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -70,7 +90,11 @@ class _Tracer(TorchFunctionMode):
             tensor, layer = self.marks[id(first)]
             if tensor is first:
                 if func in _ACTIVATIONS:
-                    self.found.setdefault(layer, _ACTIVATIONS[func](args, kwargs))
+                    if layer not in self.trace.found:
+                        self.trace.found[layer] = _ACTIVATIONS[func](args, kwargs)
+                        self.trace.functions[layer] = getattr(func, "__name__", str(func))
+                    if isinstance(result, torch.Tensor):  # the latest call's, as a forward hook keeps
+                        self.trace.outputs[layer] = result
                 elif func in _PASS_THROUGH and isinstance(result, torch.Tensor):
                     self.marks[id(result)] = (result, layer)
                 elif result is first:  # changed in place (out += identity): no longer the layer's output
@@ -78,32 +102,51 @@ class _Tracer(TorchFunctionMode):
         return result
 
 
+@contextmanager
+def tracing(model: nn.Module) -> Iterator[Trace]:
+    """Trace the forward passes of ``model`` run inside the ``with`` block: the returned
+    :class:`Trace` fills as they run. Hooks are removed on exit; the caller chooses the mode
+    (eval, gradients) the pass runs in.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+        >>> with tracing(model) as trace:
+        ...     _ = model(torch.randn(3, 4))
+        >>> trace.found
+        {'0': ('tanh', None)}
+    """
+    names = {module: name for name, module in model.named_modules() if isinstance(module, GAIN_LAYERS)}
+    marks: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (the tensor, kept alive; the layer it came from)
+    trace = Trace()
+
+    def mark(module: nn.Module, inputs, output) -> None:
+        if isinstance(output, torch.Tensor):
+            marks[id(output)] = (output, names[module])
+            if names[module] not in trace.called:
+                trace.called.append(names[module])
+
+    hooks = [module.register_forward_hook(mark) for module in names]
+    try:
+        with _Tracer(marks, trace):
+            yield trace
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 def traced_nonlinearities(model: nn.Module, example_input: torch.Tensor) -> dict[str, tuple[str, float | None]]:
     """Map the qualified name of each Linear/Conv/Bilinear layer that ``model(example_input)``
     calls to the ``(nonlinearity, param)`` applied to its output (``("linear", None)`` when
     none is). The pass runs in eval mode (no dropout, no batch-norm statistics updated) with
     the global RNG forked; the model is left as it was."""
-    names = {module: name for name, module in model.named_modules() if isinstance(module, GAIN_LAYERS)}
-    marks: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (the tensor, kept alive; the layer it came from)
-    found: dict[str, tuple[str, float | None]] = {}
-    called: list[str] = []
-
-    def mark(module: nn.Module, inputs, output) -> None:
-        if isinstance(output, torch.Tensor):
-            marks[id(output)] = (output, names[module])
-            called.append(names[module])
-
-    hooks = [module.register_forward_hook(mark) for module in names]
     was_training = model.training
     try:
         model.eval()
         # gradients on: keeps MultiheadAttention off its fused fast path, which hides the projections
-        with torch.random.fork_rng(devices=[]), torch.enable_grad(), _Tracer(marks, found):
+        with torch.random.fork_rng(devices=[]), torch.enable_grad(), tracing(model) as trace:
             forward_checked(model, example_input)
     finally:
-        for hook in hooks:
-            hook.remove()
         model.train(was_training)
     attention = [f"{name}.out_proj" if name else "out_proj" for name, module in model.named_modules()
                  if isinstance(module, nn.MultiheadAttention)]
-    return {name: found.get(name, ("linear", None)) for name in dict.fromkeys([*called, *attention])}
+    return {name: trace.found.get(name, ("linear", None)) for name in dict.fromkeys([*trace.called, *attention])}

@@ -1,13 +1,21 @@
 """What an initialization does to the signal, layer by layer: one forward and one backward
 pass through hooks, in the spirit of Glorot & Bengio (2010, figs. 6-7) and He et al. (2015).
 
-For every Linear/Conv layer of any ``nn.Module`` (and the activation module that follows it,
-by the rule of :mod:`weightinit.layers`): mean and std of its output (pre-activation) and of
-the activation's output; the saturated fraction (tanh: |a| > 0.9; sigmoid: within 0.05 of 0
-or 1) or the dead fraction (ReLU family: units at 0 for every sample of the batch); the std of
-the gradient back-propagated to the layer's output and of the gradient of its weights; and
-the ratio of each std to the first layer's. Vanishing or exploding signals show as ratios far
-from 1.
+For every Linear/Conv layer of any ``nn.Module`` and the activation that follows it: mean and
+std of its output (pre-activation) and of the activation's output; the saturated fraction
+(tanh: |a| > 0.9; sigmoid: within 0.05 of 0 or 1) or the dead fraction (ReLU family: units at
+0 for every sample of the batch); the std of the gradient back-propagated to the layer's
+output and of the gradient of its weights; and the ratio of each std to the first layer's.
+Vanishing or exploding signals show as ratios far from 1. The activation is the one the
+forward pass really applied, traced by :func:`weightinit.activation_trace.tracing`, so
+functions count (``F.gelu`` in ``nn.TransformerEncoderLayer``, labelled ``gelu()``); where the
+trace sees none, the activation module that follows in module order (:mod:`weightinit.layers`).
+
+Recurrent layers (LSTM, GRU, RNN) and ``nn.MultiheadAttention`` get a row for their output
+and their insides in two more tables (:mod:`weightinit.block_diagnostics`): per gate, its
+pre-activation std and saturated fraction and the hidden state's std along the sequence; per
+attention block, the std of the q·k/√d logits and the softmax entropy relative to log S. A
+module called several times is measured on its last call.
 
 The model is left as it was: hooks removed, parameter gradients restored, train/eval mode
 restored; the pass runs in eval mode (dropout off) inside ``torch.random.fork_rng``.
@@ -22,12 +30,25 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
-from .activations import BOUNDED, RECTIFIER, SIGMOID, activation_of
+from .activation_trace import tracing
+from .activations import activation_of, gain_args
+from .block_diagnostics import (
+    RECURRENT,
+    AttentionStats,
+    RecurrentStats,
+    attention_stats,
+    failure_of,
+    recurrent_stats,
+    saturation,
+)
 from .errors import UserError
 from .layers import forward_checked, layers_with_activations
 
 __all__ = ["LayerStats", "Report", "diagnose", "saturation_fractions"]
+
+BLOCKS = (*RECURRENT, nn.MultiheadAttention)  # modules with their own rows and a table of their insides
 
 _SAMPLE = 20_000  # values kept per layer for histograms
 
@@ -36,7 +57,7 @@ _SAMPLE = 20_000  # values kept per layer for histograms
 class LayerStats:
     name: str
     kind: str
-    activation: str  # the following activation module's class name, "linear" if none
+    activation: str  # the activation module's class name, "gelu()" for a function, "linear" if none, "-" for a block
     pre_mean: float
     pre_std: float
     post_mean: float
@@ -50,26 +71,70 @@ class LayerStats:
     samples: dict = field(default_factory=dict, repr=False)  # "post" and "grad" value samples
 
 
+def _aligned(rows: list[tuple[str, ...]], left: int) -> str:
+    """Rows as columns, the first ``left`` left-aligned, the others right-aligned."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                     for r in rows)
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}%"
+
+
 @dataclass
 class Report:
     layers: list[LayerStats]
     loss: float
     first_nonfinite: str | None = None  # the first layer whose output holds NaN/inf, if any
+    recurrent: list[RecurrentStats] = field(default_factory=list)  # per recurrent layer and direction
+    attention: list[AttentionStats] = field(default_factory=list)  # per MultiheadAttention
 
     def to_dicts(self) -> list[dict]:
+        """The per-layer rows, without their value samples."""
         return [{k: v for k, v in asdict(layer).items() if k != "samples"} for layer in self.layers]
 
+    def to_dict(self) -> dict:
+        """Everything: loss, layers, and the recurrent and attention blocks' insides."""
+        return {"loss": self.loss, "first_nonfinite": self.first_nonfinite, "layers": self.to_dicts(),
+                "recurrent": [asdict(r) for r in self.recurrent], "attention": [asdict(a) for a in self.attention]}
+
     def table(self) -> str:
+        """The per-layer table, then the recurrent gates and the attention blocks (when any)."""
         header = ("layer", "act", "pre std", "post std", "ratio", "sat/dead", "grad std", "ratio", "dW std")
         rows = [header]
         for s in self.layers:
-            flag = s.saturated if s.saturated is not None else s.dead
             rows.append((s.name, s.activation, f"{s.pre_std:.3g}", f"{s.post_std:.3g}", f"{s.post_std_ratio:.3g}",
-                         "" if flag is None else f"{100 * flag:.1f}%", f"{s.grad_std:.3g}", f"{s.grad_std_ratio:.3g}",
-                         f"{s.weight_grad_std:.3g}"))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-                         for r in rows)
+                         _percent(s.saturated if s.saturated is not None else s.dead), f"{s.grad_std:.3g}",
+                         f"{s.grad_std_ratio:.3g}", f"{s.weight_grad_std:.3g}"))
+        parts = [_aligned(rows, 2)]
+        if self.recurrent:
+            rows = [("recurrent layer", "gate", "act", "pre mean", "pre std", "post mean", "sat/dead")]
+            for r in self.recurrent:
+                for i, g in enumerate(r.gates):
+                    rows.append((r.label if i == 0 else "", g.gate, g.activation, f"{g.pre_mean:.3g}",
+                                 f"{g.pre_std:.3g}", f"{g.post_mean:.3g}",
+                                 _percent(g.saturated if g.saturated is not None else g.dead)))
+            steps = [(r.label, r.hidden_std) for r in self.recurrent]
+            parts.append("gates: pre-activation W_ih·x_t + W_hh·h_(t-1) + b, over every time step and sample\n"
+                         + _aligned(rows, 3) + "\nhidden state h_t: std over samples and units at time step t = 1..T\n"
+                         + "\n".join(f"  {label}: " + _along(values) for label, values in steps))
+        if self.attention:
+            rows = [("attention", "heads", "keys", "logit std", "entropy/log S", "peaked", "entropy per head")]
+            for a in self.attention:
+                rows.append((a.name, str(a.heads), str(a.keys), f"{a.logit_std:.3g}", f"{a.entropy:.3f}",
+                             _percent(a.peaked), " ".join(f"{e:.2f}" for e in a.head_entropy)))
+            parts.append("attention: logits q·k/sqrt(d_head); softmax entropy / log S (S: the keys a row may see): "
+                         "1 = uniform, 0 = all on one key; peaked = rows whose top weight > 0.9\n" + _aligned(rows, 1))
+        return "\n\n".join(parts)
+
+
+def _along(values: list[float]) -> str:
+    """A std per step, shortened to its first, a few middle and its last values."""
+    if len(values) <= 6:
+        return "  ".join(f"t={t} {v:.3g}" for t, v in enumerate(values, 1))
+    picks = sorted({0, len(values) // 4, len(values) // 2, 3 * len(values) // 4, len(values) - 1})
+    return "  ".join(f"t={t + 1} {values[t]:.3g}" for t in picks)
 
 
 def _sample(t: torch.Tensor) -> torch.Tensor:
@@ -80,17 +145,9 @@ def _sample(t: torch.Tensor) -> torch.Tensor:
 
 
 def saturation_fractions(activation: nn.Module | None, post: torch.Tensor) -> tuple[float | None, float | None]:
-    """(saturated fraction, dead fraction) of the activation's outputs, by its failure mode."""
+    """(saturated fraction, dead fraction) of the activation module's outputs, by its failure mode."""
     entry = None if activation is None else activation_of(activation)
-    failure = None if entry is None else entry.failure
-    if failure == BOUNDED:
-        return float((post.abs() > 0.9).float().mean()), None
-    if failure == SIGMOID:
-        return float(((post < 0.05) | (post > 0.95)).float().mean()), None
-    if failure == RECTIFIER:
-        units = post.transpose(0, 1).reshape(post.shape[1], -1)  # (units/channels, everything else)
-        return None, float((units.abs().max(1).values <= 1e-8).float().mean())
-    return None, None
+    return saturation(None if entry is None else entry.failure, post)
 
 
 def diagnose(
@@ -103,36 +160,58 @@ def diagnose(
     Args:
         loss_fn: ``(output, y) -> scalar``. Default: cross-entropy when labels are given,
             else ``0.5·|output|² / N``, whose gradient is the output itself.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
+        >>> report = diagnose(model, torch.randn(32, 8))
+        >>> [(s.name, s.activation) for s in report.layers]
+        [('0', 'Tanh'), ('2', 'linear')]
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     x, y = batch if isinstance(batch, (tuple, list)) else (batch, None)
     if not isinstance(x, torch.Tensor) or len(x) < 2:
         raise UserError("batch must hold a tensor of at least 2 samples (statistics need more than one)")
-    pairs = layers_with_activations(model)
-    if not pairs:
-        raise UserError(f"{type(model).__name__} has no Linear/Conv layers to diagnose")
+    order = {name: i for i, (name, _) in enumerate(model.named_modules())}
+    blocks = [(name, module, None) for name, module in model.named_modules() if isinstance(module, BLOCKS)]
+    entries = sorted([*layers_with_activations(model), *blocks], key=lambda entry: order[entry[0]])
+    if not entries:
+        raise UserError(f"{type(model).__name__} has no Linear/Conv, recurrent or attention layers to diagnose")
     saved_grads = {p: None if p.grad is None else p.grad.clone() for p in model.parameters()}
     was_training = model.training
-    captured: dict[str, dict[str, torch.Tensor]] = {name: {} for name, _, _ in pairs}
+    captured: dict[str, dict[str, torch.Tensor]] = {name: {} for name, _, _ in entries}
+    calls: dict[str, tuple[tuple, dict]] = {}  # block -> the arguments of its last call
     hooks = []
 
     def keep(name: str, key: str):
         def hook(module, inputs, output):
+            if isinstance(output, tuple) and not isinstance(output, PackedSequence):
+                output = output[0]  # a block's output, not its state or attention weights
+            if isinstance(output, PackedSequence):
+                output = output.data  # (every real step of every sequence, hidden)
+            if not isinstance(output, torch.Tensor):
+                return
             captured[name][key] = output
             if key == "pre" and output.requires_grad:
                 output.register_hook(lambda g: captured[name].__setitem__("grad", g))
         return hook
 
-    for name, layer, activation in pairs:
+    def keep_call(name: str):
+        def hook(module, args, kwargs):
+            calls[name] = (args, kwargs)
+        return hook
+
+    for name, layer, activation in entries:
         hooks.append(layer.register_forward_hook(keep(name, "pre")))
         if activation is not None:
             hooks.append(activation.register_forward_hook(keep(name, "post")))
+        if isinstance(layer, BLOCKS):
+            hooks.append(layer.register_forward_pre_hook(keep_call(name), with_kwargs=True))
     try:
         model.eval()
         for p in model.parameters():
             p.grad = None
-        with torch.random.fork_rng(devices=[]), torch.enable_grad():
+        with torch.random.fork_rng(devices=[]), torch.enable_grad(), tracing(model) as trace:
             output = forward_checked(model, x)
             if loss_fn is not None:
                 loss = loss_fn(output, y)
@@ -142,19 +221,28 @@ def diagnose(
                 loss = 0.5 * output.pow(2).sum() / len(x)
             loss.backward()
         stats = []
-        for name, layer, activation in pairs:
+        for name, layer, activation in entries:
             c = captured[name]
             if "pre" not in c:
-                continue  # a layer the forward pass did not use
+                continue  # a layer the forward pass did not use (MultiheadAttention's out_proj: its weights are)
             pre = c["pre"].detach()
-            post = c.get("post", pre).detach()
-            kind = type(activation).__name__ if activation is not None else "linear"
-            saturated, dead = saturation_fractions(activation, post)
+            traced = trace.found.get(name, ("linear", None))[0]
+            if isinstance(layer, BLOCKS):
+                post, kind, failure = pre, "-", None
+            elif traced != "linear" and name in trace.outputs:  # what the forward pass applied, module or function
+                post, failure = trace.outputs[name].detach(), failure_of(traced)
+                same = activation is not None and gain_args(activation)[0] == traced
+                kind = type(activation).__name__ if same else f"{trace.functions[name]}()"
+            else:  # no activation traced: the module after it in module order, if any
+                post = c.get("post", pre).detach()
+                entry = None if activation is None else activation_of(activation)
+                kind = type(activation).__name__ if activation is not None else "linear"
+                failure = None if entry is None else entry.failure
+            saturated, dead = saturation(failure, post)
             grad = c.get("grad", torch.zeros_like(pre))
-            weight_grad = layer.weight.grad if layer.weight.grad is not None else torch.zeros(1)
             stats.append(LayerStats(
                 name, type(layer).__name__, kind, float(pre.mean()), float(pre.std()), float(post.mean()),
-                float(post.std()), saturated, dead, float(grad.std()), float(weight_grad.std()),
+                float(post.std()), saturated, dead, float(grad.std()), _weight_grad_std(layer),
                 samples={"post": _sample(post), "grad": _sample(grad)},
             ))
         for s in stats:
@@ -163,10 +251,25 @@ def diagnose(
         bad = next((name for name, c in captured.items() if "pre" in c and not torch.isfinite(c["pre"]).all()), None)
         if bad is not None:
             warnings.warn(f"the output of layer {bad!r} is the first to hold NaN or inf", RuntimeWarning, stacklevel=2)
-        return Report(stats, float(loss.detach()), bad)
+        modules = dict(model.named_modules())
+        recurrent = [r for name, call in calls.items() if isinstance(modules[name], RECURRENT)
+                     for r in recurrent_stats(name, modules[name], *call)]
+        attention = [attention_stats(name, modules[name], *call) for name, call in calls.items()
+                     if isinstance(modules[name], nn.MultiheadAttention)]
+        return Report(stats, float(loss.detach()), bad, recurrent, attention)
     finally:
         for hook in hooks:
             hook.remove()
         for p, g in saved_grads.items():
             p.grad = g
         model.train(was_training)
+
+
+def _weight_grad_std(layer: nn.Module) -> float:
+    """Std of dLoss/dW: the layer's weight, or every weight of a block (gates, q/k/v and out_proj) together."""
+    if isinstance(layer, BLOCKS):
+        weights = [p for name, p in layer.named_parameters() if "weight" in name.rsplit(".", 1)[-1]]
+    else:
+        weights = [layer.weight]
+    grads = [w.grad.flatten() for w in weights if w.grad is not None]
+    return float(torch.cat(grads).std()) if grads else 0.0

@@ -1,4 +1,5 @@
-"""``weightinit diagnose``: per-layer statistics of each initialization at step 0."""
+"""``weightinit diagnose``: per-layer statistics of each initialization at step 0 (and, for
+``--model lstm`` / ``transformer``, the gates and attention blocks inside)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import argparse
 from ..activations import ACTIVATIONS
 from ..checks import check_choice
 from ..data.datasets import load_dataset
+from ..errors import UserError
 from ..experiments.diagnose import diagnose_inits
-from ..models import NAMED_ARCHS, parse_arch
+from ..models import MODELS, NAMED_ARCHS, parse_arch
 from ..plots import plot_histograms, plot_std_by_layer
 from ..report import to_json
 from ..runs.files import check_out_folder, run_folder, write_text_atomic
@@ -24,12 +26,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "diagnose", help="per-layer activation and gradient statistics at initialization",
         description="One forward/backward pass of a training batch through the network from each init: a table "
-        "per init, std_by_layer.png, activations.png, gradients.png.")
+        "per init (with --model lstm: each gate's pre-activation std and saturation, the hidden state's std along "
+        "the sequence; --model transformer: each attention block's logit std and softmax entropy), "
+        "std_by_layer.png, activations.png, gradients.png.")
     add_data_options(parser)
+    parser.add_argument("--model", default="mlp", choices=MODELS,
+                        help="mlp (--arch, --activation), lstm (images read row by row) or transformer (a small ViT "
+                             "on 16 patches): the networks of `weightinit compare --model` (default %(default)s)")
     parser.add_argument("--arch", default=None,
                         help="layer sizes such as 784-256-256-256-256-10, or lecture/deep (default: the data's "
-                             "features, four hidden layers of 256, its classes)")
-    parser.add_argument("--activation", default="tanh", help="hidden activation (default %(default)s)")
+                             "features, four hidden layers of 256, its classes); --model mlp only")
+    parser.add_argument("--activation", default=None, help="hidden activation (default tanh); --model mlp only")
     parser.add_argument("--inits", default="normal,default,xavier_uniform,he_normal",
                         help="comma-separated schemes (default %(default)s)")
     parser.add_argument("--batch", type=integer("batch", 2), default=256,
@@ -41,7 +48,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     inits = check_schemes(split_list(args.inits))
-    check_choice("activation", args.activation, ACTIVATIONS)
+    for option, value in (("--arch", args.arch), ("--activation", args.activation)):
+        if args.model != "mlp" and value is not None:
+            raise UserError(f"{option} {value} applies to --model mlp only; --model {args.model} builds its own "
+                            f"network (see `weightinit diagnose --help`); drop {option}")
+    activation = args.activation or "tanh"
+    check_choice("activation", activation, ACTIVATIONS)
     if args.arch is not None and args.arch not in NAMED_ARCHS:
         parse_arch(args.arch)
     check_out_folder(args.out, "--out")
@@ -49,10 +61,11 @@ def run(args: argparse.Namespace) -> int:
     arch = args.arch or "-".join(map(str, [dataset.n_features, *HIDDEN, dataset.n_classes]))
     parse_arch(arch, dataset.n_features, dataset.n_classes)
     describe(dataset)
-    result = diagnose_inits(dataset, arch=arch, activation=args.activation, inits=inits, batch=args.batch,
-                            seed=args.seed)
+    result = diagnose_inits(dataset, arch=arch, activation=activation, inits=inits, batch=args.batch,
+                            seed=args.seed, model=args.model)
     with run_folder(args.out, "diagnose", option="--out") as folder:
-        title = f"{dataset.name} {result.arch} {args.activation}, at initialization"
+        title = f"{dataset.name} {result.arch}" + (f" {activation}" if args.model == "mlp" else "") + \
+            ", at initialization"
         plot_std_by_layer(result.reports, folder / "std_by_layer.png", title)
         plot_histograms(result.reports, "post", folder / "activations.png", f"Activations per layer ({title})")
         plot_histograms(result.reports, "grad", folder / "gradients.png",
