@@ -178,7 +178,8 @@ def test_compare_diagnose_adds_the_epoch_0_picture(tmp_path, capsys):
                  "--out", str(out), "--no-progress"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert set(results["diagnostics"]) == {"normal", "he_normal"} and (out / "std_by_layer.png").is_file()
-    assert len(results["diagnostics"]["normal"]) == 3  # 64-256-256-10: three layers
+    assert len(results["diagnostics"]["normal"]["layers"]) == 3  # 64-256-256-10: three layers
+    assert results["diagnostics"]["normal"]["recurrent"] == [] == results["diagnostics"]["normal"]["attention"]
 
 
 def test_the_loss_at_initialization_is_read_against_chance(tmp_path, capsys):

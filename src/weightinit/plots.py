@@ -240,12 +240,14 @@ def plot_std_by_layer(reports: dict[str, Report], path: str | Path, title: str) 
     """Std of activations (left) and of back-propagated gradients (right) against depth, log
     scale, one line per init: vanishing and exploding signals at a glance. A std of exactly 0
     (a dead layer) cannot sit on a log axis: it is marked ▼ at the axis' foot."""
-    fig = Figure(figsize=(11, 4.4))
+    fig = Figure(figsize=(11, 4.8))
     ax_act, ax_grad = fig.subplots(1, 2)
     depth: list[int] = []
+    names: list[str] = []
     zeros = False
     for init, report in reports.items():
         depth = list(range(1, len(report.layers) + 1))
+        names = [_layer_label(s.name, s.kind) for s in report.layers]
         color = None
         for ax, values in ((ax_act, [s.post_std for s in report.layers]),
                            (ax_grad, [s.grad_std for s in report.layers])):
@@ -263,10 +265,15 @@ def plot_std_by_layer(reports: dict[str, Report], path: str | Path, title: str) 
     for ax in (ax_act, ax_grad):
         ax.grid(True, which="both", alpha=0.3)
         if depth:
-            ax.set_xticks(depth)
-        if not any(line.get_ydata().size and (line.get_ydata() > 0).any() for line in ax.get_lines()
-                   if line.get_transform() == ax.transData):
+            ax.set_xticks(depth, names, rotation=30 if max(map(len, names)) > 6 else 0, ha="right"
+                          if max(map(len, names)) > 6 else "center", fontsize=7)
+        shown = [v for line in ax.get_lines() if line.get_transform() == ax.transData
+                 for v in line.get_ydata() if _finite(v) and v > 0]
+        if not shown:
             ax.set_ylim(1e-3, 1)  # nothing positive to show: a sane empty log axis
+        elif max(shown) / min(shown) < 10:  # at least a decade: a narrow log axis makes a tiny spread look huge
+            middle = math.sqrt(max(shown) * min(shown))
+            ax.set_ylim(middle / math.sqrt(10), middle * math.sqrt(10))
     handles, labels = ax_grad.get_legend_handles_labels()
     if zeros:
         handles.append(Line2D([], [], color="gray", **_ZERO))
@@ -274,6 +281,12 @@ def plot_std_by_layer(reports: dict[str, Report], path: str | Path, title: str) 
     ax_grad.legend(handles, labels, fontsize=8)
     fig.suptitle(title)
     return _save(fig, path, dpi=110)
+
+
+def _layer_label(name: str, kind: str) -> str:
+    """A tick label that says which layer: its module name, and its type where the name is a
+    bare index (``nn.Sequential``'s "0", "2", ...)."""
+    return f"{name} ({kind})" if name.isdigit() else name
 
 
 _HISTOGRAM_OF = {"post": "activation value (layer output after its activation)",

@@ -98,7 +98,8 @@ def _markdown(results: CompareResult, figure: str | None) -> str:
     lines = [
         f"# Initialization compared on {results.dataset}",
         "",
-        f"Network {results.arch} with {results.activation}; {settings}.",
+        f"Network {results.arch}"
+        + (f" with {results.activation}" if results.config.get("model", "mlp") == "mlp" else "") + f"; {settings}.",
         f"Data: {results.source}. Versions: " + ", ".join(f"{k} {v}" for k, v in results.versions.items()) + ".",
         "",
         markdown_table(results.summary),

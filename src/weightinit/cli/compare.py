@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         if not distributed.is_main():
             return 0
         if reports:
-            results.diagnostics = {init: r.to_dicts() for init, r in reports.items()}
+            results.diagnostics = {init: r.to_dict() for init, r in reports.items()}
             plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results.arch}: epoch 0")
         write_compare_outputs(results, folder)
         network = f"{results.dataset} {results.arch}" + (f" {results.activation}" if args.model == "mlp" else "")

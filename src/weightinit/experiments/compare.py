@@ -133,7 +133,7 @@ class CompareResult:
     versions: dict
     summary: list[InitSummary]  # best accuracy first, inits with a diverged run last
     runs: list[CompareRun]
-    diagnostics: dict[str, list[dict]] | None = None  # init -> per-layer statistics at epoch 0
+    diagnostics: dict[str, dict] | None = None  # init -> diagnose's report at epoch 0 (Report.to_dict)
     n_classes: int | None = None  # the loss at initialization is read against ln(n_classes)
 
     def to_dict(self) -> dict:
