@@ -26,8 +26,8 @@ def test_he2015_trains_each_network_once_per_seed_and_judges_every_seed(syntheti
     assert "| **he depth 4** | mean ± std | final " in table and " ± " in table.splitlines()[-1]
     (finding,) = result.findings
     assert "at 4 layers over 2 seeds" in finding and "of 2 stalled" in finding and "of 2 converged" in finding
-    assert finding.rstrip(".").endswith(("holds in every seed", "does not hold in any seed",
-                                         "holds in some seeds only"))
+    assert any(verdict in finding for verdict in ("holds in every seed", "holds in part", "does not hold in any seed",
+                                                  "holds in some seeds only"))
 
 
 def test_glorot2010_states_its_findings_over_seeds_beside_the_papers_table(synthetic):
