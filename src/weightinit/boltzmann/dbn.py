@@ -164,6 +164,34 @@ class DBN(nn.Module):
         rbm.load_state_dict(read_weights(weights)["state_dict"])
         return True
 
+    @torch.no_grad()
+    def down(self, v: torch.Tensor) -> torch.Tensor:
+        """One deterministic down pass from the top RBM's visible layer to the data: each lower
+        RBM's p(v | h) (Gaussian visible units: E[v | h]) in turn, of shape (B, n_visible)."""
+        for rbm in reversed(list(self.rbms)[:-1]):
+            v = rbm.prob_v(v)
+        return v
+
+    @torch.no_grad()
+    def gibbs_chains(self, starts: torch.Tensor, steps: int, frames: int,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+        """Samples of the DBN as Hinton et al. 2006 draw them, to look at: a Gibbs chain in
+        the top RBM, from each row of ``starts`` (data, of shape (B, n_visible)) carried up by
+        p(h | v), then one down pass (:meth:`down`) to show each frame. Returns (B, frames,
+        n_visible): frame 0 is the start itself, frame f the down pass of the top RBM's
+        visible probabilities after f * ``steps`` Gibbs steps."""
+        check_int("steps", steps, 1)
+        check_int("frames", frames, 1)
+        top = self.rbms[-1]
+        v = self.transform(check_visible(starts, self.layer_sizes[0], self.visible, "starts").to(top.W.device),
+                           upto=len(self.rbms) - 1)
+        v = top.sample_v(top.sample_h(v, generator), generator)  # a state of the top RBM's visible units
+        shown = [starts.to(top.W.device)]
+        for _ in range(frames - 1):
+            v = top.gibbs(v, steps, generator)
+            shown.append(self.down(top.prob_v(top.sample_h(v, generator))))
+        return torch.stack(shown, 1)
+
     def to_mlp(
         self,
         n_classes: int,

@@ -32,7 +32,7 @@ from .cd import draw_bernoulli
 from .rbm import RBM, check_visible
 
 __all__ = ["log_partition_exact", "AISResult", "ais_log_partition", "beta_schedule", "average_log_likelihood",
-           "MAX_EXACT_HIDDEN"]
+           "base_visible_bias", "log_marginal", "annealed_gibbs", "MAX_EXACT_HIDDEN"]
 
 MAX_EXACT_HIDDEN = 20
 
@@ -92,6 +92,42 @@ class AISResult:
     n_steps: int
 
 
+def base_visible_bias(rbm: RBM, data: torch.Tensor | None) -> torch.Tensor:
+    """The visible bias of AIS's base-rate model A, fitted to ``data``: log(p/(1-p)) of its
+    mean clipped to [0.001, 0.999] (Bernoulli) or its mean (Gaussian); 0 without data."""
+    if data is None:
+        return torch.zeros_like(rbm.b_v)
+    mean = check_visible(data, rbm.n_visible, rbm.visible, "data").to(rbm.W.device).mean(0)
+    if rbm.visible == "bernoulli":
+        p = mean.clamp(1e-3, 1 - 1e-3)
+        return torch.log(p / (1 - p))
+    return mean
+
+
+def log_marginal(rbm: RBM, base: torch.Tensor, v: torch.Tensor, hidden_in: torch.Tensor, beta: float) -> torch.Tensor:
+    """:math:`\\log p^*_\\beta(v)` up to a constant, of shape (M,), float64: the visible part
+    of the path from the base-rate model (β = 0) to ``rbm`` (β = 1) plus
+    :math:`\\sum_j \\mathrm{softplus}(\\beta (W_j v + c_j))`, with ``hidden_in`` = W v + c."""
+    if rbm.visible == "bernoulli":
+        visible = (1 - beta) * (v @ base) + beta * (v @ rbm.b_v)
+    else:
+        visible = -(1 - beta) * 0.5 * ((v - base) ** 2).sum(1) - beta * 0.5 * ((v - rbm.b_v) ** 2).sum(1)
+    return visible.double() + F.softplus(beta * hidden_in.double()).sum(1)
+
+
+def annealed_gibbs(rbm: RBM, base: torch.Tensor, v: torch.Tensor, hidden_in: torch.Tensor, beta: float,
+                   generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Gibbs step v -> h -> v' that leaves :math:`p^*_\\beta` invariant (and is reversible
+    with respect to it); returns v' and its hidden input W v' + c."""
+    h = draw_bernoulli(torch.sigmoid(beta * hidden_in), generator)
+    visible_in = (1 - beta) * base + beta * torch.addmm(rbm.b_v, h, rbm.W)
+    if rbm.visible == "bernoulli":
+        v = draw_bernoulli(torch.sigmoid(visible_in), generator)
+    else:
+        v = visible_in + torch.randn(v.shape, generator=generator, device=v.device)
+    return v, torch.addmm(rbm.b_h, v, rbm.W.T)
+
+
 @torch.no_grad()
 def ais_log_partition(
     rbm: RBM,
@@ -106,19 +142,16 @@ def ais_log_partition(
     The base-rate model's visible bias is fitted to ``data`` (log(p/(1-p)) of its clipped
     mean for Bernoulli units, its mean for Gaussian ones); without data it is 0. A base
     close to the data makes the estimate far less variable.
+
+    By Jensen's inequality :math:`E[\\log \\hat Z] \\le \\log Z`: AIS tends to underestimate
+    log Z, and so to overestimate the log-likelihood; :func:`weightinit.boltzmann.conservative.
+    raise_log_likelihood` errs the other way.
     """
     check_positive_int("n_chains", n_chains)
     betas = beta_schedule(n_steps)
     device = rbm.W.device
-    W, b, c = rbm.W, rbm.b_v, rbm.b_h
     bernoulli = rbm.visible == "bernoulli"
-    if data is None:
-        base = torch.zeros_like(b)
-    elif bernoulli:
-        p = check_visible(data, rbm.n_visible, rbm.visible, "data").to(device).mean(0).clamp(1e-3, 1 - 1e-3)
-        base = torch.log(p / (1 - p))
-    else:
-        base = check_visible(data, rbm.n_visible, rbm.visible, "data").to(device).mean(0)
+    base = base_visible_bias(rbm, data)
     H, D = rbm.n_hidden, rbm.n_visible
 
     if bernoulli:
@@ -128,29 +161,15 @@ def ais_log_partition(
         log_z_base = 0.5 * D * math.log(2 * math.pi) + H * math.log(2.0)
         v = base + torch.randn(n_chains, D, generator=generator, device=device)
 
-    def visible_term(v: torch.Tensor, beta: float) -> torch.Tensor:
-        """The β-dependent visible part of log p*_β(v), float64."""
-        if bernoulli:
-            return ((1 - beta) * (v @ base) + beta * (v @ b)).double()
-        return (-(1 - beta) * 0.5 * ((v - base) ** 2).sum(1) - beta * 0.5 * ((v - b) ** 2).sum(1)).double()
-
     log_w = torch.zeros(n_chains, dtype=torch.float64, device=device)
-    hidden_in = torch.addmm(c, v, W.T)  # (M, H)
+    hidden_in = torch.addmm(rbm.b_h, v, rbm.W.T)  # (M, H)
     for k in range(1, len(betas)):
         beta_prev, beta = float(betas[k - 1]), float(betas[k])
         # weight: log p*_k(v_k) - log p*_{k-1}(v_k), with v_k drawn by T_{k-1}
-        log_w += visible_term(v, beta) - visible_term(v, beta_prev)
-        log_w += (F.softplus(beta * hidden_in.double()) - F.softplus(beta_prev * hidden_in.double())).sum(1)
+        log_w += log_marginal(rbm, base, v, hidden_in, beta) - log_marginal(rbm, base, v, hidden_in, beta_prev)
         if k == len(betas) - 1:
             break
-        # T_k: h ~ p_β(h | v), then v ~ p_β(v | h); leaves p*_β invariant
-        h = draw_bernoulli(torch.sigmoid(beta * hidden_in), generator)
-        visible_in = (1 - beta) * base + beta * torch.addmm(b, h, W)
-        if bernoulli:
-            v = draw_bernoulli(torch.sigmoid(visible_in), generator)
-        else:
-            v = visible_in + torch.randn(v.shape, generator=generator, device=device)
-        hidden_in = torch.addmm(c, v, W.T)
+        v, hidden_in = annealed_gibbs(rbm, base, v, hidden_in, beta, generator)  # T_k
 
     log_mean_w = (torch.logsumexp(log_w, 0) - math.log(n_chains)).item()
     w = torch.exp(log_w - log_w.max())

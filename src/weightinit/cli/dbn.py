@@ -15,6 +15,7 @@ from ..data.datasets import Dataset, load_dataset
 from ..data.transforms import split_validation
 from ..errors import UserError
 from ..experiments.dbn import DBNResult, dbn_experiment
+from ..experiments.rbm import CHAIN_FRAMES, CHAIN_STEPS
 from ..models import parse_arch
 from ..plots import plot_curves, plot_tiles
 from ..report import to_json
@@ -169,6 +170,24 @@ def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int] | None, 
         plot_tiles(dbn.rbms[0].W[:100].cpu(), dataset.image_shape, folder / "filters.png",
                    f"First-layer RBM filters (first {min(100, layers[1])} hidden units;\n"
                    "each tile scaled to its own range, white = largest weight)")
+        if dbn.visible == "bernoulli":
+            write_chains(dbn, dataset, folder / "chains.png", args.seed)
     emit(result, table, args.json)
     say(f"wall time: {result.wall_time()}; wrote {folder}/")
     return 0
+
+
+def write_chains(dbn: DBN, dataset: Dataset, path: Path, seed: int, n_chains: int = 10) -> None:
+    """chains.png: Gibbs chains in the DBN's top RBM, each frame shown by one down pass
+    (:meth:`~weightinit.boltzmann.dbn.DBN.gibbs_chains`); half start from test images, half
+    from uniform random binary images."""
+    device = dbn.rbms[0].W.device
+    generator = torch.Generator(device=device).manual_seed(seed + 3)
+    from_data = (n_chains + 1) // 2
+    noise = (torch.rand((n_chains - from_data, dataset.n_features), generator=generator, device=device) < 0.5).float()
+    starts = torch.cat([dataset.test.x[:from_data].to(device), noise])
+    chains = dbn.gibbs_chains(starts, CHAIN_STEPS, CHAIN_FRAMES, generator)
+    plot_tiles(chains.reshape(n_chains * CHAIN_FRAMES, -1).cpu(), dataset.image_shape, path,
+               f"{n_chains} Gibbs chains in the top RBM, one per row, each frame shown by one down pass;\n"
+               f"rows 1-{from_data} start from test images, the rest from random images; column 1 the start,\n"
+               f"then every {CHAIN_STEPS} Gibbs steps (probabilities, black 0, white 1)", per_tile=False)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 
 from ..boltzmann.rbm import VISIBLE_TYPES
-from ..boltzmann.trainer import RBMConfig
+from ..boltzmann.recipes import RECIPES, recipe_config
 from ..checks import check_choice
 from ..data.datasets import load_dataset
-from ..experiments.rbm import SAMPLE_STEPS, rbm_experiment
+from ..errors import UserError
+from ..experiments.rbm import CHAIN_STEPS, SAMPLE_STEPS, rbm_experiment
 from ..plots import plot_tiles
 from ..report import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json
 from ..runs import distributed
@@ -30,30 +32,54 @@ from .common import (
 )
 from .run_folder import check_out_before_work, open_run
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "DEFAULT_RECIPE"]
+
+DEFAULT_RECIPE = "pcd"  # the recipe whose samples look like digits after the default 10 epochs
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "rbm", help="train a restricted Boltzmann machine and measure it (AIS log-likelihood)",
-        description="Train an RBM by CD-k or PCD-k; print a per-epoch table, then the test reconstruction error, "
-        "pseudo-likelihood and AIS log-likelihood; write rbm.pt, results.json, filters.png and samples.png.")
+        description=textwrap.fill(
+            "Train an RBM by CD-k or PCD-k from a named recipe (--recipe); print a per-epoch table, then the test "
+            "reconstruction error, pseudo-likelihood, AIS log-likelihood with its error bar and RAISE's conservative "
+            "estimate; write rbm.pt, results.json, filters.png, samples.png and chains.png. Options typed beside "
+            "--recipe override its settings.", 79),
+        epilog=recipes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_options(parser)
+    parser.add_argument("--recipe", default=DEFAULT_RECIPE,
+                        help=f"named settings, one of {list(RECIPES)} (default %(default)s; listed below)")
     parser.add_argument("--hidden", type=integer("hidden", 1, MAX_UNITS), default=500,
                         help="hidden units (default %(default)s)")
     parser.add_argument("--visible", default="bernoulli", help="bernoulli (data in [0, 1]) or gaussian (standardized)")
-    parser.add_argument("--epochs", type=integer("epochs", 1), default=10, help="default %(default)s")
-    parser.add_argument("--k", type=integer("k", 1), default=1, help="Gibbs steps per update (default %(default)s)")
-    parser.add_argument("--pcd", action="store_true", help="persistent contrastive divergence")
+    parser.add_argument("--binarize", action=argparse.BooleanOptionalAction, default=None,
+                        help="binarize train and test images stochastically, as published likelihoods do "
+                        "(default: the recipe's; never for gaussian)")
+    parser.add_argument("--epochs", type=integer("epochs", 1), default=None, help="default: the recipe's")
+    parser.add_argument("--k", type=integer("k", 1), default=None,
+                        help="Gibbs steps per update (default: the recipe's)")
+    parser.add_argument("--k-final", type=integer("k_final", 1), default=None,
+                        help="grow k linearly from --k to this over the epochs (CD-25: --k 1 --k-final 25)")
+    parser.add_argument("--pcd", action=argparse.BooleanOptionalAction, default=None,
+                        help="persistent contrastive divergence (default: the recipe's)")
     parser.add_argument("--lr", type=number("lr", 0, strictly=True), default=None,
-                        help="learning rate (default 0.1; 0.01 for gaussian)")
+                        help="learning rate (default: the recipe's; 0.01 for gaussian)")
+    parser.add_argument("--lr-schedule", default=None,
+                        help="constant, or linear: decay to 0 over the run (Tieleman 2008) (default: the recipe's)")
     parser.add_argument("--batch-size", type=integer("batch_size", 1), default=100, help="default %(default)s")
-    parser.add_argument("--momentum", type=number("momentum", 0, below=1), default=0.5,
-                        help="for the first 5 epochs (default %(default)s)")
-    parser.add_argument("--final-momentum", type=number("final_momentum", 0, below=1), default=0.9,
-                        help="afterwards (default %(default)s)")
-    parser.add_argument("--weight-decay", type=number("weight_decay", 0), default=0.0,
-                        help="L2 on the weights (default %(default)s)")
+    parser.add_argument("--momentum", type=number("momentum", 0, below=1), default=None,
+                        help="for the first 5 epochs (default: the recipe's)")
+    parser.add_argument("--final-momentum", type=number("final_momentum", 0, below=1), default=None,
+                        help="afterwards (default: the recipe's)")
+    parser.add_argument("--weight-decay", type=number("weight_decay", 0), default=None,
+                        help="L2 on the weights (Hinton's guide, sec. 10; default: the recipe's)")
+    parser.add_argument("--average", type=number("average", 0, below=1), default=None,
+                        help="decay of the parameters' moving average that is evaluated, e.g. 0.999; 0 off "
+                        "(default: the recipe's)")
+    parser.add_argument("--sparsity-cost", type=number("sparsity_cost", 0), default=None,
+                        help="sparsity penalty (Hinton's guide, sec. 11); 0 off (default: the recipe's)")
+    parser.add_argument("--sparsity-target", type=number("sparsity_target", 0, strictly=True, below=1), default=None,
+                        help="target mean activation of each hidden unit (default 0.05)")
     parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--precision", default="float32", help="float32 or bf16 (bfloat16 matmul inputs)")
@@ -64,29 +90,55 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="AIS runs (default %(default)s)")
     parser.add_argument("--ais-steps", type=integer("ais_steps", 1), default=14_500,
                         help="AIS temperatures (default %(default)s)")
+    parser.add_argument("--raise-images", type=integer("raise_images", 0, MAX_UNITS), default=100,
+                        help="test images for RAISE's conservative estimate, one reverse chain each; 0 skips it "
+                        "(default %(default)s)")
+    parser.add_argument("--raise-steps", type=integer("raise_steps", 1), default=None,
+                        help="RAISE temperatures (default: --ais-steps)")
     parser.add_argument("--sample-steps", type=integer("sample_steps", 1), default=SAMPLE_STEPS,
                         help="Gibbs steps from test images to the samples of samples.png (default %(default)s)")
+    parser.add_argument("--chain-steps", type=integer("chain_steps", 1), default=CHAIN_STEPS,
+                        help="Gibbs steps between the frames of chains.png (default %(default)s)")
     add_output_options(parser, "rbm", resumable=True)
     parser.set_defaults(run=run)
 
 
+def recipes_help() -> str:
+    """The recipes, each with its settings and the published figure it is set beside."""
+    lines = ["recipes:"]
+    for name, recipe in RECIPES.items():
+        lines.append(textwrap.fill(recipe.description, 79, initial_indent=f"  {name:7s}", subsequent_indent=" " * 9))
+        for label, text in (("published", recipe.published), ("measured", recipe.measured)):
+            if text:
+                lines.append(textwrap.fill(f"{label}: {text}", 79, initial_indent=" " * 9, subsequent_indent=" " * 9))
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
-    lr = args.lr if args.lr is not None else (0.1 if args.visible == "bernoulli" else 0.01)
-    config = RBMConfig(epochs=args.epochs, batch_size=args.batch_size, lr=lr, k=args.k, persistent=args.pcd,
-                       momentum=args.momentum, final_momentum=args.final_momentum, weight_decay=args.weight_decay,
-                       seed=args.seed, device=args.device, precision=args.precision,
-                       sample_visible=not args.mean_field, compile=args.compile)
     check_choice("visible", args.visible, VISIBLE_TYPES)
+    gaussian = args.visible == "gaussian"
+    lr = args.lr if args.lr is not None else (0.01 if gaussian else None)  # None: the recipe's
+    config, binarize = recipe_config(
+        args.recipe, epochs=args.epochs, batch_size=args.batch_size, lr=lr,
+        k=args.k, k_final=args.k_final, persistent=args.pcd, lr_schedule=args.lr_schedule, momentum=args.momentum,
+        final_momentum=args.final_momentum, weight_decay=args.weight_decay, average=args.average,
+        sparsity_cost=args.sparsity_cost, sparsity_target=args.sparsity_target, seed=args.seed, device=args.device,
+        precision=args.precision, sample_visible=not args.mean_field, compile=args.compile)
+    binarize = (binarize and not gaussian) if args.binarize is None else args.binarize
+    if binarize and gaussian:
+        raise UserError("binarize=True is for Bernoulli visible units; visible='gaussian' takes standardized data")
     check_device(args.device)
     check_out_before_work(args)
     dataset = load_dataset(args.dataset, args.data_dir)
-    describe(dataset)
+    describe(dataset, " (binarized)" if binarize else "")
     table = sys.stderr if args.json else sys.stdout
     print(RBM_HEADER, file=table, flush=True)
     with open_run(args, "rbm") as folder:
-        rbm, results, samples = rbm_experiment(
+        rbm, results, samples, chains = rbm_experiment(
             dataset, hidden=args.hidden, visible=args.visible, config=config, ais_chains=args.ais_chains,
-            ais_steps=args.ais_steps, sample_steps=args.sample_steps, progress=not args.no_progress,
+            ais_steps=args.ais_steps, sample_steps=args.sample_steps, binarize=binarize,
+            raise_images=args.raise_images, raise_steps=args.raise_steps, chain_steps=args.chain_steps,
+            progress=not args.no_progress,
             on_epoch=lambda record: print(rbm_epoch_row(record), file=table, flush=True),
             checkpoint=Checkpoint(folder / "checkpoint"),
         )
@@ -98,11 +150,30 @@ def run(args: argparse.Namespace) -> int:
         plot_tiles(rbm.W[:100].cpu(), shape, folder / "filters.png",
                    f"RBM filters (first {min(100, args.hidden)} hidden units;\n"
                    "each tile scaled to its own range, white = largest weight)")
-        gaussian = args.visible == "gaussian"
         scale = "means, each tile scaled to its range" if gaussian else "probabilities, black 0, white 1"
         plot_tiles(samples, shape, folder / "samples.png",
                    f"{len(samples)} samples from the RBM, each after {results.sample_steps} Gibbs steps\n"
                    f"from a test image (visible {scale})", per_tile=gaussian)
-    emit(results, rbm_summary(results), args.json)
-    say(f"wrote {folder}/: rbm.pt, results.json, filters.png, samples.png")
+        n_chains, frames = chains.shape[:2]
+        from_data = (n_chains + 1) // 2
+        plot_tiles(chains.reshape(n_chains * frames, -1), shape, folder / "chains.png",
+                   f"{n_chains} Gibbs chains, one per row: rows 1-{from_data} start from test images, the rest from "
+                   f"random states;\ncolumn 1 the start, then every {results.chain_steps} Gibbs steps the visible "
+                   f"{scale}", per_tile=gaussian)
+    emit(results, rbm_summary(results) + conservative_summary(results), args.json)
+    say(f"wrote {folder}/: rbm.pt, results.json, filters.png, samples.png, chains.png")
     return 0
+
+
+def conservative_summary(results) -> str:
+    """The lines ``rbm_summary`` does not print yet: the AIS error bar on the log-likelihood
+    and RAISE's conservative estimate beside AIS's on the same images."""
+    test = results.test
+    lines = ["", f"  its range (AIS 3 s.e.)   {test.log_likelihood_low:.2f} .. {test.log_likelihood_high:.2f} nats"
+             + ("; test images binarized" if test.binarized else "")]
+    if test.conservative is not None:
+        c = test.conservative
+        lines.append(f"RAISE (conservative)       {c['log_likelihood']:.2f} ± {c['std_err']:.2f} nats per image on "
+                     f"the first {c['n_images']} test images ({c['n_steps']} steps); AIS on them: "
+                     f"{c['ais_same_images']:.2f} (AIS - RAISE = {c['gap']:.2f} ± {c['gap_std_err']:.2f})")
+    return "\n".join(lines)
