@@ -148,8 +148,9 @@ def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, titl
         raise ValueError("plot_dynamics needs recorded dynamics; got runs with no records")
     fig = Figure(figsize=(13, 2.3 * len(layers) + 1.2))
     axes = fig.subplots(len(layers), len(_DYNAMICS_PANELS), squeeze=False, sharex=True)
-    for label in dict.fromkeys(name for name, _ in runs):
-        color = None
+    handles: dict[str, Line2D] = {}
+    for i, label in enumerate(dict.fromkeys(name for name, _ in runs)):
+        color = f"C{i % 10}"  # one colour per label in every panel
         for row, layer in enumerate(layers):
             for col, (key, _, _, log) in enumerate(_DYNAMICS_PANELS):
                 by_step: dict[int, list[float]] = {}
@@ -163,8 +164,8 @@ def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, titl
                     continue
                 steps = sorted(by_step)
                 (line,) = axes[row][col].plot(steps, [statistics.fmean(by_step[t]) for t in steps], color=color,
-                                              linewidth=1.2, label=label if row == col == 0 else None)
-                color = line.get_color()
+                                              linewidth=1.2)
+                handles.setdefault(label, line)  # its legend entry, from whichever panel drew it first
     for row, layer in enumerate(layers):
         for col, (key, column, ylabel, log) in enumerate(_DYNAMICS_PANELS):
             ax = axes[row][col]
@@ -184,12 +185,12 @@ def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, titl
             ax.set_ylabel(ylabel, fontsize=7)
             if row == len(layers) - 1:
                 ax.set_xlabel("optimizer step")
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    labels = list(handles)
     fig.suptitle(title)
     columns = min(4, len(labels)) or 1
     rows = -(-len(labels) // columns)
     height = fig.get_figheight()
-    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=columns, frameon=False)
+    fig.legend(list(handles.values()), labels, fontsize=8, loc="lower center", ncol=columns, frameon=False)
     return _save(fig, path, dpi=100, bottom=(0.22 * rows + 0.15) / height)
 
 

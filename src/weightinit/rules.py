@@ -12,7 +12,8 @@ Embedding, EmbeddingBag      weight: N(0, 1/d) (U(±√(3/d)) under the uniform 
                              N(0, 1) under ``normal`` and ``default``; the padding row 0
 RNN, LSTM, GRU (every        input weights, per gate block (hidden × input): f(input, hidden, the
 layer, both directions,      gate's gain: 1 for the sigmoid gates, tanh's for the candidate, the
-proj_size) and the cells     RNN's own nonlinearity's); recurrent weights, per gate block:
+proj_size) and the cells     RNN's own nonlinearity's; all 1 under xavier_* with "auto");
+                             recurrent weights, per gate block:
                              orthogonal (``recurrent="orthogonal"``, the default) or f(hidden,
                              hidden, gain) (``recurrent="scheme"``); projection ``weight_hr``:
                              f(hidden, proj, 1); biases: the bias rule, and an LSTM's forget gate

@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import torch
 
@@ -425,7 +425,8 @@ def train_rbm(
     measure = torch.Generator(device=device).manual_seed(config.seed + 1)  # PL's random units, not the training stream
     history = RBMHistory()
     if resume is not None:
-        differing = differing_keys(resume.get("config"), asdict(config)) if resume.get("kind") == "rbm" else ["kind"]
+        differing = (differing_keys(_settings(resume.get("config")), _settings(asdict(config)))
+                     if resume.get("kind") == "rbm" else ["kind"])
         if differing:
             raise UserError(f"resume holds another RBM run ({', '.join(differing)} differ)")
         rbm.load_state_dict(resume["rbm"])
@@ -459,3 +460,12 @@ def train_rbm(
                     raise Interrupted(f"RBM training stopped after epoch {epoch} of {config.epochs}")
     trainer.use_average()  # config.average: the trained RBM holds the averaged parameters
     return history
+
+
+def _settings(config: dict | None) -> dict | None:
+    """What must agree for a checkpoint to resume: the config less ``device`` (where it runs does
+    not change the run), with a field an older checkpoint lacks read as its default (off)."""
+    if not isinstance(config, dict):
+        return config
+    defaults = {f.name: f.default for f in fields(RBMConfig) if f.default is not MISSING}
+    return {k: v for k, v in {**defaults, **config}.items() if k != "device"}

@@ -163,7 +163,7 @@ class UpDownDBN(nn.Module):
         self.rec_b = nn.ParameterList(copy(r.b_h) for r in rbms)
         self.gen_W = nn.ParameterList(copy(r.W) for r in rbms)
         self.gen_b = nn.ParameterList(copy(r.b_v) for r in rbms)
-        self.top = RBM(top.n_visible, top.n_hidden)
+        self.top = RBM(top.n_visible, top.n_hidden, top.visible).to(top.W.device)  # where the layers live
         self.top.load_state_dict(top.state_dict())
 
     @torch.no_grad()

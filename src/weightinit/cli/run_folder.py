@@ -80,7 +80,7 @@ def kind_of(settings: dict) -> str:
 
 
 def _command_line(kind: str) -> str:
-    return f"weightinit {'reproduce ' if kind in ('hinton2006', 'glorot2010', 'he2015') else ''}{kind}"
+    return f"weightinit {'reproduce ' if kind in ('lecture', 'hinton2006', 'glorot2010', 'he2015') else ''}{kind}"
 
 
 def _flag(key: str) -> str:

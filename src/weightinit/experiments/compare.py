@@ -37,6 +37,7 @@ from ..models import MODELS, build_model, describe_model, parse_arch
 from ..plan import init_model
 from ..runs import distributed
 from ..runs.checkpoint import Checkpoint
+from ..runs.devices import resolve_device
 from ..runs.files import weights_record
 from ..schemes import SCHEMES, check_schemes
 from ..train import TrainConfig, evaluate, fit
@@ -156,7 +157,10 @@ class _Start:
 
 
 def _initial_loss(model: nn.Module, dataset: Dataset) -> float:
-    return evaluate(model, Split(dataset.train.x[:INIT_LOSS_ROWS], dataset.train.y[:INIT_LOSS_ROWS]))[0]
+    """On the CPU, before the model goes anywhere; every process of a data-parallel run computes
+    the same value alone (no collective on CPU tensors)."""
+    with distributed.independent():
+        return evaluate(model, Split(dataset.train.x[:INIT_LOSS_ROWS], dataset.train.y[:INIT_LOSS_ROWS]))[0]
 
 
 def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int,
@@ -171,7 +175,8 @@ def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(seed)
     if SCHEMES[init].needs_data:  # dbn pre-trains with the sweep's settings, lsuv with its own
-        settings = RBMConfig(epochs=config.pretrain_epochs, device=config.train.device) if init == "dbn" else None
+        settings = (RBMConfig(epochs=config.pretrain_epochs, device=resolve_device(config.train.device).type)
+                    if init == "dbn" else None)  # pre-trained where the run trains (the model is still on the CPU)
         init_model(model, init, generator=generator, data=dataset.train.x, config=settings)
     else:  # the gains of what really follows each layer, traced on two training images
         init_model(model, init, nonlinearity=config.nonlinearity, generator=generator,
@@ -221,7 +226,7 @@ def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: 
     if dynamics is not None:
         dynamics.remove()
     run = _result(init, seed, history, start, dynamics)
-    if on_run is not None:
+    if on_run is not None and distributed.rank() == 0:  # data parallel (fewer runs than ranks): one reports
         on_run(run, dynamics)
     if checkpoint is not None and distributed.rank() == 0:  # data parallel (fewer runs than ranks): one writes
         checkpoint.finish({"run": asdict(run)}, _weights(model, dataset, sizes, config))

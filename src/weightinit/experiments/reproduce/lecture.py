@@ -36,7 +36,6 @@ import statistics
 from dataclasses import asdict, dataclass, field
 
 import torch
-from scipy.stats import t as student_t
 from torch import nn
 
 from ...data.datasets import Dataset, Split
@@ -88,6 +87,8 @@ class LectureRow:
     def within_prediction_interval(self) -> bool | None:
         """Whether the published figure (one run) lies in the 95% prediction interval of one more
         of our runs: mean ± t(0.975, n-1)·s·√(1 + 1/n) over our n seeds (course's evaluation)."""
+        from scipy.stats import t as student_t  # scipy comes with scikit-learn; needed here only
+
         n = len(self.course_accuracy)
         if self.published is None or n < 2:
             return None
