@@ -86,6 +86,53 @@ class DBNBase(BaseEstimator):
     Y_NUMERIC = True  # y must be numbers (a regressor); a classifier takes any labels
     PRETRAIN_BATCH = 100  # the RBMs' minibatch (Hinton's guide sec. 4: 10-100)
 
+    # the classifier and the regressor take the same parameters with the same defaults (as
+    # MLPClassifier and MLPRegressor do); scikit-learn reads them from this signature
+    def __init__(
+        self,
+        hidden_layer_sizes=(256, 256),
+        *,
+        pretrain_epochs="auto",
+        pretrain_learning_rate=0.1,
+        k=1,
+        max_iter=200,
+        solver="adam",
+        learning_rate_init=3e-3,
+        momentum=0.9,
+        alpha=1e-4,
+        dropout=0.0,
+        batch_size="auto",
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        verbose=0,
+        random_state=None,
+        device="cpu",
+        precision="float32",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_learning_rate = pretrain_learning_rate
+        self.k = k
+        self.max_iter = max_iter
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.momentum = momentum
+        self.alpha = alpha
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.random_state = random_state
+        self.device = device
+        self.precision = precision
+
     # ------------------------------------------------------------ subclass hooks
     def _targets(self, y, *, fit: bool, classes=None) -> torch.Tensor:
         raise NotImplementedError
