@@ -136,3 +136,26 @@ def test_tiles_samples_say_their_gibbs_steps_and_fit_their_title(tmp_path, drawn
     width = fig.get_size_inches()[0] * fig.dpi
     assert box.x0 >= 0 and box.x1 <= width, "the title is cut off"
     assert "1000 Gibbs steps" in fig.axes[0].get_title()
+
+
+def test_dynamics_keep_one_colour_per_init_a_legend_for_each_and_the_healthy_line(tmp_path, drawn):
+    """dynamics.png: a row per layer, a column per measure; an init that only one panel can
+    show (its activation std is 0 on a log axis) is still in the legend, in the same colour
+    everywhere; the update panels carry the -3 reference; the logits' panel says why it is empty."""
+    def records(std):
+        return [{"step": t, "epoch": 1, "layer": layer, "activation_mean": 0.1, "activation_std": std,
+                 "saturated": None, "dead": 0.1 if layer == "0" else None, "grad_std": 1e-3,
+                 "update_ratio_log10": -3.2 + 0.01 * t} for t in (0, 10, 20) for layer in ("0", "2")]
+
+    path = plots.plot_dynamics([("he_normal", records(0.5)), ("zeros", records(0.0))], tmp_path / "d.png",
+                               "dynamics")
+    _not_blank(path)
+    (fig,) = drawn
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["he_normal", "zeros"]
+    axes = fig.axes
+    assert len(axes) == 2 * 4
+    colours = {line.get_color() for ax in axes for line in ax.get_lines() if len(line.get_xdata()) == 3}
+    assert colours == {"C0", "C1"}
+    assert len(axes[0].get_lines()) == 1  # zeros' std of 0 has no place on the log axis
+    assert all(any(line.get_linestyle() == "--" for line in ax.get_lines()) for ax in (axes[3], axes[7]))
+    assert "no activation follows this layer" in axes[5].texts[0].get_text()

@@ -135,6 +135,14 @@ _DYNAMICS_PANELS = (  # key, column title, y label, log scale
 )
 
 
+def _dynamics_value(record: dict, key: str) -> float | None:
+    """A record's value for one panel: "inactive" is the dead share (ReLU family) or else the
+    saturated share (tanh, sigmoid, softsign); None where the layer has neither."""
+    if key == "inactive":
+        return record["dead"] if record.get("dead") is not None else record.get("saturated")
+    return record.get(key)
+
+
 def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title: str) -> Path:
     """Per layer (rows) and measure (columns), how each run's layers evolve while training:
     activation std, saturated or dead share, weight-gradient std and the update-to-weight ratio
@@ -148,18 +156,20 @@ def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, titl
         raise ValueError("plot_dynamics needs recorded dynamics; got runs with no records")
     fig = Figure(figsize=(13, 2.3 * len(layers) + 1.2))
     axes = fig.subplots(len(layers), len(_DYNAMICS_PANELS), squeeze=False, sharex=True)
+    # one pass over the records: (label, layer, measure) -> step -> values over the label's runs
+    values: dict[tuple[str, str, str], dict[int, list[float]]] = {}
+    for name, records in runs:
+        for r in records:
+            for key, _, _, log in _DYNAMICS_PANELS:
+                value = _dynamics_value(r, key)
+                if _finite(value) and (not log or value > 0):
+                    values.setdefault((name, r["layer"], key), {}).setdefault(r["step"], []).append(value)
     handles: dict[str, Line2D] = {}
     for i, label in enumerate(dict.fromkeys(name for name, _ in runs)):
         color = f"C{i % 10}"  # one colour per label in every panel
         for row, layer in enumerate(layers):
-            for col, (key, _, _, log) in enumerate(_DYNAMICS_PANELS):
-                by_step: dict[int, list[float]] = {}
-                for name, records in runs:
-                    for r in records if name == label else ():
-                        value = r["dead"] if key == "inactive" and r.get("dead") is not None else r.get(
-                            "saturated" if key == "inactive" else key)
-                        if r["layer"] == layer and _finite(value) and (not log or value > 0):
-                            by_step.setdefault(r["step"], []).append(value)
+            for col, (key, _, _, _) in enumerate(_DYNAMICS_PANELS):
+                by_step = values.get((label, layer, key))
                 if not by_step:
                     continue
                 steps = sorted(by_step)
