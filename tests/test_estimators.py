@@ -120,7 +120,7 @@ def test_float32_input_is_used_without_a_copy_and_left_unmodified(digits01, monk
     x = np.ascontiguousarray(digits01[:300], dtype=np.float32)
     seen = []
     real = rbm_base.as_tensor
-    monkeypatch.setattr(rbm_base, "as_tensor", lambda X, device: seen.append(real(X, device)) or seen[-1])
+    monkeypatch.setattr(rbm_base, "as_tensor", lambda X, *args: seen.append(real(X, *args)) or seen[-1])
     before = x.copy()
     BernoulliRBM(n_components=8, n_iter=2, batch_size=20, random_state=0).fit(x)
     assert np.shares_memory(seen[0].numpy(), x)  # one conversion: none at all

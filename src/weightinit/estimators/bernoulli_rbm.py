@@ -139,7 +139,7 @@ class BernoulliRBM(RBMEstimator):
 
     def _visible_units(self, x: torch.Tensor, summary: Summary, *, fit: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """x itself (probabilities), clipped to [0, 1] with a warning where it leaves it."""
-        mean = summary.mean.float()
+        mean = summary.mean.to(x.dtype)
         if summary.minimum < 0 or summary.maximum > 1:
             warnings.warn(f"X holds values outside [0, 1] (min {summary.minimum:g}, max {summary.maximum:g}); "
                           "a Bernoulli RBM reads them as probabilities, so they were clipped to [0, 1]",
@@ -165,8 +165,8 @@ class BernoulliRBM(RBMEstimator):
         -------
         pseudo_likelihood : ndarray of shape (n_samples,)
         """
-        rbm = self._fitted_rbm()
-        _, x, _ = self._read(X, reset=False)
+        rbm = self._scoring_rbm()
+        _, x, _ = self._read(X, reset=False, dtype=torch.float64)
         return rbm.pseudo_likelihood(x, exact=True).cpu().double().numpy()
 
     def _report(self, iteration: int, x: torch.Tensor, seconds: float) -> None:

@@ -13,6 +13,7 @@ with the weights of its best validation epoch.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
@@ -150,12 +151,12 @@ class DBNBase(BaseEstimator):
         return None
 
     # ------------------------------------------------------------ inputs
-    def _inputs(self, X, *, fit: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _inputs(self, X, *, fit: bool, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor | None]:
         """X as the first RBM's visible units on the device: probabilities when the training
         set lies in [0, 1] (Bernoulli units), else standardized by the training set's mean and
         std (Gaussian units); one conversion and one pass. Returns the units and, when
         ``fit``, their column means."""
-        x = as_tensor(X, resolve_device(self.device))
+        x = as_tensor(X, resolve_device(self.device), dtype)
         summary = summarize(x, squares=fit)
         check_finite(X, summary)
         if fit:
@@ -163,10 +164,10 @@ class DBNBase(BaseEstimator):
             self.mean_, self.scale_ = summary.mean.cpu().numpy(), summary.scale
         if self.visible_ == "bernoulli":
             return x.clamp(0, 1) if summary.minimum < 0 or summary.maximum > 1 else x, (
-                summary.mean.float() if fit else None)
-        mean, scale = (torch.as_tensor(a, dtype=torch.float32, device=x.device) for a in (self.mean_, self.scale_))
+                summary.mean.to(dtype) if fit else None)
+        mean, scale = (torch.as_tensor(a, dtype=dtype, device=x.device) for a in (self.mean_, self.scale_))
         v = (x - mean) / scale
-        return v, ((summary.mean.float() - mean) / scale if fit else None)
+        return v, ((summary.mean.to(dtype) - mean) / scale if fit else None)
 
     def _batch_size(self, n: int) -> int:
         return min(AUTO_BATCH, n) if self.batch_size == "auto" else max(1, min(int(self.batch_size), n))
@@ -322,13 +323,19 @@ class DBNBase(BaseEstimator):
 
     # ------------------------------------------------------------ output
     def _forward(self, X) -> torch.Tensor:
-        """The network's output for X (logits, or standardized predictions), on the CPU."""
+        """The network's output for X (logits, or standardized predictions), float64 on the CPU.
+
+        Computed by a float64 copy of the network: in float32 a sample's output depended on the
+        other samples of X (a matrix product sums in another order for other numbers of rows and
+        on other CPUs), so a permuted X predicted other probabilities in the 7th digit
+        (scikit-learn's ``check_methods_sample_order_invariance``); in float64 the differences
+        are of order 1e-16. Training stays in float32."""
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), ensure_all_finite=False)
-        x, _ = self._inputs(X, fit=False)
-        self.model_.eval()
+        x, _ = self._inputs(X, fit=False, dtype=torch.float64)
+        model = copy.deepcopy(self.model_).double().eval()
         with torch.no_grad():
-            return torch.cat([self.model_(part) for part in x.split(8192)]).cpu()
+            return torch.cat([model(part) for part in x.split(8192)]).cpu()
 
     def __getstate__(self) -> dict:
         # torch.Generator does not pickle: keep its state (inside the trainer's state) instead

@@ -228,11 +228,11 @@ class DBNClassifier(ClassifierMixin, DBNBase):
         proba : ndarray of shape (n_samples, n_classes)
             Columns in ``classes_`` order.
         """
-        return torch.softmax(self._forward(X).double(), dim=1).numpy()
+        return torch.softmax(self._forward(X), dim=1).numpy()
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed stably (log-softmax)."""
-        return torch.log_softmax(self._forward(X).double(), dim=1).numpy()
+        return torch.log_softmax(self._forward(X), dim=1).numpy()
 
     def predict(self, X):
         """The most probable class of each sample, of shape (n_samples,)."""

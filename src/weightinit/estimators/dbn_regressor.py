@@ -132,7 +132,7 @@ class DBNRegressor(RegressorMixin, DBNBase):
 
     def predict(self, X):
         """Predictions, of shape (n_samples,) or (n_samples, n_outputs) as y was."""
-        z = self._forward(X).double().numpy() * self.y_scale_ + self.y_mean_
+        z = self._forward(X).numpy() * self.y_scale_ + self.y_mean_
         return z.ravel() if self._y_1d else z
 
     def __sklearn_tags__(self):

@@ -141,10 +141,10 @@ class GaussianBernoulliRBM(RBMEstimator):
             else:
                 self.mean_, self.scale_ = np.zeros(x.shape[1]), np.ones(x.shape[1])
         if not self.standardize:
-            return x, summary.mean.float()
-        mean, scale = (torch.as_tensor(a, dtype=torch.float32, device=x.device) for a in (self.mean_, self.scale_))
+            return x, summary.mean.to(x.dtype)
+        mean, scale = (torch.as_tensor(a, dtype=x.dtype, device=x.device) for a in (self.mean_, self.scale_))
         v = (x - mean) / scale
-        return v, (summary.mean.float() - mean) / scale
+        return v, (summary.mean.to(x.dtype) - mean) / scale
 
     def _from_visible_units(self, v: torch.Tensor) -> torch.Tensor:
         if not self.standardize:
@@ -167,8 +167,8 @@ class GaussianBernoulliRBM(RBMEstimator):
         -------
         score : ndarray of shape (n_samples,)
         """
-        rbm = self._fitted_rbm()
-        _, x, _ = self._read(X, reset=False)
+        rbm = self._scoring_rbm()
+        _, x, _ = self._read(X, reset=False, dtype=torch.float64)
         return (-rbm.free_energy(x)).cpu().double().numpy()
 
     def _report(self, iteration: int, x: torch.Tensor, seconds: float) -> None:

@@ -29,13 +29,14 @@ __all__ = ["Summary", "as_tensor", "summarize", "check_finite"]
 CHUNK_BYTES = 16 << 20
 
 
-def as_tensor(X, device: torch.device | str = "cpu") -> torch.Tensor:
-    """X (a validated 2-D numpy array or scipy sparse matrix) as a C-contiguous float32 tensor
-    on ``device``, made with at most one copy: none for a C-contiguous float32 array on the
-    CPU, whose memory the tensor shares (read-only use), including read-only arrays."""
+def as_tensor(X, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """X (a validated 2-D numpy array or scipy sparse matrix) as a C-contiguous tensor of
+    ``dtype`` (float32 or float64) on ``device``, made with at most one copy: none for a
+    C-contiguous array of that dtype on the CPU, whose memory the tensor shares (read-only
+    use), including read-only arrays."""
     if sp.issparse(X):
         X = X.toarray()
-    X = np.ascontiguousarray(X, dtype=np.float32)
+    X = np.ascontiguousarray(X, dtype=np.float64 if dtype == torch.float64 else np.float32)
     with warnings.catch_warnings():  # a read-only array (a memmap): the tensor is only read
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         tensor = torch.from_numpy(X)

@@ -9,6 +9,9 @@ column means the visible biases start from. scikit-learn's own fit makes the sam
 (its NaN/inf check). The subclasses say how X becomes visible units: probabilities in [0, 1]
 (:class:`~weightinit.estimators.BernoulliRBM`) or standardized values
 (:class:`~weightinit.estimators.GaussianBernoulliRBM`).
+
+``transform`` and ``score_samples`` compute in float64 (:meth:`RBMEstimator._scoring_rbm`): a
+sample's result must not depend on the other samples beside it, and in float32 it does.
 """
 
 from __future__ import annotations
@@ -64,12 +67,12 @@ class RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return validate_data(self, X, accept_sparse="csr", dtype=(np.float64, np.float32), reset=reset,
                              ensure_all_finite=False)
 
-    def _read(self, X, reset: bool) -> tuple[Any, torch.Tensor, torch.Tensor]:
-        """X validated, as visible units on the model's device (one conversion, one pass), and
-        those units' column means (for the visible biases' start)."""
+    def _read(self, X, reset: bool, dtype: torch.dtype = torch.float32) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """X validated, as visible units of ``dtype`` on the model's device (one conversion, one
+        pass), and those units' column means (for the visible biases' start)."""
         X = self._validate(X, reset=reset)
         device = resolve_device(self.device) if reset else self._rbm.W.device
-        x = as_tensor(X, device)
+        x = as_tensor(X, device, dtype)
         summary = summarize(x, squares=reset and self.VISIBLE == "gaussian")
         check_finite(X, summary)
         return X, *self._visible_units(x, summary, fit=reset)
@@ -127,6 +130,26 @@ class RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         check_is_fitted(self, ("components_", "intercept_hidden_", "intercept_visible_"))
         self._load()
         return self._rbm
+
+    def _scoring_rbm(self) -> RBM:
+        """The fitted RBM in float64, for the methods whose results scikit-learn compares
+        sample by sample (``transform``, ``score_samples``).
+
+        A sample's result must not depend on where it sits in X or on what else X holds. In
+        float32 it did: a matrix product takes other kernels, summing in another order, for
+        other numbers of rows and on other CPUs (AVX2 against AVX-512), so a permuted X scored
+        differently in the 7th digit and failed ``check_methods_sample_order_invariance``. In
+        float64 those differences are of order 1e-16, nine decades below the checks' 1e-7 and
+        below float32's own resolution, so a float32 result rounds to the same value whatever
+        the batch. Training stays in float32 (or bf16); scoring costs about twice a float32
+        pass."""
+        rbm = self._fitted_rbm()
+        scoring = RBM(rbm.n_visible, rbm.n_hidden, self.VISIBLE).to(device=rbm.W.device, dtype=torch.float64)
+        with torch.no_grad():
+            for name, param in (("components_", scoring.W), ("intercept_hidden_", scoring.b_h),
+                                ("intercept_visible_", scoring.b_v)):
+                param.copy_(torch.as_tensor(getattr(self, name), dtype=torch.float64))
+        return scoring
 
     def __getstate__(self) -> dict:
         # torch.Generator does not pickle: keep the trainer's state, rebuild on unpickling.
@@ -213,8 +236,8 @@ class RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         -------
         h : ndarray of shape (n_samples, n_components), in X's dtype (float32 or float64)
         """
-        rbm = self._fitted_rbm()
-        X, x, _ = self._read(X, reset=False)
+        rbm = self._scoring_rbm()
+        X, x, _ = self._read(X, reset=False, dtype=torch.float64)
         with torch.no_grad():
             h = torch.sigmoid(rbm.hidden_input(x))
         return h.cpu().numpy().astype(X.dtype, copy=False)
