@@ -120,7 +120,10 @@ def test_fans_work_or_name_the_tensor(tensor):
     except (ValueError, TypeError) as error:
         assert "tensor" in str(error), repr(error)
         return
-    assert fan_in >= 0 and fan_out >= 0
+    # (out, in, *kernel): recomputed here from the shape, as torch.nn.init defines the fans
+    receptive_field = int(np.prod(tensor.shape[2:], dtype=np.int64))
+    assert (fan_in, fan_out) == (tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field)
+    assert tensor.dim() >= 2  # a 1-D or 0-D tensor has no fans: it must have been refused above
 
 
 # ------------------------------------------------------------------ schemes.py
