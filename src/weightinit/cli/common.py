@@ -19,8 +19,8 @@ from ..runs.devices import resolve_device
 from ..train import TrainConfig
 
 __all__ = ["say", "describe", "emit", "split_list", "add_data_options", "add_output_options", "add_train_options",
-           "integer", "number", "SEED", "check_device", "train_config", "COMPILE_HELP", "QUICK_HELP", "INT64_MAX",
-           "SEED_MAX", "MAX_UNITS", "momentum_for", "typed"]
+           "integer", "number", "SEED", "check_device", "train_config", "COMPILE_HELP", "QUICK_HELP",
+           "add_quick_option", "dataset_name", "INT64_MAX", "SEED_MAX", "MAX_UNITS", "momentum_for", "typed"]
 
 COMPILE_HELP = "fuse the RBM update with torch.compile: faster epochs after a one-off compile (needs a C++ compiler)"
 QUICK_HELP = "seconds, not minutes: scikit-learn's digits (unless --dataset says otherwise), fewer epochs"
@@ -113,9 +113,23 @@ def check_device(device: str) -> None:
 
 # ------------------------------------------------------------------ option groups
 def add_data_options(parser: argparse.ArgumentParser, default: str | None = "mnist") -> None:
+    """--dataset and --data-dir; ``default=None`` for a command with --quick, whose dataset
+    then comes from :func:`dataset_name`."""
     parser.add_argument("--dataset", default=default,
-                        help="mnist (default), fashion-mnist, digits or synthetic")
+                        help="mnist (default; digits with --quick), fashion-mnist, digits or synthetic"
+                        if default is None else "mnist (default), fashion-mnist, digits or synthetic")
     parser.add_argument("--data-dir", default=None, help="folder searched first for the data ($WEIGHTINIT_DATA)")
+
+
+def add_quick_option(parser: argparse.ArgumentParser, effect: str) -> None:
+    """--quick, the same promise on every command that trains (:data:`QUICK_HELP`), and what
+    else it shrinks for this command (``effect``)."""
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_HELP}; {effect}")
+
+
+def dataset_name(args: argparse.Namespace) -> str:
+    """The dataset a command runs on: --dataset if given, else digits under --quick, else MNIST."""
+    return args.dataset or ("digits" if getattr(args, "quick", False) else "mnist")
 
 
 def add_output_options(parser: argparse.ArgumentParser, kind: str, *, resumable: bool = False) -> None:
