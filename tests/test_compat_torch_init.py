@@ -86,7 +86,7 @@ def test_shape_errors_are_value_errors_as_in_torch(name, dims):
     ("trunc_normal_", (), {"mean": 0.3, "std": 0.5, "a": -0.2, "b": 1.0}),
     ("trunc_normal_", (), {"mean": 1.0, "std": 2.0, "a": 0.0, "b": 5.0}),
 ])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
 def test_seeded_draws_equal_torchs(name, args, kwargs, dtype):
     ours = getattr(init, name)(torch.empty(20, 30, dtype=dtype), *args, generator=torch.Generator().manual_seed(5),
                                **kwargs)
@@ -156,3 +156,63 @@ def test_torchs_deprecated_names_work_and_warn_in_its_words(name):
     assert [(w.category, str(w.message)) for w in ours] == [(w.category, str(w.message)) for w in theirs]
     assert got.shape == expected.shape
     assert name not in init.__all__  # deprecated: reachable, not advertised
+
+
+# ------------------------------------------------------------------ trunc_normal_ across dtypes
+# What PyTorch's device-type trunc_normal_ tests ask of every float dtype, here on the CPU with a
+# seeded generator: bounds respected after rounding, the right shape of distribution, enough
+# distinct values, nothing non-finite, and no pile-up at a or b. 10,000 draws each.
+_N = 10_000
+_HALF_DTYPES = [torch.float16, torch.bfloat16]
+_ALL_FLOAT_DTYPES = [torch.float32, torch.float64, torch.float16, torch.bfloat16]
+
+
+def _draw_trunc(dtype: torch.dtype, seed: int = 11, **kwargs) -> torch.Tensor:
+    return init.trunc_normal_(torch.empty(_N, dtype=dtype), generator=torch.Generator().manual_seed(seed), **kwargs)
+
+
+def _truncnorm_pvalue(values: torch.Tensor, low: float, high: float) -> float:
+    # values are standard-normal draws already (mean 0, std 1), so scipy's bounds are a and b
+    return stats.kstest(values.double().numpy(), "truncnorm", args=(low, high)).pvalue
+
+
+@pytest.mark.parametrize("dtype", _HALF_DTYPES)
+def test_trunc_normal_in_half_precision_keeps_bounds_and_shape(dtype):
+    values = _draw_trunc(dtype)  # N(0, 1) cut to [-2, 2]: the rejection sampler, in the tensor's dtype
+    assert values.dtype == dtype
+    assert values.min().item() >= -2.0 and values.max().item() <= 2.0
+    assert torch.isfinite(values).all()
+    assert _truncnorm_pvalue(values, -2.0, 2.0) > 1e-4
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_trunc_normal_narrow_interval_far_from_the_mean_fits_truncnorm(dtype):
+    # [2, 3] holds about 2% of N(0, 1): the inverse-CDF path, rounded into the dtype at the end
+    values = _draw_trunc(dtype, a=2.0, b=3.0)
+    assert values.min().item() >= 2.0 and values.max().item() <= 3.0
+    assert _truncnorm_pvalue(values, 2.0, 3.0) > 1e-4
+
+
+def test_trunc_normal_narrow_interval_in_bfloat16_stays_inside():
+    # bfloat16 has only 65 values in [2, 3], so a KS test would reject the staircase on its own;
+    # what must hold is that rounding into the dtype never leaves the interval
+    values = _draw_trunc(torch.bfloat16, a=2.0, b=3.0)
+    assert values.min().item() >= 2.0 and values.max().item() <= 3.0
+    assert torch.isfinite(values).all()
+
+
+@pytest.mark.parametrize("dtype, at_least", [(torch.float32, 5000), (torch.float64, 5000), (torch.float16, 3000),
+                                             (torch.bfloat16, 1000)])
+def test_trunc_normal_uses_much_of_the_dtypes_value_space(dtype, at_least):
+    values = _draw_trunc(dtype)
+    assert values.unique().numel() > at_least
+    assert not values.isnan().any() and not values.isinf().any()
+    assert values.min().item() >= -2.0 and values.max().item() <= 2.0
+
+
+@pytest.mark.parametrize("dtype", _ALL_FLOAT_DTYPES)
+def test_trunc_normal_small_std_never_lands_exactly_on_a_bound(dtype):
+    # std 0.1 puts a and b 20 std away: a value equal to -2 or 2 could only come from clamping
+    values = _draw_trunc(dtype, std=0.1)
+    assert not (values == -2.0).any()
+    assert not (values == 2.0).any()
