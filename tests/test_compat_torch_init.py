@@ -101,7 +101,7 @@ def test_orthogonal_equals_torch_to_rounding():
 
 
 def test_trunc_normal_far_tail_differs_from_torch_on_purpose():
-    # Deliberate difference (the README, "Deliberate differences from torch.nn.init"): where [a, b] holds less than 30% of
+    # Deliberate difference (listed in the README): where [a, b] holds less than 30% of
     # the mass, weightinit samples by the inverse CDF - the same distribution, other numbers.
     ours = init.trunc_normal_(torch.empty(4000), a=2.5, b=3.5, generator=torch.Generator().manual_seed(0))
     assert ((ours >= 2.5) & (ours <= 3.5)).all()
