@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from weightinit import init_model
 from weightinit.block_diagnostics import attention_logits, recurrent_pass
 from weightinit.cli import main
-from weightinit.diagnostics import diagnose
+from weightinit.diagnostics import diagnose, layer_labels
 from weightinit.lsuv import LSUVConfig
 from weightinit.models import PatchTransformer, RowLSTM
 
@@ -87,7 +88,10 @@ def test_works_on_any_module_with_convolutions():
 
 @pytest.mark.parametrize("batch, error, message", [
     (torch.randn(1, 100), ValueError, "at least 2 samples"),
-    ("x", ValueError, "at least 2 samples"),
+    (np.random.default_rng(0).random((1, 100)), ValueError, r"at least 2 samples .*, got 1"),
+    # not a tensor: said so, not "at least 2 samples" as before, which blamed the count
+    ("x", ValueError, "batch's x must be a torch.Tensor or a numpy array, got str"),
+    ((torch.randn(4, 100), [0, 1, 2, 3]), ValueError, "batch's y must be a torch.Tensor or a numpy array, got list"),
 ])
 def test_bad_input(batch, error, message):
     with pytest.raises(error, match=message):
@@ -105,6 +109,55 @@ def test_cli_diagnose(tmp_path, capsys):
     assert len(results["inits"]["normal"]["layers"]) == 3
     assert sorted(p.name for p in out.iterdir()) == ["activations.png", "gradients.png", "results.json",
                                                       "std_by_layer.png"]
+
+
+def test_cli_diagnose_quick_runs_on_the_digits_and_names_each_layer_once(tmp_path, capsys):
+    out = tmp_path / "q"
+    assert main(["diagnose", "--quick", "--arch", "64-32-32-10", "--inits", "normal,xavier_uniform",
+                 "--batch", "64", "--out", str(out)]) == 0  # was: "unrecognized arguments: --quick"
+    captured = capsys.readouterr()
+    assert captured.err.startswith("data: digits, 1437 train / 360 test")
+    table = captured.out.split("\n\n")[0].splitlines()
+    header = table[1].split("  ")
+    header = [cell.strip() for cell in header if cell.strip()]
+    # distinct headers, each explained in the key printed once under the tables
+    assert header == ["layer", "module", "act", "pre std", "post std", "post std / layer 1", "sat/dead", "grad std",
+                      "grad std / layer 1", "dW std"]
+    assert captured.out.count("columns:") == 1 and all(name in captured.out.split("columns:")[1] for name in header)
+    # rows named by place, type and size, the output layer included; the module name beside it
+    assert [row[:25].strip() for row in table[2:]] == ["layer 1 (Linear 64->32)", "layer 2 (Linear 32->32)",
+                                                       "layer 3 (Linear 32->10)"]
+    assert [row.split()[4] for row in table[2:]] == ["0", "2", "4"]
+    results = json.loads((out / "results.json").read_text())
+    assert [layer["label"] for layer in results["inits"]["normal"]["layers"]] == [
+        "layer 1 (Linear 64->32)", "layer 2 (Linear 32->32)", "layer 3 (Linear 32->10)"]
+
+
+def test_a_numpy_batch_is_diagnosed_as_its_tensors():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 100)), rng.integers(0, 10, 16)  # float64 and int64, as numpy makes them
+    model = _model("xavier_uniform")
+    from_numpy = diagnose(model, (x, y))  # was: "batch must hold a tensor of at least 2 samples"
+    from_torch = diagnose(model, (torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)))
+    assert from_numpy.loss == pytest.approx(from_torch.loss, rel=1e-6)
+    assert [s.post_std for s in from_numpy.layers] == pytest.approx([s.post_std for s in from_torch.layers], rel=1e-6)
+    assert [s.grad_std for s in from_numpy.layers] == pytest.approx([s.grad_std for s in from_torch.layers], rel=1e-6)
+    assert len(diagnose(model, x).layers) == 5  # features alone too
+
+
+def test_every_layer_has_one_label_the_output_layer_included():
+    report = diagnose(_model("he_normal"), torch.randn(16, 100, generator=torch.Generator().manual_seed(0)))
+    assert [s.label for s in report.layers] == [f"layer {i} (Linear 100->100)" for i in range(1, 5)] + [
+        "layer 5 (Linear 100->10)"]
+    assert [s.name for s in report.layers] == ["0", "2", "4", "6", "8"]  # the module names stay, for get_submodule
+    assert report.to_dicts()[-1]["label"] == "layer 5 (Linear 100->10)"
+    # the names a figure of the same model uses (dynamics.png) are the same; blocks count, their insides do not
+    assert layer_labels(_model("he_normal")) == {s.name: s.label for s in report.layers}
+    vit = layer_labels(PatchTransformer((8, 8), 10))
+    assert vit["encoder.layers.0.self_attn"] == "layer 2 (MultiheadAttention 64)"
+    assert not any(name.endswith("out_proj") for name in vit)
+    assert layer_labels(RowLSTM((8, 8), 10, hidden=16)) == {"lstm": "layer 1 (LSTM 8->16)",
+                                                            "head": "layer 2 (Linear 16->10)"}
 
 
 @pytest.mark.parametrize("argv, message", [(["--inits", "foo"], "init='foo' is not supported"),

@@ -126,6 +126,43 @@ def test_histograms_state_the_scale_of_each_panel(tmp_path, drawn, reports):
         assert 2 <= len(texts) <= 7 and max(map(len, texts)) <= 6, texts
 
 
+def test_every_diagnose_figure_names_each_layer_as_the_table_does(tmp_path, drawn, reports):
+    """std_by_layer.png's ticks and the histograms' legends read "layer 1 (Linear 64->128)", as the
+    table's rows; the output layer is in every figure (the histograms draw it below, on its own scale)."""
+    labels = [s.label for s in reports["normal"].layers]
+    assert labels == ["layer 1 (Linear 64->128)", "layer 2 (Linear 128->128)", "layer 3 (Linear 128->128)",
+                      "layer 4 (Linear 128->10)"]
+    assert [row.split("  ")[0].strip() for row in reports["normal"].table().splitlines()[1:]] == labels
+    picked = {k: reports[k] for k in ("normal", "xavier_uniform")}
+    plots.plot_std_by_layer(picked, tmp_path / "s.png", "t")
+    for ax in drawn[0].axes:
+        assert [t.get_text() for t in ax.get_xticklabels()] == labels
+    for key in ("post", "grad"):
+        _not_blank(plots.plot_histograms(picked, key, tmp_path / f"{key}.png", key))
+    for fig in drawn[1:]:
+        assert len(fig.axes) == 4  # two inits: hidden layers above, the output layer below
+        for ax in fig.axes[:2]:
+            assert [t.get_text() for t in ax.get_legend().get_texts()] == labels[:-1]
+        for ax in fig.axes[2:]:
+            assert [t.get_text() for t in ax.get_legend().get_texts()] == labels[-1:]
+            assert ax.get_title().endswith("output layer")
+    assert drawn[1].axes[2].get_xlabel().startswith("output value (logits")  # no activation follows it
+    assert drawn[2].axes[2].get_xlabel().startswith("back-propagated gradient")
+
+
+def test_dynamics_name_each_layer_as_diagnose_does(tmp_path, drawn):
+    records = [{"step": t, "epoch": 1, "layer": layer, "activation_mean": 0.1, "activation_std": 0.5,
+                "saturated": None, "dead": 0.1, "grad_std": 1e-3, "update_ratio_log10": -3.0}
+               for t in (0, 10) for layer in ("0", "2")]
+    labels = {"0": "layer 1 (Linear 64->32)", "2": "layer 2 (Linear 32->10)"}
+    plots.plot_dynamics([("he_normal", records)], tmp_path / "d.png", "d", labels=labels)
+    plots.plot_dynamics([("he_normal", records)], tmp_path / "e.png", "e")
+    named, bare = drawn
+    assert named.axes[0].get_title() == "Activation std\nlayer 1 (Linear 64->32)"
+    assert named.axes[4].get_title().endswith("layer 2 (Linear 32->10)")
+    assert bare.axes[0].get_title() == "Activation std\nmodule '0'"  # without labels: its module name, said so
+
+
 def test_tiles_samples_say_their_gibbs_steps_and_fit_their_title(tmp_path, drawn):
     title = "100 samples from the RBM, each after 1000 Gibbs steps\nfrom a test image (visible probabilities)"
     _not_blank(plots.plot_tiles(torch.rand(100, 64, generator=torch.Generator().manual_seed(0)), (8, 8),

@@ -5,8 +5,8 @@ For every Linear/Conv layer of any ``nn.Module`` and the activation that follows
 std of its output (pre-activation) and of the activation's output; the saturated fraction
 (tanh: |a| > 0.9; sigmoid: within 0.05 of 0 or 1) or the dead fraction (ReLU family: units at
 0 for every sample of the batch); the std of the gradient back-propagated to the layer's
-output and of the gradient of its weights; and the ratio of each std to the first layer's.
-Vanishing or exploding signals show as ratios far from 1. The activation is the one the
+output and of the gradient of its weights; and each std as a multiple of the first layer's.
+Vanishing or exploding signals show as multiples far from 1. The activation is the one the
 forward pass really applied, traced by :func:`weightinit.activation_trace.tracing`, so
 functions count (``F.gelu`` in ``nn.TransformerEncoderLayer``, labelled ``gelu()``); where the
 trace sees none, the activation module that follows in module order (:mod:`weightinit.layers`).
@@ -19,6 +19,14 @@ module called several times is measured on its last call.
 
 The model is left as it was: hooks removed, parameter gradients restored, train/eval mode
 restored; the pass runs in eval mode (dropout off) inside ``torch.random.fork_rng``.
+
+A layer has one name in the table and in every figure, :attr:`LayerStats.label`: its place in
+the forward order, its type and size, ``"layer 1 (Linear 64->256)"``, the output layer
+included; :attr:`LayerStats.name` is its module name in the model (``"0"`` in an
+``nn.Sequential``), for ``model.get_submodule(name)``.
+
+``batch`` may hold numpy arrays: they become tensors (features in the model's dtype, integer
+labels int64), as :func:`weightinit.plan.as_model_input` converts them.
 """
 
 from __future__ import annotations
@@ -45,8 +53,9 @@ from .block_diagnostics import (
 )
 from .errors import UserError
 from .layers import forward_checked, layers_with_activations
+from .plan import as_model_input
 
-__all__ = ["LayerStats", "Report", "diagnose", "saturation_fractions"]
+__all__ = ["LayerStats", "Report", "diagnose", "saturation_fractions", "layer_label", "layer_labels", "TABLE_KEY"]
 
 BLOCKS = (*RECURRENT, nn.MultiheadAttention)  # modules with their own rows and a table of their insides
 
@@ -55,8 +64,8 @@ _SAMPLE = 20_000  # values kept per layer for histograms
 
 @dataclass
 class LayerStats:
-    name: str
-    kind: str
+    name: str  # the module's name in the model ("0" in an nn.Sequential)
+    kind: str  # its class name: "Linear", "Conv2d", "LSTM", ...
     activation: str  # the activation module's class name, "gelu()" for a function, "linear" if none, "-" for a block
     pre_mean: float
     pre_std: float
@@ -69,6 +78,60 @@ class LayerStats:
     post_std_ratio: float = 1.0  # post_std / first layer's
     grad_std_ratio: float = 1.0  # grad_std / first layer's
     samples: dict = field(default_factory=dict, repr=False)  # "post" and "grad" value samples
+    label: str = ""  # its name in tables and figures: "layer 1 (Linear 64->256)" (:func:`layer_label`)
+
+
+def _size(layer: nn.Module) -> str:
+    """What a layer maps: ``"64->256"`` (features, channels, a recurrent layer's input to hidden
+    size), ``"64"`` for attention's embedding; ``""`` if it says nothing of the kind."""
+    if hasattr(layer, "in1_features"):  # nn.Bilinear
+        return f"{layer.in1_features}+{layer.in2_features}->{layer.out_features}"
+    for source, target in (("in_features", "out_features"), ("in_channels", "out_channels"),
+                           ("input_size", "hidden_size")):
+        if hasattr(layer, source) and hasattr(layer, target):
+            return f"{getattr(layer, source)}->{getattr(layer, target)}"
+    return str(layer.embed_dim) if hasattr(layer, "embed_dim") else ""
+
+
+def layer_label(index: int, layer: nn.Module) -> str:
+    """The one name a layer goes by in the diagnose table and figures: its place in the forward
+    order (from 1), its type and size, e.g. ``"layer 1 (Linear 64->256)"``."""
+    size = _size(layer)
+    return f"layer {index} ({type(layer).__name__}{' ' + size if size else ''})"
+
+
+def _entries(model: nn.Module) -> list[tuple[str, nn.Module, nn.Module | None]]:
+    """What :func:`diagnose` measures, in module order: every Linear/Conv layer (with the
+    activation after it) and every recurrent or attention block, but not the layers inside a
+    block (attention's ``out_proj``: the block's own row covers it)."""
+    order = {name: i for i, (name, _) in enumerate(model.named_modules())}
+    blocks = [(name, module, None) for name, module in model.named_modules() if isinstance(module, BLOCKS)]
+    inside = tuple(f"{name}." for name, _, _ in blocks if name)
+    layers = [entry for entry in layers_with_activations(model) if not entry[0].startswith(inside)]
+    return sorted([*layers, *blocks], key=lambda entry: order[entry[0]])
+
+
+def layer_labels(model: nn.Module) -> dict[str, str]:
+    """Module name -> :func:`layer_label` of every layer :func:`diagnose` measures in ``model``:
+    the names its table and figures use, for a figure drawn from other records of the same
+    model (``plot_dynamics``)."""
+    return {name: layer_label(i, module) for i, (name, module, _) in enumerate(_entries(model), 1)}
+
+
+# what each column of Report.table() measures: printed once under the tables
+TABLE_KEY = "\n".join([
+    "columns:",
+    "  layer         the layer, in forward order, the output layer last",
+    "  module        its name in the model (in an nn.Sequential, \"2\" is model[2])",
+    "  act           the activation applied to its output (linear: none; -: a recurrent or attention block)",
+    "  pre std       std of the layer's output before its activation; post std: after it",
+    "  post std / layer 1, grad std / layer 1",
+    "                that std as a multiple of layer 1's: far from 1, the signal shrinks or grows with depth",
+    "  sat/dead      saturated outputs (tanh, softsign: |a| > 0.9; sigmoid: within 0.05 of 0 or 1), or dead units",
+    "                (ReLU family: 0 for every sample of the batch)",
+    "  grad std      std of dLoss/d(layer output), the gradient back-propagated to the layer",
+    "  dW std        std of dLoss/dW, the gradient of the layer's weights",
+])
 
 
 def _aligned(rows: list[tuple[str, ...]], left: int) -> str:
@@ -100,14 +163,16 @@ class Report:
                 "recurrent": [asdict(r) for r in self.recurrent], "attention": [asdict(a) for a in self.attention]}
 
     def table(self) -> str:
-        """The per-layer table, then the recurrent gates and the attention blocks (when any)."""
-        header = ("layer", "act", "pre std", "post std", "ratio", "sat/dead", "grad std", "ratio", "dW std")
+        """The per-layer table (its columns: :data:`TABLE_KEY`), then the recurrent gates and the
+        attention blocks (when any)."""
+        header = ("layer", "module", "act", "pre std", "post std", "post std / layer 1", "sat/dead", "grad std",
+                  "grad std / layer 1", "dW std")
         rows = [header]
         for s in self.layers:
-            rows.append((s.name, s.activation, f"{s.pre_std:.3g}", f"{s.post_std:.3g}", f"{s.post_std_ratio:.3g}",
-                         _percent(s.saturated if s.saturated is not None else s.dead), f"{s.grad_std:.3g}",
-                         f"{s.grad_std_ratio:.3g}", f"{s.weight_grad_std:.3g}"))
-        parts = [_aligned(rows, 2)]
+            rows.append((s.label or s.name, s.name, s.activation, f"{s.pre_std:.3g}", f"{s.post_std:.3g}",
+                         f"{s.post_std_ratio:.3g}", _percent(s.saturated if s.saturated is not None else s.dead),
+                         f"{s.grad_std:.3g}", f"{s.grad_std_ratio:.3g}", f"{s.weight_grad_std:.3g}"))
+        parts = [_aligned(rows, 3)]
         if self.recurrent:
             rows = [("recurrent layer", "gate", "act", "pre mean", "pre std", "post mean", "sat/dead")]
             for r in self.recurrent:
@@ -158,23 +223,28 @@ def diagnose(
     """One forward and backward pass of ``batch`` (``x`` or ``(x, y)``) through ``model``.
 
     Args:
+        batch: ``x`` or ``(x, y)``, tensors or numpy arrays (converted: ``x`` to the model's
+            dtype, integer ``y`` to int64), at least 2 samples.
         loss_fn: ``(output, y) -> scalar``. Default: cross-entropy when labels are given,
             else ``0.5·|output|² / N``, whose gradient is the output itself.
 
     Examples:
         >>> model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 3))
         >>> report = diagnose(model, torch.randn(32, 8))
-        >>> [(s.name, s.activation) for s in report.layers]
-        [('0', 'Tanh'), ('2', 'linear')]
+        >>> [(s.label, s.name, s.activation) for s in report.layers]
+        [('layer 1 (Linear 8->16)', '0', 'Tanh'), ('layer 2 (Linear 16->3)', '2', 'linear')]
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     x, y = batch if isinstance(batch, (tuple, list)) else (batch, None)
-    if not isinstance(x, torch.Tensor) or len(x) < 2:
-        raise UserError("batch must hold a tensor of at least 2 samples (statistics need more than one)")
-    order = {name: i for i, (name, _) in enumerate(model.named_modules())}
-    blocks = [(name, module, None) for name, module in model.named_modules() if isinstance(module, BLOCKS)]
-    entries = sorted([*layers_with_activations(model), *blocks], key=lambda entry: order[entry[0]])
+    x = as_model_input(x, model, "batch's x")
+    if y is not None:
+        y = as_model_input(y, model, "batch's y", labels=True)
+    if x.dim() == 0 or len(x) < 2:
+        raise UserError("batch must hold at least 2 samples (statistics need more than one), got "
+                        f"{len(x) if x.dim() else 'a scalar'}")
+    entries = _entries(model)
+    labels = {name: layer_label(i, module) for i, (name, module, _) in enumerate(entries, 1)}
     if not entries:
         raise UserError(f"{type(model).__name__} has no Linear/Conv, recurrent or attention layers to diagnose")
     saved_grads = {p: None if p.grad is None else p.grad.clone() for p in model.parameters()}
@@ -243,7 +313,7 @@ def diagnose(
             stats.append(LayerStats(
                 name, type(layer).__name__, kind, float(pre.mean()), float(pre.std()), float(post.mean()),
                 float(post.std()), saturated, dead, float(grad.std()), _weight_grad_std(layer),
-                samples={"post": _sample(post), "grad": _sample(grad)},
+                samples={"post": _sample(post), "grad": _sample(grad)}, label=labels[name],
             ))
         for s in stats:
             s.post_std_ratio = s.post_std / stats[0].post_std if stats[0].post_std else float("nan")

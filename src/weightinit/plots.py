@@ -143,14 +143,17 @@ def _dynamics_value(record: dict, key: str) -> float | None:
     return record.get(key)
 
 
-def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title: str) -> Path:
+def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title: str, *,
+                  labels: dict[str, str] | None = None) -> Path:
     """Per layer (rows) and measure (columns), how each run's layers evolve while training:
     activation std, saturated or dead share, weight-gradient std and the update-to-weight ratio
     log10(|ΔW|/|W|) with its healthy -3 drawn (``dynamics.png``).
 
     ``runs`` holds ``(label, records)`` pairs, the records of
     :meth:`weightinit.dynamics.Dynamics.to_dicts` (one per recorded step and layer); several
-    runs of one label (seeds) are drawn as their mean."""
+    runs of one label (seeds) are drawn as their mean. ``labels`` maps a record's module name
+    to the layer's name in the diagnose table and figures
+    (:func:`weightinit.diagnostics.layer_labels`); without it, a row says its module name."""
     layers = list(dict.fromkeys(r["layer"] for _, records in runs for r in records))
     if not layers:
         raise ValueError("plot_dynamics needs recorded dynamics; got runs with no records")
@@ -191,7 +194,7 @@ def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, titl
                     ax.text(0.5, 0.5, "no activation follows this layer\n(it gives the logits)", ha="center",
                             va="center", transform=ax.transAxes, fontsize=8, color="gray")
             ax.grid(True, which="both", alpha=0.3)
-            ax.set_title(f"{column}, layer {layer}", fontsize=9)
+            ax.set_title(f"{column}\n" + (labels or {}).get(layer, f"module {layer!r}"), fontsize=9)
             ax.set_ylabel(ylabel, fontsize=7)
             if row == len(layers) - 1:
                 ax.set_xlabel("optimizer step")
@@ -258,7 +261,7 @@ def plot_std_by_layer(reports: dict[str, Report], path: str | Path, title: str) 
     zeros = False
     for init, report in reports.items():
         depth = list(range(1, len(report.layers) + 1))
-        names = [_layer_label(s.name, s.kind) for s in report.layers]
+        names = [_layer_label(s) for s in report.layers]
         color = None
         for ax, values in ((ax_act, [s.post_std for s in report.layers]),
                            (ax_grad, [s.grad_std for s in report.layers])):
@@ -270,14 +273,14 @@ def plot_std_by_layer(reports: dict[str, Report], path: str | Path, title: str) 
                 ax.plot(at_zero, [0.0] * len(at_zero), color=color,
                         transform=blended_transform_factory(ax.transData, ax.transAxes), **_ZERO)
                 zeros = True
-    ax_act.set(yscale="log", xlabel="layer", ylabel="std of the layer's output after its activation",
-               title="Activations")
-    ax_grad.set(yscale="log", xlabel="layer", ylabel="std of dLoss/d(layer output)", title="Back-propagated gradients")
+    ax_act.set(yscale="log", xlabel="layer (in forward order; the last gives the output)",
+               ylabel="std of the layer's output after its activation", title="Activations")
+    ax_grad.set(yscale="log", xlabel="layer (in forward order; the last gives the output)",
+                ylabel="std of dLoss/d(layer output)", title="Back-propagated gradients")
     for ax in (ax_act, ax_grad):
         ax.grid(True, which="both", alpha=0.3)
         if depth:
-            ax.set_xticks(depth, names, rotation=30 if max(map(len, names)) > 6 else 0, ha="right"
-                          if max(map(len, names)) > 6 else "center", fontsize=7)
+            ax.set_xticks(depth, names, rotation=30, ha="right", rotation_mode="anchor", fontsize=7)
         shown = [v for line in ax.get_lines() if line.get_transform() == ax.transData
                  for v in line.get_ydata() if _finite(v) and v > 0]
         if not shown:
@@ -294,10 +297,10 @@ def plot_std_by_layer(reports: dict[str, Report], path: str | Path, title: str) 
     return _save(fig, path, dpi=110)
 
 
-def _layer_label(name: str, kind: str) -> str:
-    """A tick label that says which layer: its module name, and its type where the name is a
-    bare index (``nn.Sequential``'s "0", "2", ...)."""
-    return f"{name} ({kind})" if name.isdigit() else name
+def _layer_label(stats) -> str:
+    """A layer's name in every figure: the diagnose table's, ``"layer 1 (Linear 64->256)"``
+    (:func:`weightinit.diagnostics.layer_label`); its module name for a report without one."""
+    return stats.label or stats.name
 
 
 _HISTOGRAM_OF = {"post": "activation value (layer output after its activation)",
@@ -314,27 +317,38 @@ def _scaled(high: float) -> tuple[float, str]:
 
 def plot_histograms(reports: dict[str, Report], key: str, path: str | Path, title: str) -> Path:
     """Per-layer histograms of activations (``key="post"``, Glorot & Bengio fig. 6) or
-    back-propagated gradients (``"grad"``, fig. 7), one panel per init. Each panel has its
-    own x range (they differ by orders of magnitude between inits), stated as a factor in
-    its axis label; the y axis is a density on a log scale."""
+    back-propagated gradients (``"grad"``, fig. 7), one column per init: the hidden layers in
+    the top row, the output layer (the logits, for a classifier) below on its own x scale, as
+    its values can be orders of magnitude larger. Each panel has its own x range, stated as a
+    factor in its axis label; the y axis is a density on a log scale. Layers are named as in
+    the diagnose table (``"layer 1 (Linear 64->256)"``)."""
     import numpy as np
 
-    fig = Figure(figsize=(max(4.4 * len(reports), 6), 4.0))
-    axes = fig.subplots(1, len(reports), squeeze=False)
-    for column, (ax, (init, report)) in enumerate(zip(axes[0], reports.items())):
-        values = [s.samples[key].numpy() for s in report.layers[:-1]] or [s.samples[key].numpy() for s in report.layers]
-        values = [v[np.isfinite(v)] for v in values]
-        high = max((float(np.percentile(np.abs(v), 99.5)) for v in values if v.size), default=0.0) or 1.0
-        factor, note = _scaled(high)
-        bins = np.linspace(-high / factor, high / factor, 61)
-        for i, v in enumerate(values, 1):
-            if v.size:
-                ax.hist(v / factor, bins=bins, histtype="step", density=True, label=f"layer {i}")
-        ax.set(title=init, yscale="log", xlabel=_HISTOGRAM_OF.get(key, "value") + note)
-        ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
-        if column == 0:
-            ax.set_ylabel("density (log scale)")
-        ax.legend(fontsize=7)
+    first = next(iter(reports.values()), None)
+    two_rows = first is not None and len(first.layers) > 1
+    fig = Figure(figsize=(max(4.4 * len(reports), 6), 7.6 if two_rows else 4.0))
+    axes = fig.subplots(2 if two_rows else 1, len(reports), squeeze=False)
+    for column, (init, report) in enumerate(reports.items()):
+        groups = [report.layers[:-1], report.layers[-1:]] if two_rows else [report.layers]
+        colors = {id(s): f"C{i % 10}" for i, s in enumerate(report.layers)}  # a layer's colour in both rows
+        for row, (ax, layers) in enumerate(zip(axes[:, column], groups)):
+            values = [(s, v[np.isfinite(v)]) for s in layers for v in [s.samples[key].numpy()]]
+            high = max((float(np.percentile(np.abs(v), 99.5)) for _, v in values if v.size), default=0.0) or 1.0
+            factor, note = _scaled(high)
+            bins = np.linspace(-high / factor, high / factor, 61)
+            for s, v in values:
+                if v.size:
+                    ax.hist(v / factor, bins=bins, histtype="step", density=True, label=_layer_label(s),
+                            color=colors[id(s)])
+            which = "" if not two_rows else (" — hidden layers" if row == 0 else " — output layer")
+            logits = key == "post" and len(layers) == 1 and layers[0] is report.layers[-1] and \
+                layers[0].activation == "linear"  # no activation follows the output layer
+            xlabel = "output value (logits: no activation follows)" if logits else _HISTOGRAM_OF.get(key, "value")
+            ax.set(title=init + which, yscale="log", xlabel=xlabel + note)
+            ax.xaxis.set_major_locator(MaxNLocator(5, symmetric=True))
+            if column == 0:
+                ax.set_ylabel("density (log scale)")
+            ax.legend(fontsize=7)
     fig.suptitle(f"{title}\neach panel has its own x scale (its factor is in the axis label); central 99% shown",
                  fontsize=10)
     return _save(fig, path, dpi=100)

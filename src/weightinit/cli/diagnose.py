@@ -13,9 +13,21 @@ from ..experiments.diagnose import diagnose_inits
 from ..models import MODELS, NAMED_ARCHS, parse_arch
 from ..plots import plot_histograms, plot_std_by_layer
 from ..report import to_json
-from ..runs.files import check_out_folder, run_folder, write_text_atomic
+from ..runs.files import run_folder, write_text_atomic
 from ..schemes import check_schemes
-from .common import SEED, add_data_options, add_output_options, describe, emit, integer, say, split_list
+from .common import (
+    SEED,
+    add_data_options,
+    add_output_options,
+    add_quick_option,
+    dataset_name,
+    describe,
+    emit,
+    integer,
+    say,
+    split_list,
+)
+from .run_folder import check_out_before_work
 
 __all__ = ["add_parser", "run", "HIDDEN"]
 
@@ -28,8 +40,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="One forward/backward pass of a training batch through the network from each init: a table "
         "per init (with --model lstm: each gate's pre-activation std and saturation, the hidden state's std along "
         "the sequence; --model transformer: each attention block's logit std and softmax entropy), "
-        "std_by_layer.png, activations.png, gradients.png.")
-    add_data_options(parser)
+        "std_by_layer.png, activations.png, gradients.png. A layer is named the same way in the table and the "
+        "figures: 'layer 1 (Linear 64->256)', in forward order, the output layer last.")
+    add_data_options(parser, default=None)
+    add_quick_option(parser, "diagnose trains nothing, so only the data changes")
     parser.add_argument("--model", default="mlp", choices=MODELS,
                         help="mlp (--arch, --activation), lstm (images read row by row) or transformer (a small ViT "
                              "on 16 patches): the networks of `weightinit compare --model` (default %(default)s)")
@@ -56,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     check_choice("activation", activation, ACTIVATIONS)
     if args.arch is not None and args.arch not in NAMED_ARCHS:
         parse_arch(args.arch)
-    check_out_folder(args.out, "--out")
-    dataset = load_dataset(args.dataset, args.data_dir)
+    check_out_before_work(args)
+    dataset = load_dataset(dataset_name(args), args.data_dir)
     arch = args.arch or "-".join(map(str, [dataset.n_features, *HIDDEN, dataset.n_classes]))
     parse_arch(arch, dataset.n_features, dataset.n_classes)
     describe(dataset)

@@ -12,7 +12,7 @@ import torch
 from ..activations import ACTIVATIONS
 from ..checks import check_choice, check_int
 from ..data.datasets import Dataset
-from ..diagnostics import Report, diagnose
+from ..diagnostics import TABLE_KEY, Report, diagnose
 from ..models import MODELS, build_model, describe_model, parse_arch
 from ..plan import init_model
 from ..schemes import SCHEMES, check_schemes
@@ -36,9 +36,10 @@ class DiagnoseResult:
                 "inits": {init: r.to_dict() for init, r in self.reports.items()}}
 
     def text(self) -> str:
-        """A table per init, headed by its loss at step 0."""
+        """A table per init, headed by its loss at step 0, then what the columns measure."""
         network = self.activation if self.model == "mlp" else self.model
-        return "\n\n".join(f"== {init} ({network}, loss {r.loss:.4g})\n{r.table()}" for init, r in self.reports.items())
+        tables = [f"== {init} ({network}, loss {r.loss:.4g})\n{r.table()}" for init, r in self.reports.items()]
+        return "\n\n".join([*tables, TABLE_KEY])
 
 
 def diagnose_inits(dataset: Dataset, *, arch: str, activation: str, inits: Sequence[str], batch: int = 256,
