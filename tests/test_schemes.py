@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import warnings
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -245,8 +247,32 @@ def test_bias_rules(bias, check):
 
 
 def test_bias_free_layers_are_fine():
-    model = nn.Sequential(nn.Linear(4, 4, bias=False), nn.Conv1d(4, 4, 1, bias=False))
-    wi.init_model(model, "xavier_uniform")
+    model = nn.Sequential(nn.Linear(40, 30, bias=False), nn.Conv1d(30, 20, 3, bias=False))
+    for layer in model:
+        nn.init.constant_(layer.weight, 7.0)  # a value xavier_uniform never draws
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "parameter(s) ... have no initialization rule"
+        wi.init_model(model, "xavier_uniform", generator=torch.Generator().manual_seed(0))
+    # gain 1 (xavier under nonlinearity="auto"); fans: Linear 40 in, 30 out; Conv1d 30·3 in, 20·3 out
+    for layer, fan_in, fan_out in ((model[0], 40, 30), (model[1], 90, 60)):
+        bound = math.sqrt(6 / (fan_in + fan_out))
+        assert layer.bias is None and [name for name, _ in layer.named_parameters()] == ["weight"]
+        assert layer.weight.abs().max() <= bound and layer.weight.abs().max() > 0.9 * bound  # every value drawn anew
+        assert ks_uniform(layer.weight, bound) > P_MIN
+
+
+def test_data_driven_schemes_take_numpy_data_as_float32():
+    x = np.random.default_rng(0).random((600, 20))  # float64, as numpy makes it
+    a, b = (nn.Sequential(nn.Linear(20, 30), nn.Tanh(), nn.Linear(30, 5)) for _ in range(2))
+    wi.init_model(a, "lsuv", data=x, generator=torch.Generator().manual_seed(3))
+    wi.init_model(b, "lsuv", data=torch.as_tensor(x, dtype=torch.float32), generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))  # the same as its float32 tensor
+    assert all(p.dtype == torch.float32 for p in a.parameters())
+    # what is neither a tensor nor a numpy array is refused as such, not as if no data were given
+    with pytest.raises(ValueError, match="data must be a torch.Tensor or a numpy array, got list"):
+        wi.init_model(a, "lsuv", data=x.tolist())
+    with pytest.raises(ValueError, match="data must hold numbers, got a numpy array of dtype <U1"):
+        wi.init_model(a, "lsuv", data=np.array(["a", "b"]))
 
 
 # ---------------------------------------------------------------- bad input
@@ -340,7 +366,7 @@ def test_lsuv_is_reproducible_and_leaves_training_mode():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({}, ValueError, "scheme='lsuv' needs data="),
+        ({}, ValueError, r"scheme='lsuv' needs data=: training inputs \(a tensor or a numpy array\)"),
         ({"data": torch.rand(10, 4), "config": {"tol": 0.1}}, TypeError, "config must be an LSUVConfig"),
     ],
 )

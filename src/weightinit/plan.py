@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -31,7 +32,28 @@ from .residual import Residual, branch_factors
 from .rules import RECURRENT_CHOICES, Block, RuleContext, rule_for
 from .schemes import BIAS_RULES, SCHEMES
 
-__all__ = ["PlanRow", "InitPlan", "plan_init", "init_model"]
+__all__ = ["PlanRow", "InitPlan", "plan_init", "init_model", "as_model_input"]
+
+
+def as_model_input(value: Any, model: nn.Module, name: str, *, labels: bool = False) -> torch.Tensor:
+    """``value`` as a tensor ``model`` takes: a tensor as it is; a numpy array converted by
+    ``torch.as_tensor`` (features to the model's floating dtype, float32 for most models;
+    with ``labels``, integer labels to int64). Anything else is refused, naming ``name``.
+
+    Examples:
+        >>> as_model_input(np.zeros((2, 3)), nn.Linear(3, 1), "data").dtype
+        torch.float32
+    """
+    if isinstance(value, torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "iub" and labels:
+            return torch.as_tensor(value, dtype=torch.int64)
+        if value.dtype.kind not in "iubf":
+            raise UserError(f"{name} must hold numbers, got a numpy array of dtype {value.dtype}")
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.get_default_dtype())
+        return torch.as_tensor(value, dtype=dtype)
+    raise UserError(f"{name} must be a torch.Tensor or a numpy array, got {type(value).__name__}")
 
 
 @dataclass
@@ -242,7 +264,9 @@ def init_model(
         bias: ``"auto"`` (zeros, or PyTorch's own for the ``default`` scheme), ``"zeros"``,
             ``"default"``, ``"keep"`` or a number to fill with. Norms' shifts stay 0.
         generator: the torch.Generator every draw comes from, on the parameters' device (as in torch).
-        data: training inputs, for the schemes that need data (``dbn``, ``lsuv``); refused by the others.
+        data: training inputs, a tensor or a numpy array (converted by :func:`as_model_input`:
+            float32 for most models), for the schemes that need data (``dbn``, ``lsuv``);
+            refused by the others.
         config: settings of a data-driven scheme (an ``RBMConfig`` for ``dbn``, ``LSUVConfig`` for ``lsuv``).
         example_input: a batch the model takes; its forward pass is traced to find the
             activation that really follows each layer.
@@ -264,9 +288,9 @@ def init_model(
     check_generator(generator)
     spec = SCHEMES[scheme]
     if spec.needs_data:
-        if not isinstance(data, torch.Tensor):
-            raise UserError(f"scheme={scheme!r} needs data=: a tensor of training inputs")
-        spec.init_model(model, data, generator, config)
+        if data is None:
+            raise UserError(f"scheme={scheme!r} needs data=: training inputs (a tensor or a numpy array)")
+        spec.init_model(model, as_model_input(data, model, "data"), generator, config)
         return model
     if data is not None or config is not None:
         raise UserError(f"scheme={scheme!r} takes no data= or config= (only the data-driven schemes "
