@@ -10,6 +10,8 @@ import pytest
 
 import weightinit
 from weightinit.cli import main
+from weightinit.cli.common import QUICK_HELP, dataset_name
+from weightinit.cli.main import build_parser
 from weightinit.schemes import SCHEMES
 
 
@@ -54,3 +56,21 @@ def test_a_closed_pipe_on_stdout_is_not_an_internal_error(monkeypatch, capsys):
         monkeypatch.undo()
     err = capsys.readouterr().err
     assert "internal error" not in err and "Traceback" not in err, err
+
+
+# the commands that train (or, for diagnose, load data and run a network) in this worker's scope;
+# rbm, dbn and reproduce hinton2006 take their options from cli/rbm.py and cli/dbn.py
+QUICK_COMMANDS = [["compare"], ["diagnose"], ["reproduce", "lecture"], ["reproduce", "glorot2010"],
+                  ["reproduce", "he2015"]]
+
+
+@pytest.mark.parametrize("command", QUICK_COMMANDS, ids=" ".join)
+def test_quick_reads_the_same_on_every_command(capsys, command):
+    assert main([*command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"--quick {' '.join(QUICK_HELP.split())}; " in text  # the shared promise, then what else it shrinks
+    assert "--dataset DATASET mnist (default; digits with --quick)" in text
+    args = build_parser().parse_args([*command, "--quick"])  # was, for diagnose: "unrecognized arguments"
+    assert args.quick and args.dataset is None and dataset_name(args) == "digits"
+    assert dataset_name(build_parser().parse_args([*command, "--quick", "--dataset", "synthetic"])) == "synthetic"
+    assert dataset_name(build_parser().parse_args(command)) == "mnist"

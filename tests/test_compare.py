@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import statistics
 import subprocess
 import sys
 
@@ -26,20 +27,29 @@ def synthetic():
 
 
 def test_compare_results_follow_the_schema(synthetic):
-    config = CompareConfig(arch="lecture", inits=("he_normal", "zeros"), seeds=2,
+    config = CompareConfig(arch="lecture", inits=("he_normal", "zeros", "normal"), seeds=2,
                            train=TrainConfig(epochs=2, device="cpu"))
     results = compare(synthetic, config).to_dict()  # the results.json schema
     assert {"experiment", "dataset", "arch", "activation", "config", "runs"} <= set(results)
     assert results["arch"] == "64-256-256-10" and results["config"]["epochs"] == 2
-    assert [(r["init"], r["seed"]) for r in results["runs"]] == [("he_normal", 777), ("he_normal", 778),
-                                                                  ("zeros", 777), ("zeros", 778)]
+    assert [(r["init"], r["seed"]) for r in results["runs"]] == [
+        (init, seed) for init in ("he_normal", "zeros", "normal") for seed in (777, 778)]
     for run in results["runs"]:
         assert set(run) >= RUN_KEYS
         assert [set(h) for h in run["history"]] == [EPOCH_KEYS, EPOCH_KEYS]
     summary = results["summary"]
-    assert [row["init"] for row in summary] == ["he_normal", "zeros"]  # zeros cannot learn: ~10%
-    assert summary[0]["test_accuracy"] > 0.9 and summary[1]["test_accuracy"] < 0.3
-    assert summary[0]["test_accuracy_std"] >= 0
+    assert [row["init"] for row in summary] == ["he_normal", "normal", "zeros"]  # zeros cannot learn: ~10%
+    assert summary[0]["test_accuracy"] > 0.9 and summary[-1]["test_accuracy"] < 0.3
+    for row in summary:  # the std over the init's own runs, with the sample std's n - 1 (statistics.stdev)
+        mine = [run["test_accuracy"] for run in results["runs"] if run["init"] == row["init"]]
+        assert row["runs"] == 2 and row["test_accuracy"] == pytest.approx(statistics.fmean(mine))
+        assert row["test_accuracy_std"] == pytest.approx(statistics.stdev(mine), rel=1e-9, abs=1e-12)
+    # N(0, 1)'s two draws end apart after 2 epochs, so the check above compares a real spread (he_normal
+    # reaches 100% and zeros 8.2% on both seeds: their std is 0)
+    assert summary[1]["test_accuracy_std"] > 0.01
+    # the inits trained in one stacked model: each run's s/epoch is the sweep's, and the summary says so
+    assert all(run["batched"] for run in results["runs"]) and [row["batched"] for row in summary] == [2, 2, 2]
+    assert len({run["seconds_per_epoch"] for run in results["runs"]}) == 1
 
 
 def test_a_diverging_init_is_reported_and_the_others_carry_on(synthetic):
@@ -97,6 +107,7 @@ def test_cli_json_prints_only_json_on_stdout(tmp_path):
     results = json.loads(done.stdout)
     assert results["dataset"] == "digits" and results["config"]["epochs"] == 10
     assert "test accuracy" in done.stderr  # the table went to stderr
+    assert "s/epoch*: all 2 inits trained together" in done.stderr  # and the note on the shared time under it
 
 
 def test_cli_compare_on_real_mnist_one_epoch(tmp_path, capsys):
@@ -139,8 +150,48 @@ def test_cli_refuses_an_out_folder_holding_another_run(tmp_path, capsys):
     out.mkdir()
     (out / "results.json").write_text("{}")
     assert main(["compare", "--dataset", "synthetic", "--out", str(out), "--epochs", "1"]) == 2
-    assert "already holds another run" in capsys.readouterr().err
+    assert "already holds the results of another run (results.json)" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["results.json"]
+
+
+@pytest.mark.parametrize("files, reason", [
+    # the user's own notes: refused because the folder is not empty, not as "another run"
+    ({"notes.txt": "mine"}, "is not empty (it holds notes.txt) and a run writes only into a new or empty folder"),
+    ({"a.txt": "", "b.txt": "", "c.txt": "", "d.txt": ""}, "(it holds a.txt, b.txt, c.txt and 1 more)"),
+    # a run of another command: named, with the command that continues it
+    ({"settings.json": '{"command": "reproduce", "paper": "lecture"}'},
+     "already holds a `weightinit reproduce lecture` run; continue it with `weightinit reproduce lecture --resume"),
+    ({"settings.json": "not json"}, "already holds another run (settings.json)"),
+])
+def test_cli_refuses_a_full_out_folder_with_the_right_reason(tmp_path, capsys, files, reason):
+    out = tmp_path / "myresults"
+    out.mkdir()
+    for name, text in files.items():
+        (out / name).write_text(text)
+    for command in (["compare", "--quick"], ["diagnose", "--quick"], ["reproduce", "lecture", "--quick"]):
+        assert main([*command, "--device", "cpu", "--out", str(out)] if command[0] != "diagnose"
+                    else [*command, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and reason in err[0], err
+        assert "another run" not in err[0] or "settings.json" in files  # the user's files are no run
+        assert not any(line.startswith("data:") for line in err)  # refused before the data is loaded
+    assert sorted(p.name for p in out.iterdir()) == sorted(files)  # nothing written into the user's folder
+
+
+def test_compare_quick_says_the_batched_s_per_epoch_is_shared(capsys):
+    from weightinit.experiments.compare import InitSummary
+    from weightinit.report import format_table, markdown_table, timing_note
+
+    def row(init, batched):
+        return InitSummary(init, 1, 0.9, 0.0, 2.3, 1.0, 0.5, 0.42, 0, batched)
+
+    together = [row("he_normal", 1), row("normal", 1)]
+    assert format_table(together).splitlines()[2].endswith("0.42*")
+    assert timing_note(together).startswith("s/epoch*: all 2 inits trained together as one stacked model")
+    assert "shared by all of them" in timing_note(together) and "--no-batched" in timing_note(together)
+    mixed = [row("he_normal", 1), row("normal", 0)]
+    assert markdown_table(mixed).splitlines()[-1].endswith("| 0.42 |") and "the init marked *" in timing_note(mixed)
+    assert timing_note([row("he_normal", 0)]) == ""  # each timed alone: nothing to say
 
 
 def test_cli_unreadable_data_file_is_one_line(tmp_path, capsys, monkeypatch):

@@ -20,8 +20,8 @@ from .experiments.compare import INIT_LOSS_ROWS, CompareResult, InitSummary
 from .experiments.rbm import RBMResult
 from .runs.files import write_text_atomic
 
-__all__ = ["chance_note", "format_table", "markdown_table", "to_json", "write_compare_outputs", "RBM_HEADER",
-           "rbm_epoch_row", "rbm_summary"]
+__all__ = ["chance_note", "timing_note", "format_table", "markdown_table", "to_json", "write_compare_outputs",
+           "RBM_HEADER", "rbm_epoch_row", "rbm_summary"]
 
 _COLUMNS = ("init", "test accuracy", "loss at init", "loss in epoch 1", "final train loss", "s/epoch")
 
@@ -41,7 +41,19 @@ def _loss(value: float) -> str:
 
 def _cells(summary: list[InitSummary]) -> list[tuple[str, ...]]:
     return [(r.init, _accuracy(r), _loss(r.initial_loss), _loss(r.first_epoch_loss), _loss(r.final_train_loss),
-             f"{r.seconds_per_epoch:.2f}") for r in summary]
+             f"{r.seconds_per_epoch:.2f}" + ("*" if r.batched else "")) for r in summary]
+
+
+def timing_note(summary: list[InitSummary]) -> str:
+    """What the s/epoch column means when runs trained in the batched sweep ("" when none did):
+    their time is the sweep's, shared, so it cannot rank the inits."""
+    batched = [r for r in summary if r.batched]
+    if not batched:
+        return ""
+    whom = (f"all {len(summary)} inits" if len(batched) == len(summary) else
+            "the init marked *" if len(batched) == 1 else f"the {len(batched)} inits marked *")
+    return (f"s/epoch*: {whom} trained together as one stacked model (the batched sweep), so each shows the "
+            "sweep's time per epoch, shared by all of them, not its own; --no-batched times each init alone")
 
 
 def chance_note(n_classes: int) -> str:
@@ -107,6 +119,8 @@ def _markdown(results: CompareResult, figure: str | None) -> str:
     ]
     if results.n_classes is not None:
         lines += [chance_note(results.n_classes) + ".", ""]
+    if timing_note(results.summary):
+        lines += [timing_note(results.summary) + ".", ""]
     diverged = [run for run in results.runs if run.diverged]
     for run in diverged:
         at = run.diverged_at

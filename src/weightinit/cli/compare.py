@@ -6,22 +6,23 @@ import argparse
 from pathlib import Path
 
 from ..data.datasets import load_dataset
-from ..diagnostics import diagnose
+from ..diagnostics import diagnose, layer_labels
 from ..errors import UserError
 from ..experiments.compare import LECTURE_INITS, CompareConfig, compare
 from ..init import calculate_gain
-from ..models import MODELS, NAMED_ARCHS, parse_arch
+from ..models import MODELS, NAMED_ARCHS, build_model, parse_arch
 from ..plots import plot_curves, plot_dynamics, plot_std_by_layer
-from ..report import chance_note, format_table, write_compare_outputs
+from ..report import chance_note, format_table, timing_note, write_compare_outputs
 from ..runs import distributed
 from ..tensorboard import require_tensorboard, write_run
 from ..train import TrainConfig
 from .common import (
-    QUICK_HELP,
     add_data_options,
     add_output_options,
+    add_quick_option,
     add_train_options,
     check_device,
+    dataset_name,
     describe,
     emit,
     integer,
@@ -72,16 +73,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              "tensorboard/); with --dynamics, per-layer scalars and histograms too")
     parser.add_argument("--diagnose", action="store_true",
                         help="also write std_by_layer.png: per-layer activation/gradient std of each init at epoch 0")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_HELP}: 10 epochs (2 on MNIST-sized data)")
+    add_quick_option(parser, "10 epochs (2 on MNIST-sized data)")
     add_output_options(parser, "compare", resumable=True)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    dataset_name = args.dataset or ("digits" if args.quick else "mnist")
+    name = dataset_name(args)
     epochs = args.epochs
     if epochs is None:
-        epochs = (2 if dataset_name in ("mnist", "fashion-mnist") else 10) if args.quick else TrainConfig.epochs
+        epochs = (2 if name in ("mnist", "fashion-mnist") else 10) if args.quick else TrainConfig.epochs
     train = train_config(args, epochs=epochs, precision=args.precision)
     inits = split_list(args.inits)
     if typed(args, "pretrain_epochs") and "dbn" not in inits:  # (an old run's settings may hold the default)
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tensorboard is not None:
         require_tensorboard()
     check_out_before_work(args)
-    dataset = load_dataset(dataset_name, args.data_dir)
+    dataset = load_dataset(name, args.data_dir)
     parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
     describe(dataset)
     reports = {}
@@ -132,9 +133,14 @@ def run(args: argparse.Namespace) -> int:
                     diverged=[r.diverged for r in results.runs])
         written = ["results.json", "results.csv", "curves.png", "report.md"]
         if config.dynamics_every:
+            sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
+            labels = layer_labels(build_model(config.model, sizes, config.activation, dataset.image_shape,
+                                              dataset.n_classes))  # the names std_by_layer.png uses
             plot_dynamics([(r.init, r.dynamics or []) for r in results.runs], folder / "dynamics.png",
-                          f"{network}: layers while training (recorded every {config.dynamics_every} steps)")
+                          f"{network}: layers while training (recorded every {config.dynamics_every} steps)",
+                          labels=labels)
             written.append("dynamics.png")
-    emit(results, format_table(results.summary) + "\n" + chance_note(dataset.n_classes), args.json)
+    notes = [chance_note(dataset.n_classes), timing_note(results.summary)]
+    emit(results, "\n".join([format_table(results.summary), *filter(None, notes)]), args.json)
     say(f"wrote {folder}/: {', '.join(written)}" + ("" if events is None else f"; TensorBoard events in {events}/"))
     return 0

@@ -92,9 +92,41 @@ def _shown(value) -> str:
 
 
 def check_out_before_work(args: argparse.Namespace) -> None:
-    """Refuse an ``--out`` that cannot become a new run's folder, before the data is loaded."""
+    """Refuse an ``--out`` that cannot become a new run's folder, before the data is loaded.
+    A folder that is not empty is refused with what it holds: a run (resume it, or choose
+    another folder) or files of the user's (a run writes only into a new or empty folder)."""
     if getattr(args, "resume", None) is None:
+        _check_empty(args.out)
         check_out_folder(args.out, "--out")
+
+
+def _check_empty(out: str | None) -> None:
+    """Refuse an ``--out`` folder that holds anything, saying what: a run of a command (and the
+    command that continues it), another run's results, or the user's own files."""
+    folder = None if out is None else Path(out).expanduser()
+    if folder is None or not folder.is_dir():
+        return
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError:  # unreadable: check_out_folder and the folder's creation say why
+        return
+    if not names:
+        return
+    if "settings.json" in names:
+        try:
+            kind = kind_of(json.loads((folder / "settings.json").read_text(encoding="utf-8")))
+        except (ValueError, UnicodeDecodeError, OSError, AttributeError):
+            kind = None
+        if kind and kind != "?":
+            raise UserError(f"--out {out!r} already holds a `{_command_line(kind)}` run; continue it with "
+                            f"`{_command_line(kind)} --resume {shlex.quote(out)}`, or choose a new or empty folder")
+        raise UserError(f"--out {out!r} already holds another run (settings.json); choose a new or empty folder")
+    if "results.json" in names:
+        raise UserError(f"--out {out!r} already holds the results of another run (results.json); choose a new or "
+                        "empty folder")
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    raise UserError(f"--out {out!r} is not empty (it holds {shown}) and a run writes only into a new or empty "
+                    "folder, so that its files mix with no others; choose a new or empty folder")
 
 
 def check_resume(args: argparse.Namespace, given: set[str] = frozenset()) -> None:

@@ -105,6 +105,7 @@ class CompareRun:
     history: list[dict]  # per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
     dynamics: list[dict] | None = None  # per recorded step and layer (weightinit.dynamics.DynamicsRecord)
     initial_loss: float | None = None  # cross-entropy before the first step (None: a run from an older version)
+    batched: bool = False  # trained in the batched sweep: seconds_per_epoch is the sweep's, shared by all its runs
 
 
 @dataclass
@@ -118,8 +119,9 @@ class InitSummary:
     initial_loss: float  # before the first step; chance level is ln(n_classes)
     first_epoch_loss: float
     final_train_loss: float
-    seconds_per_epoch: float
+    seconds_per_epoch: float  # of a batched run: the whole sweep's time per epoch, shared by all its runs
     diverged: int  # how many of its runs diverged
+    batched: int = 0  # how many of its runs trained in the batched sweep
 
 
 @dataclass
@@ -268,7 +270,7 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
         histories = fit_batched(models, dataset.train, configs, evaluate_on=("test", dataset.test),
                                 on_batch=bar.update, checkpoint=save if sweep is not None else None, resume=resumes)
     for i, model, history, start in zip(todo, models, histories, starts):
-        done[i] = _result(*plan[i], history, start)
+        done[i] = replace(_result(*plan[i], history, start), batched=True)  # its seconds: the sweep's
         if on_run is not None:
             on_run(done[i], None)
         if checkpoints[i] is not None:
@@ -294,6 +296,7 @@ def summarize(runs: list[CompareRun]) -> list[InitSummary]:
             final_train_loss=statistics.fmean(run.final_train_loss for run in mine),
             seconds_per_epoch=statistics.fmean(run.seconds_per_epoch for run in mine),
             diverged=sum(run.diverged for run in mine),
+            batched=sum(run.batched for run in mine),
         ))
     return sorted(rows, key=_rank)
 
