@@ -95,3 +95,103 @@ def test_rbm_errors_are_one_line_exit_2(tmp_path, capsys, monkeypatch, argv, mes
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------------ defaults that learn, and a check that says when not
+# (issue 29). Device: cpu, stated in every command.
+QUICK_EXTRAS = ["--device", "cpu", "--no-progress", "--raise-images", "0", "--chain-steps", "10"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These runs multiply batches of 100 x 64 by 64 x 500: on a busy 2-core machine a second
+    thread made them 10 times slower (96 s instead of 10 s), not faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _settings(argv, n_train, n_visible):
+    from weightinit.boltzmann.recipes import recipe_config
+    from weightinit.cli import build_parser
+    from weightinit.cli.rbm import run_settings
+
+    args = build_parser().parse_args(["rbm", *argv])
+    config, _ = recipe_config(args.recipe, epochs=args.epochs, device="cpu")
+    return run_settings(args, config, n_train, n_visible)
+
+
+def test_the_defaults_are_mnists_on_mnist_and_6000_updates_on_digits():
+    config, ais_steps, raise_images, line = _settings([], 60_000, 784)
+    assert (config.epochs, ais_steps, raise_images) == (10, 14_500, 100)  # the published recipe settings stay
+    config, ais_steps, raise_images, line = _settings(["--dataset", "digits"], 1437, 64)
+    assert (config.epochs, ais_steps, raise_images) == (400, 1184, 100)
+    assert "400 epochs x 15 batches of 100 = 6,000 updates" in line and "1,184 temperatures" in line
+    config, ais_steps, raise_images, line = _settings(["--quick"], 1437, 64)
+    assert (config.epochs, ais_steps, raise_images) == (134, 296, 20) and "--quick" in line
+    config, ais_steps, _, line = _settings(["--quick", "--epochs", "3", "--ais-steps", "7"], 1437, 64)
+    assert (config.epochs, ais_steps) == (3, 7)  # typed options win
+
+
+def test_quick_rbm_on_digits_learns(tmp_path, capsys):
+    # what the default does in 6,000 updates, --quick does in 2,010: W moves, the samples differ
+    out = tmp_path / "q"
+    assert main(["rbm", "--quick", "--ais-steps", "50", "--sample-steps", "200", *QUICK_EXTRAS, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    results = json.loads((out / "results.json").read_text())
+    assert results["dataset"] == "digits" and results["config"]["epochs"] == 134
+    learning = results["learning"]
+    assert learning["updates"] == 2010 and learning["learned"] is True
+    assert learning["weight_change"] > 3  # measured 4.97; 0.12 after the former default's 150 updates
+    assert learning["spread_ratio"] > 0.25  # measured 0.38; 0.05 after 150 updates (the mean image 100 times)
+    rbm = weightinit_load(out / "rbm.pt")
+    assert rbm.W.std() > 0.03  # from 0.01
+    assert "settings: recipe pcd, 134 epochs" in err and "warning" not in err
+
+
+def test_the_check_fires_when_the_weights_barely_moved(tmp_path, capsys):
+    out = tmp_path / "few"
+    assert main(["rbm", "--dataset", "digits", "--epochs", "10", "--ais-steps", "20", "--sample-steps", "200",
+                 *QUICK_EXTRAS, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    learning = json.loads((out / "results.json").read_text())["learning"]
+    assert learning["updates"] == 150 and not learning["weights_moved"] and not learning["samples_differ"]
+    assert learning["weight_change"] < 0.3 and learning["spread_ratio"] < 0.1
+    paragraph = err[err.index("warning: this RBM learned little"):].split("\nwrote ")[0]
+    assert "150 updates (10 epochs of 15 batches) are too few" in paragraph and "--epochs 400" in paragraph
+    assert "samples.png" in paragraph and "\n\n" not in paragraph
+
+
+def test_learning_check_measures():
+    from weightinit.experiments.rbm import learning_check
+
+    w0 = torch.full((4, 3), 0.01)
+    data = torch.tensor([[0.0, 1.0, 1.0], [1.0, 0.0, 1.0]])
+    alike = learning_check(w0.clone(), w0, torch.full((2, 3), 0.5), data, updates=1)
+    assert alike.weight_change == 0 and alike.spread_ratio == 0 and not alike.learned
+    varied = learning_check(3 * w0, w0, data, data, updates=1)
+    assert varied.weight_change == pytest.approx(2) and varied.spread_ratio == pytest.approx(1) and varied.learned
+    constant = learning_check(3 * w0, w0, data, torch.ones(2, 3), updates=1)  # nothing to compare the samples with
+    assert constant.data_spread == 0 and constant.samples_differ
+
+
+def test_quick_and_the_dataset_left_to_it_round_trip_through_resume(tmp_path, capsys):
+    out = tmp_path / "r"
+    small = ["--hidden", "8", "--epochs", "2", "--ais-steps", "5", "--sample-steps", "2", *QUICK_EXTRAS]
+    assert main(["rbm", "--quick", *small, "--out", str(out)]) == 0
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["quick"] is True and settings["dataset"] is None and settings["ais_steps"] == 5
+    first = json.loads((out / "results.json").read_text())
+    capsys.readouterr()
+    assert main(["rbm", "--resume", str(out), "--device", "cpu", "--no-progress"]) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again["dataset"] == "digits" and again["test"]["log_likelihood"] == first["test"]["log_likelihood"]
+    assert main(["rbm", "--resume", str(out), "--dataset", "mnist", "--device", "cpu"]) == 2
+    assert "(dataset differ)" in capsys.readouterr().err
+
+
+def weightinit_load(path):
+    import weightinit
+
+    return weightinit.load(path)

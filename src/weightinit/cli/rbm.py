@@ -1,17 +1,34 @@
-"""``weightinit rbm``: train a restricted Boltzmann machine and measure it."""
+"""``weightinit rbm``: train a restricted Boltzmann machine and measure it.
+
+The length of a run fits the data (:func:`weightinit.boltzmann.recipes.rbm_epochs`): a
+recipe's epochs are MNIST's, raised on a smaller data set to at least 6,000 parameter updates
+(2,000 with ``--quick``); AIS takes 14,500 temperatures per 784 visible units. After the
+measures, a run whose weights barely moved or whose samples are all alike is said to be one
+(:class:`weightinit.experiments.rbm.RBMLearningCheck`), with the remedy."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import textwrap
+from dataclasses import replace
 
 from ..boltzmann.rbm import VISIBLE_TYPES
-from ..boltzmann.recipes import RECIPES, recipe_config
+from ..boltzmann.recipes import (
+    MIN_UPDATES,
+    QUICK_UPDATES,
+    RECIPES,
+    ais_steps_for,
+    epochs_for_updates,
+    rbm_epochs,
+    recipe_config,
+    updates_per_epoch,
+)
 from ..checks import check_choice
 from ..data.datasets import load_dataset
 from ..errors import UserError
-from ..experiments.rbm import CHAIN_STEPS, SAMPLE_STEPS, rbm_experiment
+from ..experiments.rbm import CHAIN_STEPS, SAMPLE_STEPS, SPREAD_RATIO_MIN, WEIGHT_CHANGE_MIN, RBMResult, rbm_experiment
 from ..plots import plot_tiles
 from ..report import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json
 from ..runs import distributed
@@ -23,7 +40,9 @@ from .common import (
     SEED,
     add_data_options,
     add_output_options,
+    add_quick_option,
     check_device,
+    dataset_name,
     describe,
     emit,
     integer,
@@ -32,9 +51,13 @@ from .common import (
 )
 from .run_folder import check_out_before_work, open_run
 
-__all__ = ["add_parser", "run", "DEFAULT_RECIPE"]
+__all__ = ["add_parser", "run", "DEFAULT_RECIPE", "run_settings", "learning_warning", "QUICK_AIS_SHARE",
+           "QUICK_RAISE_IMAGES", "TABLE_ROWS"]
 
-DEFAULT_RECIPE = "pcd"  # the recipe whose samples look like digits after the default 10 epochs
+DEFAULT_RECIPE = "pcd"  # PCD-1 with averaging: samples that look like digits after 6,000 updates (MNIST's 10 epochs)
+QUICK_AIS_SHARE = 4  # --quick: a quarter of the AIS temperatures (digits: 296; log Z within about 0.5 nats)
+QUICK_RAISE_IMAGES = 20  # --quick: RAISE on 20 test images, not 100
+TABLE_ROWS = 20  # about this many rows of the per-epoch table are printed (results.json holds every epoch)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -44,9 +67,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "Train an RBM by CD-k or PCD-k from a named recipe (--recipe); print a per-epoch table, then the test "
             "reconstruction error, pseudo-likelihood, AIS log-likelihood with its error bar and RAISE's conservative "
             "estimate; write rbm.pt, results.json, filters.png, samples.png and chains.png. Options typed beside "
-            "--recipe override its settings.", 79),
+            "--recipe override its settings. The epochs and AIS temperatures left unset fit the data (--epochs, "
+            "--ais-steps below; the line 'settings:' says what they became); a run whose weights barely moved or "
+            "whose samples are all alike ends with a warning saying so, and what to change.", 79),
         epilog=recipes_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_options(parser)
+    add_data_options(parser, default=None)
+    add_quick_option(parser, f"at least {QUICK_UPDATES:,} updates instead of {MIN_UPDATES:,} (the recipe's epochs not "
+                     f"kept: MNIST 4 epochs), a quarter of the AIS temperatures, RAISE on {QUICK_RAISE_IMAGES} images")
     parser.add_argument("--recipe", default=DEFAULT_RECIPE,
                         help=f"named settings, one of {list(RECIPES)} (default %(default)s; listed below)")
     parser.add_argument("--hidden", type=integer("hidden", 1, MAX_UNITS), default=500,
@@ -55,7 +82,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--binarize", action=argparse.BooleanOptionalAction, default=None,
                         help="binarize train and test images stochastically, as published likelihoods do "
                         "(default: the recipe's; never for gaussian)")
-    parser.add_argument("--epochs", type=integer("epochs", 1), default=None, help="default: the recipe's")
+    parser.add_argument("--epochs", type=integer("epochs", 1), default=None,
+                        help=f"default: the recipe's, or more on a small data set, for at least {MIN_UPDATES:,} "
+                        "parameter updates (epochs x ceil(training images / batch size)): MNIST keeps the recipe's "
+                        "10 (600 updates an epoch), digits gets 400 (15 an epoch)")
     parser.add_argument("--k", type=integer("k", 1), default=None,
                         help="Gibbs steps per update (default: the recipe's)")
     parser.add_argument("--k-final", type=integer("k_final", 1), default=None,
@@ -88,11 +118,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="reconstructions use the visible probabilities, not samples (Hinton's guide, sec. 3.2)")
     parser.add_argument("--ais-chains", type=integer("ais_chains", 1, MAX_UNITS), default=100,
                         help="AIS runs (default %(default)s)")
-    parser.add_argument("--ais-steps", type=integer("ais_steps", 1), default=14_500,
-                        help="AIS temperatures (default %(default)s)")
-    parser.add_argument("--raise-images", type=integer("raise_images", 0, MAX_UNITS), default=100,
+    parser.add_argument("--ais-steps", type=integer("ais_steps", 1), default=None,
+                        help="AIS temperatures (default ceil(14,500 x visible units / 784): MNIST's 14,500 as "
+                        "Salakhutdinov & Murray 2008, digits' 1,184; --quick: a quarter)")
+    parser.add_argument("--raise-images", type=integer("raise_images", 0, MAX_UNITS), default=None,
                         help="test images for RAISE's conservative estimate, one reverse chain each; 0 skips it "
-                        "(default %(default)s)")
+                        f"(default 100; --quick {QUICK_RAISE_IMAGES})")
     parser.add_argument("--raise-steps", type=integer("raise_steps", 1), default=None,
                         help="RAISE temperatures (default: --ais-steps)")
     parser.add_argument("--sample-steps", type=integer("sample_steps", 1), default=SAMPLE_STEPS,
@@ -105,7 +136,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def recipes_help() -> str:
     """The recipes, each with its settings and the published figure it is set beside."""
-    lines = ["recipes:"]
+    lines = [f"recipes (MNIST's epochs; on smaller data at least {MIN_UPDATES:,} updates):"]
     for name, recipe in RECIPES.items():
         lines.append(textwrap.fill(recipe.description, 79, initial_indent=f"  {name:7s}", subsequent_indent=" " * 9))
         for label, text in (("published", recipe.published), ("measured", recipe.measured)):
@@ -129,18 +160,26 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("binarize=True is for Bernoulli visible units; visible='gaussian' takes standardized data")
     check_device(args.device)
     check_out_before_work(args)
-    dataset = load_dataset(args.dataset, args.data_dir)
+    dataset = load_dataset(dataset_name(args), args.data_dir)
+    config, ais_steps, raise_images, rule = run_settings(args, config, len(dataset.train), dataset.n_features)
     describe(dataset, " (binarized)" if binarize else "")
+    say(f"settings: {rule}")
     table = sys.stderr if args.json else sys.stdout
+    every = math.ceil(config.epochs / TABLE_ROWS)
+    if every > 1:
+        print(f"(one epoch in {every} shown, and the last; results.json holds them all)", file=table)
     print(RBM_HEADER, file=table, flush=True)
+
+    def on_epoch(record) -> None:
+        if record.epoch % every == 0 or record.epoch in (1, config.epochs):
+            print(rbm_epoch_row(record), file=table, flush=True)
+
     with open_run(args, "rbm") as folder:
         rbm, results, samples, chains = rbm_experiment(
             dataset, hidden=args.hidden, visible=args.visible, config=config, ais_chains=args.ais_chains,
-            ais_steps=args.ais_steps, sample_steps=args.sample_steps, binarize=binarize,
-            raise_images=args.raise_images, raise_steps=args.raise_steps, chain_steps=args.chain_steps,
-            progress=not args.no_progress,
-            on_epoch=lambda record: print(rbm_epoch_row(record), file=table, flush=True),
-            checkpoint=Checkpoint(folder / "checkpoint"),
+            ais_steps=ais_steps, sample_steps=args.sample_steps, binarize=binarize,
+            raise_images=raise_images, raise_steps=args.raise_steps, chain_steps=args.chain_steps,
+            progress=not args.no_progress, on_epoch=on_epoch, checkpoint=Checkpoint(folder / "checkpoint"),
         )
         if not distributed.is_main():
             return 0
@@ -161,8 +200,71 @@ def run(args: argparse.Namespace) -> int:
                    f"random states;\ncolumn 1 the start, then every {results.chain_steps} Gibbs steps the visible "
                    f"{scale}", per_tile=gaussian)
     emit(results, rbm_summary(results) + conservative_summary(results), args.json)
+    warning = learning_warning(results, len(dataset.train))
+    if warning:
+        say(warning)
     say(f"wrote {folder}/: rbm.pt, results.json, filters.png, samples.png, chains.png")
     return 0
+
+
+def run_settings(args: argparse.Namespace, config, n_train: int, n_visible: int):
+    """What the options left to the data become, and the line that says so: the epochs
+    (:func:`~weightinit.boltzmann.recipes.rbm_epochs`, or at least :data:`QUICK_UPDATES`
+    updates with --quick), the AIS temperatures (:func:`~weightinit.boltzmann.recipes.ais_steps_for`,
+    a quarter with --quick) and RAISE's images. Returns (config, ais_steps, raise_images, line)."""
+    per_epoch = updates_per_epoch(n_train, config.batch_size)
+    if args.epochs is not None:
+        why = "--epochs"
+    elif args.quick:
+        config = replace(config, epochs=epochs_for_updates(QUICK_UPDATES, n_train, config.batch_size))
+        why = f"--quick: at least {QUICK_UPDATES:,} updates"
+    else:
+        recipe_epochs = config.epochs
+        config = replace(config, epochs=rbm_epochs(recipe_epochs, n_train, config.batch_size))
+        why = (f"the recipe's {recipe_epochs}" if config.epochs == recipe_epochs else
+               f"the recipe's {recipe_epochs} raised") + f": at least {MIN_UPDATES:,} updates"
+    ais_steps = args.ais_steps
+    if ais_steps is None:
+        ais_steps = ais_steps_for(n_visible)
+        ais_why = f"ceil(14,500 x {n_visible} visible / 784)"
+        if args.quick:
+            ais_steps = math.ceil(ais_steps / QUICK_AIS_SHARE)
+            ais_why += f" / {QUICK_AIS_SHARE} (--quick)"
+    else:
+        ais_why = "--ais-steps"
+    raise_images = args.raise_images if args.raise_images is not None else (QUICK_RAISE_IMAGES if args.quick else 100)
+    line = (f"recipe {args.recipe}, {config.epochs} epochs x {per_epoch} batches of {config.batch_size} = "
+            f"{config.epochs * per_epoch:,} updates ({why}); AIS {args.ais_chains} chains x {ais_steps:,} "
+            f"temperatures ({ais_why})")
+    return config, ais_steps, raise_images, line
+
+
+def learning_warning(results: RBMResult, n_train: int) -> str:
+    """A paragraph for a run that learned little (its weights barely moved, or its samples are
+    all alike: :class:`~weightinit.experiments.rbm.RBMLearningCheck`), with the remedy; ""
+    for a run that learned."""
+    check = results.learning
+    if check is None or check.learned:
+        return ""
+    config = results.config
+    what = []
+    if not check.weights_moved:
+        what.append(f"its weights moved by {check.weight_change:.2f} of their initial size (||W - W_0|| / ||W_0||; "
+                    f"runs that learned moved by {WEIGHT_CHANGE_MIN:g} or more)")
+    if not check.samples_differ:
+        what.append(f"its samples vary {check.spread_ratio:.2f} as much as the test images they start from (below "
+                    f"{SPREAD_RATIO_MIN:g}: samples.png and chains.png show nearly the same image again and again)")
+    epochs, per_epoch = len(results.history), updates_per_epoch(n_train, config["batch_size"])
+    if check.updates < MIN_UPDATES:
+        remedy = (f"{check.updates:,} updates ({epochs} epochs of {per_epoch} batches) are too few for this data: "
+                  f"train for at least {MIN_UPDATES:,} updates, --epochs "
+                  f"{epochs_for_updates(MIN_UPDATES, n_train, config['batch_size'])} or more")
+    else:
+        remedy = (f"It made {check.updates:,} updates ({epochs} epochs): train longer (--epochs {2 * epochs}) or "
+                  f"with a larger learning rate (--lr, now {config['lr']:g})")
+    return textwrap.fill(f"warning: this RBM learned little: {' and '.join(what)}. The log-likelihood above is "
+                         f"that of a model near its start, not of one that learned the data. {remedy}.", 79,
+                         break_on_hyphens=False)
 
 
 def conservative_summary(results) -> str:

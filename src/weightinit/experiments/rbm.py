@@ -7,7 +7,13 @@ shown every ``chain_steps`` Gibbs steps, started from test images and from rando
 With ``binarize``, train and test images are binarized once, stochastically (pixel i is 1
 with probability its gray level), from a generator seeded by the run's seed, as the
 published likelihoods on MNIST are (Salakhutdinov & Murray 2008): a Bernoulli RBM's
-log-likelihood of gray-level images is not a log-probability."""
+log-likelihood of gray-level images is not a log-probability.
+
+Whether the run learned anything to look at is measured too (:class:`RBMLearningCheck`, in
+``results.json`` as ``learning``): how far W moved from its start, and whether the samples
+differ from one another as the data do. A run with too few updates (the ``pcd`` recipe's 10
+epochs on scikit-learn's digits are 150) keeps its initial weights and draws the mean image
+100 times, while its AIS log-likelihood looks like any other number; the check says so."""
 
 from __future__ import annotations
 
@@ -29,12 +35,29 @@ from ..errors import UserError
 from ..runs.checkpoint import Checkpoint
 from .common import progress_bar, versions
 
-__all__ = ["RBMTestMeasures", "RBMResult", "rbm_experiment", "binarize_images", "gibbs_chains", "SAMPLE_STEPS",
-           "CHAIN_STEPS", "CHAIN_FRAMES"]
+__all__ = ["RBMTestMeasures", "RBMLearningCheck", "RBMResult", "rbm_experiment", "learning_check", "binarize_images",
+           "gibbs_chains", "SAMPLE_STEPS", "CHAIN_STEPS", "CHAIN_FRAMES", "WEIGHT_CHANGE_MIN", "SPREAD_RATIO_MIN"]
 
 SAMPLE_STEPS = 1000  # Gibbs steps from a test image to a sample of samples.png
 CHAIN_STEPS = 1000  # Gibbs steps between two frames of chains.png (the classic tutorials' spacing)
 CHAIN_FRAMES = 10  # frames per chain, the start included
+
+# The learning check's thresholds (see RBMLearningCheck), from runs on digits (500 hidden units, seed 0,
+# OMP_NUM_THREADS=1), by the number of updates:
+#     recipe     updates   weight change   spread ratio   samples.png
+#     pcd            150       0.12            0.05       100 copies of the mean image (the former default)
+#     pcd            500       0.80            0.08       the mean image, faintly varied
+#     pcd          1,000       2.39            0.17       faint blobs, hardly a digit
+#     pcd          2,000       4.97            0.35       blurred digits
+#     pcd          6,000      11.84            0.64       digits (the default since: 400 epochs)
+#     pcd gaussian   150       0.13            0.13       (lr 0.01) the mean image
+#     pcd gaussian 6,000       3.90            0.74
+#     guide          150       4.97            0.44       (CD-1 at lr 0.1, no averaging, learns in fewer updates)
+#     cd1          6,000      28.78            0.80
+# W_0 ~ N(0, 0.01^2), so a change of 1 is W's own initial size: below it the weights barely moved. The spread
+# threshold lies between the 1,000 updates whose samples hardly show a digit and the 2,000 whose samples do.
+WEIGHT_CHANGE_MIN = 1.0
+SPREAD_RATIO_MIN = 0.2
 
 
 @dataclass
@@ -54,6 +77,32 @@ class RBMTestMeasures:
 
 
 @dataclass
+class RBMLearningCheck:
+    """Whether a run learned something to look at, measured after training.
+
+    - ``weight_change`` :math:`= \\|W - W_0\\|_F / \\|W_0\\|_F`, with :math:`W_0` the weights the
+      run started from (Hinton's guide, sec. 8: :math:`N(0, 0.01^2)`);
+    - ``spread_ratio`` :math:`= s(\\text{samples}) / s(\\text{starts})`, with :math:`s(X)` the
+      mean over visible units of the standard deviation across the rows of X: the samples of
+      ``samples.png`` against the test images they start from (as the RBM sees them: binarized
+      or standardized). All samples alike gives 0; samples as varied as the data, about 1.
+
+    ``weights_moved`` is ``weight_change >= WEIGHT_CHANGE_MIN``, ``samples_differ`` is
+    ``spread_ratio >= SPREAD_RATIO_MIN`` (the thresholds and the measurements they come from
+    are beside their definitions in this module); ``learned`` is both.
+    """
+
+    updates: int  # parameter updates made: epochs x ceil(n_train / batch_size)
+    weight_change: float
+    sample_spread: float
+    data_spread: float
+    spread_ratio: float  # nan when the start images do not vary (then samples_differ: nothing to compare with)
+    weights_moved: bool
+    samples_differ: bool
+    learned: bool
+
+
+@dataclass
 class RBMResult:
     """What ``rbm_experiment`` measured: ``to_dict()`` is the ``results.json`` schema."""
 
@@ -67,6 +116,7 @@ class RBMResult:
     versions: dict
     sample_steps: int  # Gibbs steps between the test images the samples start from and the samples
     chain_steps: int = CHAIN_STEPS  # Gibbs steps between the frames of chains.png
+    learning: RBMLearningCheck | None = None  # whether the weights moved and the samples differ
 
     def to_dict(self) -> dict:
         return {"experiment": "rbm", **asdict(self)}
@@ -133,6 +183,10 @@ def rbm_experiment(
                             resume=None if checkpoint is None else checkpoint.load())
     device = rbm.W.device
     test_x = test_x.to(device)
+    # the weights the run started from: the same draw as train_rbm's reset_parameters (seeded by config.seed),
+    # also after a --resume, whose RBM never held them
+    start_w = RBM(dataset.n_features, hidden, visible).to(device).reset_parameters(
+        generator=torch.Generator(device=device).manual_seed(config.seed)).W
     generator = torch.Generator(device=device).manual_seed(config.seed + 2)
     start = time.perf_counter()
     ais = ais_log_partition(rbm, data=train_x, n_chains=ais_chains, n_steps=ais_steps, generator=generator)
@@ -168,8 +222,27 @@ def rbm_experiment(
         versions=versions(),
         sample_steps=sample_steps,
         chain_steps=chain_steps,
+        learning=learning_check(rbm.W, start_w, samples, starts,
+                                updates=len(history.epochs) * math.ceil(len(train_x) / config.batch_size)),
     )
     return rbm, result, samples.cpu(), chains.cpu()
+
+
+@torch.no_grad()
+def learning_check(w: torch.Tensor, w_start: torch.Tensor, samples: torch.Tensor, starts: torch.Tensor, *,
+                   updates: int) -> RBMLearningCheck:
+    """:class:`RBMLearningCheck` of trained weights ``w`` (of shape (n_hidden, n_visible)),
+    started from ``w_start``, and of ``samples`` drawn from the images ``starts`` (both of
+    shape (n_samples, n_visible))."""
+    start_norm = w_start.norm().item()
+    change = (w - w_start).norm().item() / start_norm if start_norm > 0 else float("inf")
+    sample_spread = samples.float().std(0, correction=0).mean().item()
+    data_spread = starts.float().std(0, correction=0).mean().item()
+    ratio = sample_spread / data_spread if data_spread > 0 else float("nan")
+    moved, differ = change >= WEIGHT_CHANGE_MIN, not ratio < SPREAD_RATIO_MIN  # nan: nothing to compare with
+    return RBMLearningCheck(updates=updates, weight_change=change, sample_spread=sample_spread,
+                            data_spread=data_spread, spread_ratio=ratio, weights_moved=moved, samples_differ=differ,
+                            learned=moved and differ)
 
 
 def binarize_images(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
