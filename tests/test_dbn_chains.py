@@ -1,4 +1,5 @@
-"""DBN samples to look at: a Gibbs chain in the top RBM, each frame shown by one down pass."""
+"""DBN samples to look at: a Gibbs chain in the top RBM, each frame shown by one down pass.
+Device: cpu."""
 
 from __future__ import annotations
 
@@ -41,3 +42,15 @@ def test_bad_chain_arguments_are_refused(dbn):
         model.gibbs_chains(digits.test.x[:2], steps=0, frames=2)
     with pytest.raises(ValueError, match=r"starts must have shape \(n_samples, 64\)"):
         model.gibbs_chains(torch.zeros(2, 5), steps=1, frames=2)
+
+
+def test_chains_png_takes_the_steps_between_frames(dbn, tmp_path):
+    # `dbn --quick` draws its chains 100 Gibbs steps apart, not 1,000 (issue 29); device: cpu
+    from matplotlib.image import imread
+
+    from weightinit.cli.dbn import write_chains
+
+    model, digits = dbn
+    write_chains(model, digits, tmp_path / "chains.png", seed=0, steps=3)
+    pixels = imread(tmp_path / "chains.png")[..., :3]
+    assert pixels.std() > 0.02  # not blank

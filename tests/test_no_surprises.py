@@ -99,6 +99,9 @@ BAD_INPUTS = [
     # options that do not apply: refused, not ignored
     (["reproduce", "glorot2010", "--quick", "--batch-size", "0"], "unrecognized arguments: --batch-size 0"),
     (["reproduce", "hinton2006", "--quick"], "unrecognized arguments: --quick"),
+    (["rbm", "--quick", "--epochs", "0"], "argument --epochs: epochs must be >= 1, got 0"),
+    # the rule gives digits Adam (issue 29): SGD's momentum, typed, is refused after the data is read, before work
+    (["dbn", "--quick", "--momentum", "0.5"], "--momentum 0.5 applies to --optimizer sgd only"),
     (["compare", *DIGITS, "--momentum", "0.9"], "--momentum 0.9 applies to --optimizer sgd only"),
     (["dbn", *DIGITS, "--optimizer", "adam", "--momentum", "0.5"], "--momentum 0.5 applies to --optimizer sgd only"),
     (["reproduce", "hinton2006", *DIGITS, "--control-momentum", "0.5"],
@@ -177,8 +180,43 @@ def test_dbn_defaults_fit_digits(here, monkeypatch, capsys):
         main(["dbn", *DIGITS, "--no-progress"])
     assert got["layers"] == [64, 500, 500, 2000]  # the data's features, then the paper's hidden layers
     assert got["n_valid"] == 240  # a sixth of digits' 1437 training images (MNIST: 10,000 of 60,000)
-    assert got["train"].momentum == 0.9 and got["train"].optimizer == "sgd"
-    assert "(240 of them for validation)" in capsys.readouterr().err
+    # issue 29: MNIST's SGD (lr 0.1, momentum 0.9) and 10 pre-training epochs left digits at chance (88% test
+    # error): its 360 fine-tuning updates take Adam at 3e-3, its 12 batches a pass 100 pre-training epochs
+    assert (got["train"].optimizer, got["train"].lr, got["train"].momentum) == ("adam", 0.003, 0.0)
+    assert got["pretrain"].epochs == 100
+    err = capsys.readouterr().err
+    assert "(240 of them for validation)" in err and "settings: pre-training 100 epochs per layer" in err
+
+
+def test_rbm_defaults_fit_digits(here, monkeypatch, capsys):
+    got = {}
+
+    def capture(dataset, **kwargs):
+        got.update(kwargs)
+        raise _Stop
+
+    monkeypatch.setattr("weightinit.cli.rbm.rbm_experiment", capture)
+    with pytest.raises(_Stop):
+        main(["rbm", *DIGITS, "--no-progress", "--device", "cpu"])
+    # issue 29: the pcd recipe's 10 epochs are 150 updates on digits, which left W at its start
+    assert got["config"].epochs == 400  # 6,000 updates, as 10 epochs on MNIST
+    assert got["ais_steps"] == 1184 and got["raise_images"] == 100  # 14,500 per 784 visible units
+    assert "settings: recipe pcd, 400 epochs x 15 batches of 100 = 6,000 updates" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["rbm", "dbn"])
+def test_quick_means_digits_unless_the_dataset_is_given(here, monkeypatch, capsys, command):
+    seen = []
+
+    def capture(dataset, **kwargs):
+        seen.append(dataset.name)
+        raise _Stop
+
+    monkeypatch.setattr(f"weightinit.cli.{command}.{command}_experiment", capture)
+    for argv in (["--quick"], ["--quick", "--dataset", "synthetic"]):
+        with pytest.raises(_Stop):
+            main([command, *argv, "--no-progress", "--device", "cpu"])
+    assert seen == ["digits", "synthetic"]
 
 
 def test_hinton2006_takes_its_input_size_from_the_data_and_gives_adam_controls_no_momentum(here, monkeypatch):

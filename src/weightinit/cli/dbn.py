@@ -1,20 +1,36 @@
 """``weightinit dbn``: pre-train a Deep Belief Network, fine-tune it, report its test error;
-and the pipeline ``reproduce hinton2006`` shares with it."""
+and the pipeline ``reproduce hinton2006`` shares with it.
+
+The defaults of ``weightinit dbn`` fit the data (:func:`fitted_settings`), counted in
+parameter updates (epochs x ceil(images / batch size)) as the DBN estimators count them:
+
+- pre-training: MNIST's 10 epochs per layer (Hinton, Osindero & Teh 2006), or on a smaller
+  data set the estimators' ``pretrain_epochs="auto"``, about 2,000 updates per layer
+  (:func:`~weightinit.boltzmann.recipes.auto_pretrain_epochs`, 5 to 100 epochs): MNIST 10,
+  digits 100;
+- fine-tuning: SGD at lr 0.1 with momentum 0.9 (Hinton & Salakhutdinov 2006) where it makes
+  at least :data:`SGD_UPDATES` updates (MNIST: 15,000), else Adam at lr 3e-3, the DBN
+  estimators' (digits: 360 updates).
+
+A fine-tuned network whose test accuracy is near chance is said to be one, with the remedy."""
 
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from ..boltzmann.dbn import DBN, check_layer_sizes
+from ..boltzmann.recipes import AUTO_PRETRAIN_UPDATES, auto_pretrain_epochs, epochs_for_updates, updates_per_epoch
 from ..boltzmann.trainer import RBMConfig, RBMHistory
 from ..data.datasets import Dataset, load_dataset
 from ..data.transforms import split_validation
 from ..errors import UserError
-from ..experiments.dbn import DBNResult, dbn_experiment
+from ..experiments.dbn import NEAR_CHANCE, DBNResult, dbn_experiment
 from ..experiments.rbm import CHAIN_FRAMES, CHAIN_STEPS
 from ..models import parse_arch
 from ..plots import plot_curves, plot_tiles
@@ -27,7 +43,9 @@ from .common import (
     SEED,
     add_data_options,
     add_output_options,
+    add_quick_option,
     check_device,
+    dataset_name,
     describe,
     emit,
     integer,
@@ -38,7 +56,9 @@ from .common import (
 )
 from .run_folder import check_out_before_work, open_run
 
-__all__ = ["add_parser", "run", "add_dbn_options", "run_pipeline", "default_n_valid", "HIDDEN", "SGD_MOMENTUM"]
+__all__ = ["add_parser", "run", "add_dbn_options", "run_pipeline", "default_n_valid", "typed_configs",
+           "fitted_settings", "chance_warning", "HIDDEN", "SGD_MOMENTUM", "PRETRAIN_EPOCHS", "FINETUNE_EPOCHS",
+           "SGD_LR", "SGD_UPDATES", "FEW_UPDATES", "QUICK_SHARE", "QUICK_FINETUNE_UPDATES", "QUICK_CHAIN_STEPS"]
 
 # (dataset, layer sizes, validation samples, pre-training, fine-tuning, checkpoint folder, on_layer)
 #   -> (DBN, fine-tuned network, result)
@@ -47,6 +67,20 @@ Pipeline = Callable[[Dataset, list[int], int, RBMConfig, TrainConfig, Path, Call
 
 HIDDEN = (500, 500, 2000)  # the hidden layers of Hinton, Osindero & Teh (2006), above the data's features
 SGD_MOMENTUM = 0.9  # the fine-tuning momentum when --momentum is not given
+PRETRAIN_EPOCHS = 10  # MNIST's pre-training epochs per layer, the least the default gives
+FINETUNE_EPOCHS = 30  # the fine-tuning epochs of `weightinit dbn` (fewer with --quick on large data)
+SGD_LR = 0.1  # the fine-tuning learning rate of SGD (Hinton & Salakhutdinov 2006's setting for MNIST)
+# Fine-tuning by SGD where it makes at least this many updates (the count the pre-training rule deems enough for
+# an RBM), else by FEW_UPDATES. On digits (360 updates, 100 pre-training epochs): SGD 7.78% test error, Adam
+# 4.17%; after 10 pre-training epochs SGD 88.06% (chance), Adam 5.28%.
+SGD_UPDATES = AUTO_PRETRAIN_UPDATES
+# The optimizer and learning rate of the DBN estimators (DBNClassifier's solver and learning_rate_init, the
+# reasons in its docstring): Adam's per-parameter step does not shrink with the gradient, which a sigmoid network
+# divides by up to 4 per layer, so that a few hundred updates train the lower layers too
+FEW_UPDATES = ("adam", 3e-3)
+QUICK_SHARE = 5  # --quick: a fifth of the pre-training epochs (at least 1): digits 20, MNIST 2
+QUICK_FINETUNE_UPDATES = 1_000  # --quick: fine-tuning epochs for at most about this many updates: digits 30, MNIST 2
+QUICK_CHAIN_STEPS = 100  # --quick: Gibbs steps between the frames of chains.png (default 1,000)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -57,17 +91,30 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--layers", default=None,
                         help="visible and hidden sizes, such as 784-500-500-2000 (default: the data's features, "
                              "then 500-500-2000)")
-    add_dbn_options(parser, "dbn", pretrain_epochs=10, finetune_epochs=30, dropout=0.0, input_dropout=0.0)
+    quick = (f"a fifth of the pre-training epochs (digits 20, MNIST 2), fine-tuning epochs for at most "
+             f"{QUICK_FINETUNE_UPDATES:,} updates (digits 30, MNIST 2), chains.png {QUICK_CHAIN_STEPS} Gibbs steps "
+             "between frames")
+    add_dbn_options(parser, "dbn", pretrain_epochs=None, finetune_epochs=None, dropout=0.0, input_dropout=0.0,
+                    lr=None, optimizer=None, quick=quick)
     parser.set_defaults(run=run)
 
 
-def add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs: int, finetune_epochs: int,
-                    dropout: float, input_dropout: float, lr: float = 0.1, lr_decay: float = 1.0, ema: float = 0.0,
-                    refit: bool = False) -> None:
-    """The options of a pre-train-then-fine-tune run, with the defaults of ``kind``."""
-    add_data_options(parser)
+def add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs: int | None,
+                    finetune_epochs: int | None, dropout: float, input_dropout: float, lr: float | None = 0.1,
+                    lr_decay: float = 1.0, ema: float = 0.0, refit: bool = False, optimizer: str | None = "sgd",
+                    quick: str | None = None) -> None:
+    """The options of a pre-train-then-fine-tune run, with the defaults of ``kind``; None for
+    ``pretrain_epochs``, ``optimizer`` or ``lr``: fitted to the data (:func:`fitted_settings`);
+    None for ``finetune_epochs``: :data:`FINETUNE_EPOCHS` (fewer with --quick on large data).
+    ``quick``: what --quick does for ``kind`` (no --quick when None)."""
+    add_data_options(parser, default=None if quick else "mnist")
+    if quick:
+        add_quick_option(parser, quick)
     parser.add_argument("--pretrain-epochs", type=integer("pretrain_epochs", 1), default=pretrain_epochs,
-                        help="RBM epochs per layer (default %(default)s)")
+                        help="RBM epochs per layer (default %(default)s)" if pretrain_epochs is not None else
+                        f"RBM epochs per layer (default {PRETRAIN_EPOCHS}, MNIST's, or more on a small data set: the "
+                        f"DBN estimators' rule, about {AUTO_PRETRAIN_UPDATES:,} updates (epochs x ceil(images / 100)) "
+                        "per layer, at most 100 epochs: digits 100)")
     parser.add_argument("--pretrain-lr", type=number("pretrain_lr", 0, strictly=True), default=0.1,
                         help="RBM learning rate (default %(default)s)")
     parser.add_argument("--k", type=integer("k", 1), default=1, help="Gibbs steps (default %(default)s)")
@@ -75,10 +122,15 @@ def add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs:
     parser.add_argument("--precision", default="float32", help="RBM matmuls: float32 or bf16")
     parser.add_argument("--compile", action="store_true", help=COMPILE_HELP)
     parser.add_argument("--finetune-epochs", type=integer("finetune_epochs", 1), default=finetune_epochs,
-                        help="default %(default)s")
-    parser.add_argument("--optimizer", default="sgd", help="fine-tuning optimizer, adam or sgd (default %(default)s)")
+                        help="default %(default)s" if finetune_epochs is not None else
+                        f"default {FINETUNE_EPOCHS} (--quick: at most {QUICK_FINETUNE_UPDATES:,} updates' worth)")
+    parser.add_argument("--optimizer", default=optimizer,
+                        help="fine-tuning optimizer, adam or sgd (default %(default)s)" if optimizer is not None else
+                        f"fine-tuning optimizer, adam or sgd (default: sgd where fine-tuning makes at least "
+                        f"{SGD_UPDATES:,} updates (MNIST: 15,000), else adam (digits: 360))")
     parser.add_argument("--lr", type=number("lr", 0, strictly=True), default=lr,
-                        help="fine-tuning learning rate (default %(default)g)")
+                        help="fine-tuning learning rate (default %(default)g)" if lr is not None else
+                        f"fine-tuning learning rate (default {SGD_LR:g} for sgd, {FEW_UPDATES[1]:g} for adam)")
     parser.add_argument("--momentum", type=number("momentum", 0, below=1), default=None,
                         help=f"SGD momentum (default {SGD_MOMENTUM:g}; not with --optimizer adam)")
     parser.add_argument("--lr-decay", type=number("lr_decay", 0, strictly=True, maximum=1), default=lr_decay,
@@ -124,18 +176,12 @@ def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int] | None, 
     classifier.pt, results.json, report.md, curves.png (validation accuracy while fine-tuning)
     and filters.png. ``layers`` None: the data's features, then :data:`HIDDEN`.
     ``extra_configs(train)`` builds (and so checks) a command's other settings up front."""
-    pretrain = RBMConfig(epochs=args.pretrain_epochs, lr=args.pretrain_lr, k=args.k, persistent=args.pcd,
-                         seed=args.seed, device=args.device, precision=args.precision, compile=args.compile)
-    train = TrainConfig(optimizer=args.optimizer, lr=args.lr,
-                        momentum=momentum_for(args.optimizer, args.momentum, SGD_MOMENTUM,
-                                              typed=typed(args, "momentum")), lr_decay=args.lr_decay,
-                        epochs=args.finetune_epochs, batch_size=args.batch_size, seed=args.seed, device=args.device,
-                        ema=args.ema)
+    pretrain, train = typed_configs(args)
     if extra_configs is not None:
         extra_configs(train)
     check_device(args.device)
     check_out_before_work(args)
-    dataset = load_dataset(args.dataset, args.data_dir)
+    dataset = load_dataset(dataset_name(args), args.data_dir)
     if layers is None:
         layers = [dataset.n_features, *HIDDEN]
     if layers[0] != dataset.n_features:
@@ -143,7 +189,9 @@ def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int] | None, 
                         f"features; use {dataset.n_features}-{'-'.join(map(str, layers[1:]))}")
     n_valid = default_n_valid(len(dataset.train)) if args.n_valid is None else args.n_valid
     split_validation(dataset, n_valid, option="--n-valid")  # refused before the run folder is made
+    pretrain, train, rule = fitted_settings(args, pretrain, train, len(dataset.train) - n_valid)
     describe(dataset, f" ({n_valid} of them for validation)")
+    say(f"settings: {rule}")
     with open_run(args, kind) as folder:
 
         def on_layer(i: int, history: RBMHistory | None) -> None:
@@ -162,7 +210,9 @@ def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int] | None, 
             dropout=args.dropout, input_dropout=args.input_dropout))
         write_text_atomic(folder / "results.json", to_json(result))
         table = result.table()
-        write_text_atomic(folder / "report.md", f"# {kind} on {dataset.name}\n\n{table}\n\n"
+        warning = chance_warning(result, train, n_train=len(dataset.train) - n_valid)
+        note = f"{' '.join(warning.split())}\n\n" if warning else ""  # one paragraph, unwrapped
+        write_text_atomic(folder / "report.md", f"# {kind} on {dataset.name}\n\n{table}\n\n{note}"
                           f"Wall time: {result.wall_time()}.\n\n![fine-tuning curves](curves.png)\n")
         plot_curves([(r.name, r.history) for r in result.runs], folder / "curves.png",
                     f"{dataset.name} {result.arch}: fine-tuning on {len(dataset.train) - n_valid} images, "
@@ -171,13 +221,97 @@ def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int] | None, 
                    f"First-layer RBM filters (first {min(100, layers[1])} hidden units;\n"
                    "each tile scaled to its own range, white = largest weight)")
         if dbn.visible == "bernoulli":
-            write_chains(dbn, dataset, folder / "chains.png", args.seed)
+            write_chains(dbn, dataset, folder / "chains.png", args.seed,
+                         steps=QUICK_CHAIN_STEPS if getattr(args, "quick", False) else CHAIN_STEPS)
     emit(result, table, args.json)
+    if warning:
+        say(warning)
     say(f"wall time: {result.wall_time()}; wrote {folder}/")
     return 0
 
 
-def write_chains(dbn: DBN, dataset: Dataset, path: Path, seed: int, n_chains: int = 10) -> None:
+def typed_configs(args: argparse.Namespace) -> tuple[RBMConfig, TrainConfig]:
+    """The pre-training and fine-tuning settings of the options, built (and so checked) before
+    the data is read; those left to the data (None) hold MNIST's values until
+    :func:`fitted_settings` sets them."""
+    pretrain = RBMConfig(epochs=args.pretrain_epochs or PRETRAIN_EPOCHS, lr=args.pretrain_lr, k=args.k,
+                         persistent=args.pcd, seed=args.seed, device=args.device, precision=args.precision,
+                         compile=args.compile)
+    optimizer = args.optimizer or "sgd"
+    train = TrainConfig(optimizer=optimizer, lr=args.lr or (SGD_LR if optimizer == "sgd" else FEW_UPDATES[1]),
+                        momentum=momentum_for(optimizer, args.momentum, SGD_MOMENTUM,
+                                              typed=typed(args, "momentum")), lr_decay=args.lr_decay,
+                        epochs=args.finetune_epochs or FINETUNE_EPOCHS, batch_size=args.batch_size, seed=args.seed,
+                        device=args.device, ema=args.ema)
+    return pretrain, train
+
+
+def fitted_settings(args: argparse.Namespace, pretrain: RBMConfig, train: TrainConfig,
+                    n_tuning: int) -> tuple[RBMConfig, TrainConfig, str]:
+    """The settings left to the data (options given as None), for ``n_tuning`` training images
+    (the validation split held out), and the line that says what they became and why:
+
+    - ``--pretrain-epochs``: :math:`\\max(10, E_{auto})`, with :math:`E_{auto}` the DBN
+      estimators' :func:`~weightinit.boltzmann.recipes.auto_pretrain_epochs` (about 2,000
+      updates per layer in batches of 100, 5 to 100 epochs): MNIST 10, digits 100;
+    - ``--optimizer``: sgd (lr 0.1, momentum 0.9) when the fine-tuning makes at least
+      :data:`SGD_UPDATES` updates, else :data:`FEW_UPDATES` (Adam, lr 3e-3);
+    - ``--lr``: the optimizer's (0.1 for sgd, 3e-3 for adam);
+    - ``--quick``: a fifth of the pre-training epochs (at least 1), and fine-tuning epochs
+      for at most :data:`QUICK_FINETUNE_UPDATES` updates; typed ones are kept.
+    """
+    quick = getattr(args, "quick", False)
+    notes = []
+    if args.pretrain_epochs is None:
+        epochs = max(PRETRAIN_EPOCHS, auto_pretrain_epochs(n_tuning, pretrain.batch_size))
+        why = (f"MNIST's {PRETRAIN_EPOCHS}" if epochs == PRETRAIN_EPOCHS else
+               f"about {AUTO_PRETRAIN_UPDATES:,} updates per layer, as the DBN estimators")
+        if quick:
+            epochs, why = max(1, epochs // QUICK_SHARE), why + f", / {QUICK_SHARE} (--quick)"
+        pretrain = replace(pretrain, epochs=epochs)
+        notes.append(why)
+    per_epoch = updates_per_epoch(n_tuning, train.batch_size)
+    if args.finetune_epochs is None and quick:
+        train = replace(train, epochs=min(FINETUNE_EPOCHS, epochs_for_updates(QUICK_FINETUNE_UPDATES, n_tuning,
+                                                                             train.batch_size)))
+    updates = train.epochs * per_epoch
+    if args.optimizer is None:
+        optimizer = "sgd" if updates >= SGD_UPDATES else FEW_UPDATES[0]
+        lr = args.lr or (SGD_LR if optimizer == "sgd" else FEW_UPDATES[1])
+        momentum = momentum_for(optimizer, args.momentum, SGD_MOMENTUM, typed=typed(args, "momentum"))
+        train = replace(train, optimizer=optimizer, lr=lr, momentum=momentum)
+        than = "at least" if optimizer == "sgd" else "fewer than"
+        notes.append(f"{optimizer}: {updates:,} fine-tuning updates are {than} {SGD_UPDATES:,}")
+    pretrain_updates = pretrain.epochs * updates_per_epoch(n_tuning, pretrain.batch_size)
+    momentum = f", momentum {train.momentum:g}" if train.optimizer == "sgd" else ""
+    line = (f"pre-training {pretrain.epochs} epochs per layer ({pretrain_updates:,} updates), fine-tuning "
+            f"{train.epochs} epochs ({updates:,} updates) by {train.optimizer} at lr {train.lr:g}{momentum}")
+    return pretrain, train, line + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def chance_warning(result: DBNResult, train: TrainConfig, n_train: int) -> str:
+    """A paragraph for a run whose fine-tuned networks test near chance
+    (:func:`~weightinit.experiments.dbn.near_chance`), with the remedy; "" when none does.
+    ``train`` is the DBN's fine-tuning, of ``n_train`` images."""
+    if not result.near_chance:
+        return ""
+    scores = ", ".join(f"{run.name} {100 * run.test_accuracy:.1f}%" for run in result.runs
+                       if run.name in result.near_chance)
+    text = (f"warning: test accuracy near chance: {scores}, where always guessing the most frequent class scores "
+            f"{100 * result.chance_accuracy:.1f}% (near: less than {NEAR_CHANCE:g} of the way from there to 100%): "
+            "the network learned next to nothing, and its test error says so, not what the method can do.")
+    if result.runs[0].name in result.near_chance:
+        updates = train.epochs * updates_per_epoch(n_train, train.batch_size)
+        remedy = ("fine-tune by Adam, which trains the lower layers in a few hundred updates (--optimizer adam "
+                  "--lr 0.003)" if train.optimizer == "sgd" else
+                  f"fine-tune longer (--finetune-epochs {2 * train.epochs}) or at another --lr (now {train.lr:g})")
+        text += (f" The DBN made {updates:,} fine-tuning updates by {train.optimizer} at lr {train.lr:g}: {remedy}; "
+                 "more pre-training (--pretrain-epochs) helps too.")
+    return textwrap.fill(text, 79, break_on_hyphens=False)
+
+
+def write_chains(dbn: DBN, dataset: Dataset, path: Path, seed: int, n_chains: int = 10,
+                 steps: int = CHAIN_STEPS) -> None:
     """chains.png: Gibbs chains in the DBN's top RBM, each frame shown by one down pass
     (:meth:`~weightinit.boltzmann.dbn.DBN.gibbs_chains`); half start from test images, half
     from uniform random binary images."""
@@ -186,8 +320,8 @@ def write_chains(dbn: DBN, dataset: Dataset, path: Path, seed: int, n_chains: in
     from_data = (n_chains + 1) // 2
     noise = (torch.rand((n_chains - from_data, dataset.n_features), generator=generator, device=device) < 0.5).float()
     starts = torch.cat([dataset.test.x[:from_data].to(device), noise])
-    chains = dbn.gibbs_chains(starts, CHAIN_STEPS, CHAIN_FRAMES, generator)
+    chains = dbn.gibbs_chains(starts, steps, CHAIN_FRAMES, generator)
     plot_tiles(chains.reshape(n_chains * CHAIN_FRAMES, -1).cpu(), dataset.image_shape, path,
                f"{n_chains} Gibbs chains in the top RBM, one per row, each frame shown by one down pass;\n"
                f"rows 1-{from_data} start from test images, the rest from random images; column 1 the start,\n"
-               f"then every {CHAIN_STEPS} Gibbs steps (probabilities, black 0, white 1)", per_tile=False)
+               f"then every {steps} Gibbs steps (probabilities, black 0, white 1)", per_tile=False)
