@@ -159,11 +159,8 @@ def test_ais_temperatures_are_mnists_in_proportion_to_the_visible_units():
 
 def test_the_pretraining_rule_is_the_dbn_estimators_rule():
     # boltzmann.recipes holds the rule (the CLI may not import estimators, docs/architecture.md);
-    # the estimators' pretrain_epochs="auto" must give the same epochs
+    # the estimators' pretrain_epochs="auto" is that very function
     from weightinit.estimators import dbn_base
 
-    sizes = [1, 10, 99, 100, 101, 1197, 1257, 5000, 10_000, 50_000, 60_000]
-    for n in sizes:
-        for batch in (1, 10, 100, 200):
-            assert auto_pretrain_epochs(n, batch) == dbn_base.auto_pretrain_epochs(n, batch), (n, batch)
+    assert dbn_base.auto_pretrain_epochs is auto_pretrain_epochs
     assert auto_pretrain_epochs(1197, 100) == 100 and auto_pretrain_epochs(50_000, 100) == 5

@@ -26,6 +26,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..boltzmann.dbn import DBN
+from ..boltzmann.recipes import auto_pretrain_epochs  # pretrain_epochs="auto", the rule `weightinit dbn` shares
 from ..boltzmann.trainer import RBMConfig
 from ..errors import UserError
 from ..init import xavier_uniform_
@@ -40,10 +41,6 @@ from .threads import threads_for
 __all__ = ["DBNBase", "DBN_PARAMETERS", "AUTO_BATCH", "auto_pretrain_epochs"]
 
 AUTO_BATCH = 200  # batch_size="auto": min(200, n_samples), scikit-learn's MLP's
-
-# pretrain_epochs="auto": enough passes for about this many RBM updates per layer, within bounds.
-AUTO_PRETRAIN_UPDATES = 2000
-AUTO_PRETRAIN_EPOCHS = (5, 100)
 
 DBN_PARAMETERS = {
     "hidden_layer_sizes": Sizes(),
@@ -67,15 +64,6 @@ DBN_PARAMETERS = {
     "device": Choice(DEVICES),
     "precision": Choice(PRECISIONS),
 }
-
-
-def auto_pretrain_epochs(n_samples: int, batch_size: int) -> int:
-    """``pretrain_epochs="auto"``: about 2,000 updates per layer, 5 to 100 epochs. A small
-    data set gets more passes (digits: 1,257 samples in batches of 100, 13 updates a pass,
-    100 passes), a large one the 5 passes that suffice at 600 updates a pass (MNIST)."""
-    per_epoch = math.ceil(n_samples / batch_size)
-    low, high = AUTO_PRETRAIN_EPOCHS
-    return int(min(max(math.ceil(AUTO_PRETRAIN_UPDATES / per_epoch), low), high))
 
 
 class DBNBase(BaseEstimator):
