@@ -279,7 +279,10 @@ def test_a_folder_of_the_previous_version_resumes(finished_compare, capsys):
     # settings.json kept them; such values, read back, are not refused as if typed
     settings = json.loads((finished_compare / "settings.json").read_text())
     settings.update(momentum=0.0, pretrain_epochs=5)
+    del settings["quick"]  # an option added since (as --quick to rbm and dbn): the run had today's default
     (finished_compare / "settings.json").write_text(json.dumps(settings))
+    assert main(["compare", "--resume", str(finished_compare), "--quick", "--no-progress"]) == 2  # typed: it differs
+    assert "(quick differ)" in capsys.readouterr().err
     assert main(["compare", "--resume", str(finished_compare), "--no-progress"]) == 0, capsys.readouterr().err
 
 

@@ -158,7 +158,10 @@ def check_resume(args: argparse.Namespace, given: set[str] = frozenset()) -> Non
         article = "an" if theirs in ("rbm",) else "a"  # as it is read: "an rbm run", "a dbn run"
         raise UserError(f"cannot resume {folder} with `{_command_line(mine)}`: it is {article} {theirs} run; "
                         f"resume it with `{_command_line(theirs)} --resume {resume}`")
-    current = settings_of(args)
+    current = json.loads(json.dumps(settings_of(args)))
+    # an option added since the run was made (not typed now) is taken as the run had it: absent,
+    # that is, at today's default (a folder of an earlier version resumes)
+    saved = {**{key: value for key, value in current.items() if key not in saved and key not in given}, **saved}
     for key in current:
         if key not in given and key in saved:
             setattr(args, key, saved[key])
