@@ -107,10 +107,30 @@ def test_fashion_not_found(tmp_path, no_default_sources):
         load_dataset("fashion-mnist", tmp_path)
 
 
+def test_the_digits_split_is_stratified_seeded_and_random_in_order():
+    from sklearn.datasets import load_digits
+
+    y = torch.from_numpy(load_digits().target)
+    train, test = data_module.stratified_split(y, 360, seed=0)
+    assert len(test) == 360 and len(train) == 1437
+    assert sorted(torch.cat([train, test]).tolist()) == list(range(1797))  # disjoint, nothing lost
+    share = torch.bincount(y[test], minlength=10) / torch.bincount(y, minlength=10)
+    assert (share - 360 / 1797).abs().max() < 0.01  # each class gives its fifth, to rounding
+    again = data_module.stratified_split(y, 360, seed=0)
+    assert torch.equal(again[0], train) and torch.equal(again[1], test)  # the same split every time
+    assert not torch.equal(data_module.stratified_split(y, 360, seed=1)[1].sort().values, test.sort().values)
+    # the training set in a random order: its last 240 (the CLI's validation set) are not the last writers
+    assert not torch.equal(train[-240:].sort().values, train.sort().values[-240:])
+    digits = load_dataset("digits")
+    x = torch.from_numpy(load_digits().data).float() / 16
+    assert torch.equal(digits.test.x, x[test]) and torch.equal(digits.train.y, y[train])
+
+
 def test_digits_and_synthetic():
     digits = load_dataset("digits")
     assert digits.train.x.shape == (1437, 64) and digits.test.x.shape == (360, 64)
     assert digits.train.x.min() == 0 and digits.train.x.max() == 1
+    assert "stratified random split (seed 0)" in digits.source  # what the commands' data line shows
     synthetic = load_dataset("synthetic")
     assert synthetic.train.x.shape == (2000, 64) and set(synthetic.train.x.unique().tolist()) == {0.0, 1.0}
     assert torch.equal(load_dataset("synthetic").train.x, synthetic.train.x)  # deterministic

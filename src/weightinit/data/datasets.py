@@ -242,7 +242,9 @@ def stratified_split(y: torch.Tensor, n_test: int, seed: int) -> tuple[torch.Ten
 
     Each class gives the test set its share of ``n_test`` (rounded by largest remainder, so the
     shares add up to ``n_test``), drawn by a seeded ``torch.randperm``: the same split on every
-    machine. Both index tensors are sorted, so the samples keep their order in the data.
+    machine. Both index tensors come in a seeded random order, so that any slice of a split is
+    a random sample too (``split_validation`` takes its validation set from the end of the
+    training set: on digits, sorted indices would give it the last writers again).
     """
     classes, counts = torch.unique(y, return_counts=True)
     exact = counts.double() * n_test / len(y)
@@ -253,7 +255,8 @@ def stratified_split(y: torch.Tensor, n_test: int, seed: int) -> tuple[torch.Ten
                       for c, n, share in zip(classes, counts, shares)])
     is_test = torch.zeros(len(y), dtype=torch.bool)
     is_test[test] = True
-    return torch.nonzero(~is_test).flatten(), torch.nonzero(is_test).flatten()
+    train, test = torch.nonzero(~is_test).flatten(), torch.nonzero(is_test).flatten()
+    return train[torch.randperm(len(train), generator=generator)], test[torch.randperm(len(test), generator=generator)]
 
 
 def _load_digits() -> Dataset:
