@@ -1,11 +1,12 @@
-# The two commands of the README: `make demo` and `make test` (lint, then the tests).
+# The two commands of the README: `make demo` and `make test` (lint, then the tests); `make test-fast`
+# is the everyday loop, `make test-kernels` the numerics check under every kernel family of the CPU.
 # Both create .venv if missing and install the package with the pinned CPU versions.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.weightinit-installed
 
-.PHONY: demo test lint fuzz install bench clean
+.PHONY: demo test test-fast test-kernels lint fuzz install bench clean
 
 install: $(STAMP)
 
@@ -18,8 +19,31 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/weightinit compare
 
+# the whole suite (what CI runs), then its 15 slowest tests
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
+
+# the tests a change usually touches, in under a minute: all but those marked slow
+test-fast: lint
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Results compared bit for bit or at 1e-7 (scikit-learn's checks, invariance, resume, batched
+# equals alone, same seed same result), under each of PyTorch's CPU kernel families this CPU can
+# run (ATEN_CPU_CAPABILITY) and on 1 and 2 threads: a result that depends on the kernels fails
+# here, not on a user's machine. Each family gets its own torch.compile cache (inductor reuses a
+# precompiled header across families and then fails to compile). About 3 min per run.
+KERNEL_TESTS := tests/test_invariance.py tests/test_estimators.py tests/test_estimators_gaussian.py \
+	tests/test_estimators_dbn.py tests/test_batched.py tests/test_resume.py tests/test_train.py tests/test_dbn.py \
+	tests/test_rbm.py tests/test_cd.py tests/test_updown.py
+test-kernels: $(STAMP)
+	@for cap in $$($(BIN)/python -c "import torch; o = ['default', 'avx2', 'avx512']; \
+	      c = torch.backends.cpu.get_cpu_capability().lower(); print(*(o[:o.index(c) + 1] if c in o else o[:1]))"); do \
+	  for threads in 1 2; do \
+	    echo "== ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads"; \
+	    ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads TORCHINDUCTOR_CACHE_DIR=$${TMPDIR:-/tmp}/weightinit-inductor-$$cap \
+	      $(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_TESTS) || exit 1; \
+	  done; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
