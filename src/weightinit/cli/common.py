@@ -23,7 +23,7 @@ __all__ = ["say", "describe", "emit", "split_list", "add_data_options", "add_out
            "add_quick_option", "dataset_name", "INT64_MAX", "SEED_MAX", "MAX_UNITS", "momentum_for", "typed"]
 
 COMPILE_HELP = "fuse the RBM update with torch.compile: faster epochs after a one-off compile (needs a C++ compiler)"
-QUICK_HELP = "seconds, not minutes: scikit-learn's digits (unless --dataset says otherwise), fewer epochs"
+QUICK_HELP = "seconds, not minutes: scikit-learn's digits (unless --dataset says otherwise), a smaller run"
 
 INT64_MAX = 2**63 - 1  # what a torch/numpy integer holds: no option value may overflow one
 SEED_MAX = 2**32 - 1  # seeds: the range numpy, random and torch all accept (a run adds small offsets)
