@@ -32,6 +32,7 @@ def _models(inits=INITS, seeds=(0,), arch="64-32-32-10", activation="relu"):
             for init in inits for seed in seeds]
 
 
+@pytest.mark.slow
 def test_a_batched_sweep_equals_the_runs_trained_alone(digits):
     configs = [TrainConfig(epochs=3, seed=s, batch_size=50, device="cpu") for s in (1, 2, 1, 2)]
     alone, stacked = _models(seeds=(0,)), _models(seeds=(0,))

@@ -62,6 +62,7 @@ def _train(x, config: RBMConfig, visible: str = "bernoulli", steps: int = 6) -> 
     ("bernoulli", dict(k=2, persistent=True, weight_decay=1e-3, momentum_epochs=3)),
     ("gaussian", dict(k=1, lr=0.01, sample_visible=True)),
 ])
+@pytest.mark.slow
 def test_compiled_update_matches_the_eager_one(digits, visible, settings):
     x = digits.train.x[:120]
     if visible == "gaussian":

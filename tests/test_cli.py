@@ -40,6 +40,7 @@ def test_usage_errors_are_one_line_and_exit_2(capsys, argv):
     assert len(err.strip().splitlines()) == 1 and err.startswith("weightinit: error:")
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_cli():
     done = subprocess.run([sys.executable, "-m", "weightinit", "schemes"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -13,6 +13,7 @@ from weightinit.boltzmann import RBM
 from weightinit.cli import main
 
 
+@pytest.mark.slow
 def test_rbm_command_writes_everything(tmp_path):
     out = tmp_path / "rbm"
     done = subprocess.run(
@@ -39,6 +40,7 @@ def test_rbm_command_writes_everything(tmp_path):
     assert rbm.W.shape == (16, 64)
 
 
+@pytest.mark.slow
 def test_gaussian_rbm_runs_compiled(tmp_path, capsys):
     assert main(["rbm", "--dataset", "digits", "--visible", "gaussian", "--hidden", "8", "--epochs", "1", "--compile",
                  "--ais-chains", "10", "--ais-steps", "100", "--out", str(tmp_path / "g"), "--no-progress"]) == 0
@@ -47,6 +49,7 @@ def test_gaussian_rbm_runs_compiled(tmp_path, capsys):
     assert json.loads((tmp_path / "g" / "results.json").read_text())["config"]["compile"] is True
 
 
+@pytest.mark.slow
 def test_recipe_settings_and_overrides(tmp_path):
     assert main(["rbm", "--dataset", "digits", "--recipe", "cd25", "--hidden", "8", "--epochs", "2", "--lr", "0.02",
                  "--ais-chains", "10", "--ais-steps", "100", "--raise-images", "0", "--chain-steps", "10",
@@ -134,6 +137,7 @@ def test_the_defaults_are_mnists_on_mnist_and_6000_updates_on_digits():
     assert (config.epochs, ais_steps) == (3, 7)  # typed options win
 
 
+@pytest.mark.slow
 def test_quick_rbm_on_digits_learns(tmp_path, capsys):
     # what the default does in 6,000 updates, --quick does in 2,010: W moves, the samples differ
     out = tmp_path / "q"
@@ -150,6 +154,7 @@ def test_quick_rbm_on_digits_learns(tmp_path, capsys):
     assert "settings: recipe pcd, 134 epochs" in err and "warning" not in err
 
 
+@pytest.mark.slow
 def test_the_check_fires_when_the_weights_barely_moved(tmp_path, capsys):
     out = tmp_path / "few"
     assert main(["rbm", "--dataset", "digits", "--epochs", "10", "--ais-steps", "20", "--sample-steps", "200",
@@ -176,6 +181,7 @@ def test_learning_check_measures():
     assert constant.data_spread == 0 and constant.samples_differ
 
 
+@pytest.mark.slow
 def test_quick_and_the_dataset_left_to_it_round_trip_through_resume(tmp_path, capsys):
     out = tmp_path / "r"
     small = ["--hidden", "8", "--epochs", "2", "--ais-steps", "5", "--sample-steps", "2", *QUICK_EXTRAS]

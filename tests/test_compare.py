@@ -99,6 +99,7 @@ def test_cli_writes_every_file(tmp_path, capsys):
     assert "| he_normal |" in report and "![training curves](curves.png)" in report
 
 
+@pytest.mark.slow
 def test_cli_json_prints_only_json_on_stdout(tmp_path):
     done = subprocess.run([sys.executable, "-m", "weightinit", "compare", "--quick", "--json", "--device", "cpu",
                            "--inits", "xavier_uniform,default", "--out", str(tmp_path / "q")],
@@ -110,6 +111,7 @@ def test_cli_json_prints_only_json_on_stdout(tmp_path):
     assert "s/epoch*: all 2 inits trained together" in done.stderr  # and the note on the shared time under it
 
 
+@pytest.mark.slow
 def test_cli_compare_on_real_mnist_one_epoch(tmp_path, capsys):
     assert main(["compare", "--dataset", "mnist", "--device", "cpu", "--inits", "he_normal", "--epochs", "1", "--out",
                  str(tmp_path / "m"), "--no-progress"]) == 0
@@ -203,6 +205,7 @@ def test_cli_unreadable_data_file_is_one_line(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_default_run_folder_is_timestamped_and_never_reused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for _ in range(2):
@@ -222,6 +225,7 @@ def test_data_driven_inits_in_compare(synthetic):
         assert run.final_train_loss < run.first_epoch_loss and run.test_accuracy > 0.8
 
 
+@pytest.mark.slow
 def test_compare_diagnose_adds_the_epoch_0_picture(tmp_path, capsys):
     out = tmp_path / "dg"
     assert main(["compare", "--dataset", "synthetic", "--device", "cpu", "--inits", "normal,he_normal", "--epochs", "1",
@@ -246,6 +250,7 @@ def test_the_loss_at_initialization_is_read_against_chance(tmp_path, capsys):
     assert "ln(10) = 2.303" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_cli_dynamics_and_tensorboard_write_the_picture_and_events(tmp_path, capsys):
     """CPU. `compare --quick --dynamics N --tensorboard`: dynamics.png, and per run one scalar
     series per split and a histogram per layer, read back with TensorBoard's own reader."""

@@ -30,6 +30,7 @@ def assert_is_official_mnist(ds: Dataset) -> None:
     assert ds.image_shape == (28, 28) and ds.n_classes == 10
 
 
+@pytest.mark.slow
 def test_mnist_from_the_package_by_default(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("WEIGHTINIT_DATA", raising=False)
@@ -39,6 +40,7 @@ def test_mnist_from_the_package_by_default(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("layout, compress", [("", True), ("MNIST/raw", False), ("mnist", True)])
+@pytest.mark.slow
 def test_mnist_from_idx_files_in_a_data_dir(tmp_path, no_default_sources, layout, compress):
     write_idx_files(tmp_path / layout if layout else tmp_path, compress=compress)
     ds = load_dataset("mnist", tmp_path)
@@ -69,6 +71,7 @@ def test_data_that_is_not_mnist_fails_the_checksum(tmp_path, no_default_sources)
         load_dataset("mnist", tmp_path)
 
 
+@pytest.mark.slow
 def test_one_flipped_label_fails_the_checksum(tmp_path, no_default_sources):
     x_tr, y_tr, x_te, y_te = official_arrays()
     y_te = y_te.copy()
@@ -96,6 +99,7 @@ def test_fashion_mnist_from_idx_files(tmp_path, no_default_sources):
     assert torch.equal(ds.train.y, torch.from_numpy(arrays[1].astype(np.int64)))
 
 
+@pytest.mark.slow
 def test_mnist_passed_off_as_fashion_is_refused(tmp_path, no_default_sources):
     write_idx_files(tmp_path)
     with pytest.raises(DataError, match="holds MNIST digits, not Fashion-MNIST"):

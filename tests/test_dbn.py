@@ -53,6 +53,7 @@ def test_exported_mlp_first_layer_is_the_rbms_prob_h(pretrained, digits):
     assert model[4].out_features == 10 and torch.count_nonzero(model[4].bias) == 0
 
 
+@pytest.mark.slow
 def test_finetuning_lowers_the_loss_and_beats_all_zeros(pretrained, digits):
     dbn, _ = pretrained
     config = TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, epochs=15, batch_size=20, device="cpu")
@@ -122,6 +123,7 @@ def test_bad_input(digits, call, message):
         call(digits)
 
 
+@pytest.mark.slow
 def test_dbn_classifier_passes_check_estimator():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -130,6 +132,7 @@ def test_dbn_classifier_passes_check_estimator():
     assert [(r["check_name"], repr(r["exception"])) for r in results if r["status"] == "failed"] == []
 
 
+@pytest.mark.slow
 def test_dbn_classifier_on_digits(digits):
     clf = DBNClassifier(hidden_layer_sizes=(64,), pretrain_epochs=5, max_iter=20, batch_size=20, random_state=0)
     clf.fit(digits.train.x.numpy(), digits.train.y.numpy())
@@ -138,6 +141,7 @@ def test_dbn_classifier_on_digits(digits):
     assert np.allclose(proba.sum(1), 1) and proba.shape == (360, 10)
 
 
+@pytest.mark.slow
 def test_cli_dbn_runs_and_resumes(tmp_path, capsys):
     out = tmp_path / "d"
     argv = ["dbn", "--dataset", "digits", "--layers", "64-32-16", "--pretrain-epochs", "2", "--finetune-epochs", "3",
@@ -171,6 +175,7 @@ def test_cli_dbn_errors(tmp_path, capsys, monkeypatch, argv, message):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_reproduce_hinton2006_small_on_real_mnist(tmp_path, capsys):
     # the real pipeline on real MNIST, shrunk: 1,000 training images (59,000 held out), one epoch each
     out = tmp_path / "h"
@@ -283,6 +288,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.mark.slow
 def test_cli_dbn_quick_on_digits_beats_chance_by_far(tmp_path, capsys, one_thread):
     out = tmp_path / "q"
     assert main(["dbn", "--quick", "--layers", "64-128-128", "--out", str(out), "--no-progress",
@@ -296,6 +302,7 @@ def test_cli_dbn_quick_on_digits_beats_chance_by_far(tmp_path, capsys, one_threa
     assert "settings: pre-training 20 epochs per layer" in err and "warning" not in err
 
 
+@pytest.mark.slow
 def test_cli_dbn_says_when_its_accuracy_is_near_chance(tmp_path, capsys, one_thread):
     out = tmp_path / "c"
     assert main(["dbn", "--dataset", "digits", "--layers", "64-32-32-32", "--pretrain-epochs", "1",
@@ -318,6 +325,7 @@ def test_near_chance_rule():
     assert near_chance(float("nan"), 0.1)  # a diverged run
 
 
+@pytest.mark.slow
 def test_cli_dbn_quick_round_trips_through_resume(tmp_path, capsys, one_thread):
     out = tmp_path / "d"
     argv = ["dbn", "--quick", "--layers", "64-32-16", "--pretrain-epochs", "2", "--no-progress", "--device", "cpu"]

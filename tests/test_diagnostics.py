@@ -100,6 +100,7 @@ def test_bad_input(batch, error, message):
         diagnose(object(), torch.randn(4, 100))
 
 
+@pytest.mark.slow
 def test_cli_diagnose(tmp_path, capsys):
     out = tmp_path / "d"
     assert main(["diagnose", "--dataset", "digits", "--arch", "64-32-32-10", "--inits", "normal,xavier_uniform",
@@ -111,6 +112,7 @@ def test_cli_diagnose(tmp_path, capsys):
                                                       "std_by_layer.png"]
 
 
+@pytest.mark.slow
 def test_cli_diagnose_quick_runs_on_the_digits_and_names_each_layer_once(tmp_path, capsys):
     out = tmp_path / "q"
     assert main(["diagnose", "--quick", "--arch", "64-32-32-10", "--inits", "normal,xavier_uniform",
@@ -226,6 +228,7 @@ def test_lsuv_that_cannot_converge_warns_and_a_failure_changes_nothing():
 
 
 @pytest.mark.parametrize("name", ["glorot2010", "he2015"])
+@pytest.mark.slow
 def test_reproductions_run_quick(tmp_path, capsys, name):
     out = tmp_path / name
     assert main(["reproduce", name, "--quick", "--epochs", "2", "--out", str(out), "--json", "--no-progress"]) == 0
@@ -484,6 +487,7 @@ def test_a_module_activation_keeps_its_class_name_and_relu6_is_traced():
 
 
 @pytest.mark.parametrize("model, expected", [("lstm", "forget"), ("transformer", "entropy/log S")])
+@pytest.mark.slow
 def test_cli_diagnose_model(tmp_path, capsys, model, expected):
     out = tmp_path / model
     assert main(["diagnose", "--dataset", "digits", "--model", model, "--inits", "default,xavier_uniform",

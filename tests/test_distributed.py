@@ -49,6 +49,7 @@ def test_not_launched_means_one_process():
     assert distributed.is_main() and distributed.sweep_share() == (0, 1)
 
 
+@pytest.mark.slow
 def test_fit_on_two_ranks_matches_one_process(tmp_path, digits, one_thread):
     out = tmp_path / "fit.json"
     done = torchrun(str(WORKER), "fit", str(out))
@@ -68,6 +69,7 @@ def test_fit_on_two_ranks_matches_one_process(tmp_path, digits, one_thread):
         assert torch.allclose(weights[key], value, atol=1e-4), key
 
 
+@pytest.mark.slow
 def test_rbm_epoch_with_all_reduced_statistics_matches_one_process(tmp_path, digits, one_thread):
     out = tmp_path / "rbm.json"
     done = torchrun(str(WORKER), "rbm", str(out))
@@ -83,6 +85,7 @@ def test_rbm_epoch_with_all_reduced_statistics_matches_one_process(tmp_path, dig
     assert ranks[0]["reconstruction_error"] == pytest.approx(single[0]["reconstruction_error"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_a_rank_that_dies_ends_the_run_quickly(tmp_path):
     start = time.monotonic()
     done = torchrun(str(WORKER), "die", str(tmp_path / "die.json"), timeout=90)
@@ -91,6 +94,7 @@ def test_a_rank_that_dies_ends_the_run_quickly(tmp_path):
     assert "exitcode" in done.stderr or "failed" in done.stderr.lower()
 
 
+@pytest.mark.slow
 def test_checkpoint_of_two_ranks_resumes_in_one_process(tmp_path, digits, one_thread):
     out = tmp_path / "stop.json"
     done = torchrun(str(WORKER), "fit-stop", str(out))
@@ -105,6 +109,7 @@ def test_checkpoint_of_two_ranks_resumes_in_one_process(tmp_path, digits, one_th
     assert history.epochs[-1].train_loss == pytest.approx(expected.epochs[-1].train_loss, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_compare_sweep_splits_runs_between_ranks_and_merges_one_results_file(tmp_path):
     # one run after another in the single process too (a batched sweep agrees only up to float rounding)
     argv = ["compare", "--dataset", "digits", "--inits", "he_normal,xavier_uniform,lecun_normal", "--epochs", "2",
@@ -127,6 +132,7 @@ def test_compare_sweep_splits_runs_between_ranks_and_merges_one_results_file(tmp
     assert done.stdout.count("he_normal") == 1  # one table, printed by rank 0
 
 
+@pytest.mark.slow
 def test_dbn_command_under_torchrun_is_data_parallel_and_matches_one_process(tmp_path):
     # one fine-tuning, fewer runs than processes: both ranks pre-train and fine-tune it together
     argv = ["dbn", "--dataset", "digits", "--layers", "64-48-32", "--pretrain-epochs", "2", "--finetune-epochs", "3",

@@ -178,6 +178,7 @@ def test_divergence_names_the_learning_rate(digits01):
         BernoulliRBM(n_components=8, n_iter=3, learning_rate=1e6, random_state=0).fit(digits01)
 
 
+@pytest.mark.slow
 def test_in_a_grid_search_pipeline(digits01):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV

@@ -37,6 +37,7 @@ def _quiet(fit):
         return fit()
 
 
+@pytest.mark.slow
 def test_regressor_passes_check_estimator():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -94,6 +95,7 @@ def test_max_iter_reached_warns(digits):
         DBNClassifier(**{**SMALL, "max_iter": 2}).fit(X, y)
 
 
+@pytest.mark.slow
 def test_same_seed_same_model_and_the_global_rng_is_left_alone(digits):
     X, y = digits
     state = torch.get_rng_state()

@@ -55,6 +55,7 @@ def _publish(folder: Path, files: dict[str, bytes]) -> dict[str, str]:
 FILES = {"a.gz": b"alpha" * 1000, "b.gz": b"bravo" * 3000}
 
 
+@pytest.mark.slow
 def test_downloads_and_verifies(server, tmp_path):
     url, root, requests = server
     checksums = _publish(root / "m1", FILES)
@@ -67,6 +68,7 @@ def test_downloads_and_verifies(server, tmp_path):
     assert len(requests) == n
 
 
+@pytest.mark.slow
 def test_falls_back_to_the_next_mirror_on_404_and_on_a_bad_checksum(server, tmp_path):
     url, root, requests = server
     checksums = _publish(root / "good", FILES)
@@ -77,6 +79,7 @@ def test_falls_back_to_the_next_mirror_on_404_and_on_a_bad_checksum(server, tmp_
     assert requests[:3] == ["/missing/a.gz", "/tampered/a.gz", "/good/a.gz"]
 
 
+@pytest.mark.slow
 def test_all_mirrors_failing_lists_each_attempt_and_leaves_nothing(server, tmp_path):
     url, root, _ = server
     checksums = _publish(root / "good", FILES)
@@ -91,6 +94,7 @@ def test_all_mirrors_failing_lists_each_attempt_and_leaves_nothing(server, tmp_p
     assert list((tmp_path / "out").iterdir()) == []  # no partial or temporary file
 
 
+@pytest.mark.slow
 def test_a_corrupt_local_file_is_replaced(server, tmp_path):
     url, root, _ = server
     checksums = _publish(root / "m", FILES)
@@ -112,6 +116,7 @@ def test_bad_mirrors(tmp_path, mirrors, message):
         fetch_mnist(tmp_path, mirrors, progress=False)
 
 
+@pytest.mark.slow
 def test_cli_fetches_real_mnist_with_the_official_checksums(server, tmp_path, capsys):
     url, root, _ = server
     write_idx_files(root / "mnist")  # the real bytes, recompressed: the content checksums match
@@ -122,6 +127,7 @@ def test_cli_fetches_real_mnist_with_the_official_checksums(server, tmp_path, ca
     assert ds.source == f"IDX files in {out}" and len(ds.train) == 60000
 
 
+@pytest.mark.slow
 def test_cli_fetch_failure_is_one_line_exit_2(server, tmp_path, capsys):
     url, root, _ = server
     _publish(root / "fake", {"train-images-idx3-ubyte.gz": b"not mnist"})

@@ -48,6 +48,7 @@ def drawn(monkeypatch):
     return figures
 
 
+@pytest.mark.slow
 def test_curves_draw_a_band_for_seeds_and_mark_a_diverged_run(tmp_path, drawn):
     runs = [("he_normal", _history([1.0 - 0.1 * s, 0.5, 0.3], [0.8 + 0.02 * s, 0.88, 0.9])) for s in range(3)]
     runs += [("normal", _history([30.0, 12.0, 8.0], [0.3, 0.4, 0.5])), ("normal", _history([25.0, 10.0, 7.0],
@@ -68,12 +69,14 @@ def test_curves_draw_a_band_for_seeds_and_mark_a_diverged_run(tmp_path, drawn):
     assert ax_loss.get_ylabel().startswith("training loss") and ax_acc.get_ylabel() == "test accuracy"
 
 
+@pytest.mark.slow
 def test_a_run_that_diverged_in_its_first_epoch_is_still_marked(tmp_path, drawn):
     runs = [("lr 10", _history([float("inf")], [0.1]))]
     _not_blank(plots.plot_curves(runs, tmp_path / "c.png", "diverged at once", diverged=[True]))
     assert [line for line in drawn[0].axes[0].get_lines() if line.get_marker() == "x"]
 
 
+@pytest.mark.slow
 def test_dbn_curves_say_validation_and_whole_epochs(tmp_path, drawn):
     runs = [("DBN pre-training + fine-tuning (sigmoid)", _history([0.9, 0.4, 0.3, 0.2, 0.15], [0.8, 0.9, 0.92, 0.93,
                                                                                                   0.93], "valid"))]
@@ -100,6 +103,7 @@ def reports():
     return found
 
 
+@pytest.mark.slow
 def test_std_by_layer_marks_a_zero_std_at_the_axis_foot_not_at_1e_30(tmp_path, drawn, reports):
     path = plots.plot_std_by_layer({"dead": reports["dead"], "normal": reports["normal"]}, tmp_path / "s.png", "t")
     _not_blank(path)
@@ -111,6 +115,7 @@ def test_std_by_layer_marks_a_zero_std_at_the_axis_foot_not_at_1e_30(tmp_path, d
     assert any("exactly 0" in t.get_text() for t in ax_grad.get_legend().get_texts())
 
 
+@pytest.mark.slow
 def test_histograms_state_the_scale_of_each_panel(tmp_path, drawn, reports):
     for key in ("grad", "post"):
         _not_blank(plots.plot_histograms(reports, key, tmp_path / f"{key}.png", f"{key} per layer"))
@@ -126,6 +131,7 @@ def test_histograms_state_the_scale_of_each_panel(tmp_path, drawn, reports):
         assert 2 <= len(texts) <= 7 and max(map(len, texts)) <= 6, texts
 
 
+@pytest.mark.slow
 def test_every_diagnose_figure_names_each_layer_as_the_table_does(tmp_path, drawn, reports):
     """std_by_layer.png's ticks and the histograms' legends read "layer 1 (Linear 64->128)", as the
     table's rows; the output layer is in every figure (the histograms draw it below, on its own scale)."""
@@ -150,6 +156,7 @@ def test_every_diagnose_figure_names_each_layer_as_the_table_does(tmp_path, draw
     assert drawn[2].axes[2].get_xlabel().startswith("back-propagated gradient")
 
 
+@pytest.mark.slow
 def test_dynamics_name_each_layer_as_diagnose_does(tmp_path, drawn):
     records = [{"step": t, "epoch": 1, "layer": layer, "activation_mean": 0.1, "activation_std": 0.5,
                 "saturated": None, "dead": 0.1, "grad_std": 1e-3, "update_ratio_log10": -3.0}
@@ -163,6 +170,7 @@ def test_dynamics_name_each_layer_as_diagnose_does(tmp_path, drawn):
     assert bare.axes[0].get_title() == "Activation std\nmodule '0'"  # without labels: its module name, said so
 
 
+@pytest.mark.slow
 def test_tiles_samples_say_their_gibbs_steps_and_fit_their_title(tmp_path, drawn):
     title = "100 samples from the RBM, each after 1000 Gibbs steps\nfrom a test image (visible probabilities)"
     _not_blank(plots.plot_tiles(torch.rand(100, 64, generator=torch.Generator().manual_seed(0)), (8, 8),
@@ -175,6 +183,7 @@ def test_tiles_samples_say_their_gibbs_steps_and_fit_their_title(tmp_path, drawn
     assert "1000 Gibbs steps" in fig.axes[0].get_title()
 
 
+@pytest.mark.slow
 def test_dynamics_keep_one_colour_per_init_a_legend_for_each_and_the_healthy_line(tmp_path, drawn):
     """dynamics.png: a row per layer, a column per measure; an init that only one panel can
     show (its activation std is 0 on a log axis) is still in the legend, in the same colour

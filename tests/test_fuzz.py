@@ -79,6 +79,7 @@ INITIALIZERS = [getattr(wi, name) for name in wi.__all__ if callable(getattr(wi,
 @pytest.mark.parametrize("initializer", INITIALIZERS, ids=lambda f: f.__name__)
 @FUZZ
 @given(data=st.data())
+@pytest.mark.slow
 def test_initializers_work_or_name_the_bad_parameter(initializer, data):
     signature = inspect.signature(initializer)
     tensor = data.draw(tensors(), label="tensor")
@@ -412,6 +413,7 @@ def _all_finite(value) -> bool:
 @settings(max_examples=WHOLE_RUNS, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(argv=whole_commands())
+@pytest.mark.slow
 def test_whole_runs_finish_with_finite_results_or_are_refused_before_work(argv, tmp_path_factory, capsys):
     import json
 

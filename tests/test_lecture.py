@@ -45,6 +45,7 @@ def test_the_course_models_are_built_as_published():
     assert abs(normal[0].weight.std().item() - 1) < 0.01
 
 
+@pytest.mark.slow
 def test_lecture_runs_and_reports_both_evaluations(digits):
     result = lecture(digits, seeds=2, epochs=2, device="cpu")
     rows = {row.model: row for row in result.rows}
@@ -144,6 +145,7 @@ def test_a_published_figure_is_judged_on_mean_plus_minus_two_std():
     assert not LectureRow("xavier", 98.2, course_accuracy=[97.8, 97.85, 97.9]).within_prediction_interval()
 
 
+@pytest.mark.slow
 def test_cli_reproduce_lecture_writes_its_table(tmp_path, capsys):
     out = tmp_path / "lecture"
     assert main(["reproduce", "lecture", "--quick", "--epochs", "1", "--device", "cpu", "--out", str(out),

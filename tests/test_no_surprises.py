@@ -157,6 +157,7 @@ def test_a_bad_input_is_one_line_exit_2_before_any_work(here, no_work, capsys, a
     assert sorted(p.name for p in here.rglob("*")) == before  # nothing created, nothing left behind
 
 
+@pytest.mark.slow
 def test_a_full_disk_is_one_line_not_an_internal_error(here, monkeypatch, capsys):
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(here / "out" / "results.json"))
@@ -234,6 +235,7 @@ def test_hinton2006_takes_its_input_size_from_the_data_and_gives_adam_controls_n
     assert got["train"].momentum == 0.9
 
 
+@pytest.mark.slow
 def test_diagnose_works_on_digits_with_no_other_option(here, capsys):
     assert main(["diagnose", *DIGITS, "--out", "d"]) == 0
     results = json.loads((here / "d" / "results.json").read_text())
@@ -266,6 +268,7 @@ def finished_compare(here, compare_template):
     return here / "run"
 
 
+@pytest.mark.slow
 def test_resume_alone_reads_the_settings_from_the_folder(finished_compare, capsys):
     capsys.readouterr()
     assert main(["compare", "--resume", str(finished_compare), "--no-progress", "--json"]) == 0
@@ -293,6 +296,7 @@ def test_resume_with_an_option_that_disagrees_names_it_and_its_recorded_value(fi
     assert main(["compare", "--resume", str(finished_compare), "--epochs", "1", "--no-progress"]) == 0  # agrees
 
 
+@pytest.mark.slow
 def test_resume_of_another_commands_folder_says_what_it_is(finished_compare, here, capsys):
     assert main(["rbm", "--resume", str(finished_compare)]) == 2
     assert ("it is a compare run; resume it with `weightinit compare --resume"
@@ -334,6 +338,7 @@ def test_a_folder_being_written_is_locked_against_a_second_process(finished_comp
     assert main(["compare", "--resume", str(finished_compare), "--no-progress"]) == 0  # released: it runs
 
 
+@pytest.mark.slow
 def test_the_lock_dies_with_its_process(finished_compare):
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
                                "from weightinit.runs.files import lock_folder\n"
@@ -352,6 +357,7 @@ def test_the_lock_dies_with_its_process(finished_compare):
 
 
 # ------------------------------------------------------------------ weights files and weightinit.load
+@pytest.mark.slow
 def test_load_returns_the_modules_of_an_rbm_and_a_dbn_run(here):
     assert main(["rbm", *DIGITS, "--device", "cpu", "--hidden", "8", "--epochs", "1", "--ais-chains", "2",
                  "--ais-steps", "5",

@@ -63,6 +63,7 @@ def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_runs_without_error(path: Path, kernel: str, tmp_path: Path):
     notebook = nbformat.read(path, as_version=4)
     workdir = tmp_path / "work"

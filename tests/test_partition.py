@@ -29,6 +29,7 @@ def test_exact_gaussian_log_z_matches_numerical_integration():
 
 
 @pytest.mark.parametrize("visible, scale", [("bernoulli", 1.0), ("gaussian", 0.2)])
+@pytest.mark.slow
 def test_ais_agrees_with_the_exact_value(visible, scale):
     rbm = tiny_rbm(12, 8, visible, seed=0, scale=scale).float()
     data = (torch.rand(200, 12, generator=torch.Generator().manual_seed(1)) < 0.4).float() if visible == "bernoulli" \
@@ -76,6 +77,7 @@ AIS_TOLERANCE = 0.05
 
 
 @pytest.mark.parametrize("n_visible, n_hidden, scale, seed", [(16, 20, 0.5, 0), (24, 12, 1.0, 1), (10, 20, 1.5, 2)])
+@pytest.mark.slow
 def test_ais_matches_exact_log_z_up_to_20_hidden_units(n_visible, n_hidden, scale, seed):
     rbm = tiny_rbm(n_visible, n_hidden, seed=seed, scale=scale).float()
     data = _model_data(rbm, 500, seed)
@@ -86,6 +88,7 @@ def test_ais_matches_exact_log_z_up_to_20_hidden_units(n_visible, n_hidden, scal
 
 
 @pytest.mark.parametrize("n_visible, n_hidden, scale, seed", [(16, 20, 0.5, 0), (24, 12, 1.0, 1)])
+@pytest.mark.slow
 def test_raise_is_a_conservative_estimate_close_to_the_exact_log_likelihood(n_visible, n_hidden, scale, seed):
     rbm = tiny_rbm(n_visible, n_hidden, seed=seed, scale=scale).float()
     data = _model_data(rbm, 500, seed)

@@ -87,6 +87,7 @@ def test_exact_pseudo_likelihood_is_the_sum_of_the_conditionals(bernoulli_joint)
     assert torch.allclose(rbm.pseudo_likelihood(v, exact=True), torch.tensor(brute, dtype=torch.float64), atol=1e-10)
 
 
+@pytest.mark.slow
 def test_sampled_pseudo_likelihood_is_unbiased(bernoulli_joint):
     rbm, v, _, _ = bernoulli_joint
     g = torch.Generator().manual_seed(0)
@@ -181,6 +182,7 @@ def test_trainer_state_round_trip_continues_identically(digits):
 
 
 @pytest.mark.skipif(not precision_module.bf16_supported(torch.device("cpu")), reason="no native bfloat16 on this CPU")
+@pytest.mark.slow
 def test_bf16_training_matches_float32_quality(digits):
     errors = {}
     for precision in ("float32", "bf16"):

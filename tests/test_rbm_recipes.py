@@ -95,6 +95,7 @@ def test_resuming_mid_run_continues_identically(digits, settings):
     assert all(torch.equal(p, q) for p, q in zip(whole.parameters(), resumed.parameters()))
 
 
+@pytest.mark.slow
 def test_cd_k_growing_and_averaged_pcd_train_on_digits(digits):
     # 2,000 updates (28 epochs of 72 batches): the former 3 epochs (216 updates) left the reconstruction error
     # where it started (4.70 -> 4.68) and the pseudo-likelihood within its noise, which the new digits split

@@ -260,6 +260,7 @@ def uninterrupted_compare(tmp_path_factory):
 
 
 @pytest.mark.parametrize("schedule", [1, 2])
+@pytest.mark.slow
 def test_compare_killed_with_sigkill_at_random_moments_resumes_bit_identically(uninterrupted_compare, tmp_path,
                                                                                schedule):
     out = tmp_path / "run"
@@ -268,6 +269,7 @@ def test_compare_killed_with_sigkill_at_random_moments_resumes_bit_identically(u
     _compare_outputs(uninterrupted_compare, out)
 
 
+@pytest.mark.slow
 def test_compare_stopped_by_sigint_prints_the_resume_command_and_resumes_exactly(uninterrupted_compare, tmp_path):
     out = tmp_path / "run"
     process = _cli([*COMPARE, "--out", str(out)])
@@ -295,6 +297,7 @@ def test_resume_with_other_settings_is_refused_naming_them(uninterrupted_compare
     assert sorted(p.name for p in uninterrupted_compare.rglob("*")) == before
 
 
+@pytest.mark.slow
 def test_rbm_and_dbn_killed_mid_training_resume_bit_identically(tmp_path):
     rbm = ["rbm", "--dataset", "digits", "--hidden", "64", "--epochs", "12", "--batch-size", "5", "--pcd",
            "--ais-chains", "10", "--ais-steps", "50", "--no-progress"]

@@ -90,6 +90,7 @@ def test_bad_arguments_are_refused(make, message):
         make()
 
 
+@pytest.mark.slow
 def test_reproduce_hinton2006_up_down_command(tmp_path, capsys):
     out = tmp_path / "updown"
     assert main(["reproduce", "hinton2006", "--method", "up-down", "--dataset", "synthetic", "--pretrain-epochs", "2",
