@@ -61,7 +61,7 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
     # --quick's epochs (QUICK_PAPER_EPOCHS) on digits: the fewest at which the paper's finding shows
     # there (one seed, measured): glorot2010 tanh 3.9% test error from the normalized init against 23%
     # from the standard at 10 epochs, 9% against 47% at 3; he2015 at 30 layers: He converges by epoch 20
-    # (loss 0.94), not by 10 (1.60)
+    # (loss 0.94 with AVX-512 kernels; see test_quick_tour for other kernels), not by 10 (1.60)
     for name, help_text, description in (
         ("glorot2010", "5x1000 tanh/sigmoid/softsign nets, standard vs normalized (Xavier) init",
          "Glorot & Bengio 2010: per-layer activation and gradient std at initialization and after one epoch, "
