@@ -22,7 +22,8 @@ demo: $(STAMP)
 # Two pytest workers of one thread each (pytest-xdist): most tests drive small tensors, subprocesses
 # and files, where a second OpenMP thread only waits, so two workers finish the suite in about two
 # thirds of the time one two-threaded process takes. (make test-kernels runs on 2 threads too.)
-PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2
+# --dist loadgroup: tests marked xdist_group("torchrun") run one after another on one worker.
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 # the whole suite (what CI runs), then its 15 slowest tests
 test: lint
