@@ -37,7 +37,8 @@ test-fast: lint
 # equals alone, same seed same result), under each of PyTorch's CPU kernel families this CPU can
 # run (ATEN_CPU_CAPABILITY) and on 1 and 2 threads: a result that depends on the kernels fails
 # here, not on a user's machine. Each family gets its own torch.compile cache (inductor reuses a
-# precompiled header across families and then fails to compile). About 3 min per run.
+# precompiled header across families and then fails to compile). 2 to 4 min per run: 22 min on a
+# CPU with AVX-512 (3 families x 2 thread counts).
 KERNEL_TESTS := tests/test_invariance.py tests/test_estimators.py tests/test_estimators_gaussian.py \
 	tests/test_estimators_dbn.py tests/test_batched.py tests/test_resume.py tests/test_train.py tests/test_dbn.py \
 	tests/test_rbm.py tests/test_cd.py tests/test_updown.py
