@@ -201,3 +201,23 @@ def weightinit_load(path):
     import weightinit
 
     return weightinit.load(path)
+
+
+@pytest.mark.slow
+def test_settings_keep_the_numbers_the_data_chose_and_an_older_folder_resumes(tmp_path, capsys):
+    small = ["--hidden", "8", "--ais-chains", "2", "--raise-images", "0", "--device", "cpu", "--no-progress"]
+    new = tmp_path / "new"
+    assert main(["rbm", "--quick", *small, "--ais-steps", "5", "--out", str(new)]) == 0
+    settings = json.loads((new / "settings.json").read_text())
+    assert settings["epochs"] == 134 and settings["raise_images"] == 0  # 2,000 updates of 15 batches
+    assert main(["rbm", "--resume", str(new), "--no-progress"]) == 0
+    # a folder of the previous version: --epochs left unset meant the recipe's (pcd: 10), and no "quick"
+    old = tmp_path / "old"
+    assert main(["rbm", "--dataset", "digits", "--epochs", "10", *small, "--ais-steps", "5", "--out", str(old)]) == 0
+    settings = json.loads((old / "settings.json").read_text())
+    settings.update(epochs=None)
+    del settings["quick"]
+    (old / "settings.json").write_text(json.dumps(settings))
+    capsys.readouterr()
+    assert main(["rbm", "--resume", str(old), "--no-progress"]) == 0, capsys.readouterr().err
+    assert json.loads((old / "results.json").read_text())["config"]["epochs"] == 10

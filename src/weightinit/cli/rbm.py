@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from ..boltzmann.rbm import VISIBLE_TYPES
 from ..boltzmann.recipes import (
+    AIS_STEPS_MNIST,
     MIN_UPDATES,
     QUICK_UPDATES,
     RECIPES,
@@ -56,6 +57,7 @@ __all__ = ["add_parser", "run", "DEFAULT_RECIPE", "run_settings", "learning_warn
 
 DEFAULT_RECIPE = "pcd"  # PCD-1 with averaging: samples that look like digits after 6,000 updates (MNIST's 10 epochs)
 QUICK_AIS_SHARE = 4  # --quick: a quarter of the AIS temperatures (digits: 296; log Z within about 0.5 nats)
+RAISE_IMAGES = 100  # RAISE's test images by default
 QUICK_RAISE_IMAGES = 20  # --quick: RAISE on 20 test images, not 100
 TABLE_ROWS = 20  # about this many rows of the per-epoch table are printed (results.json holds every epoch)
 
@@ -161,7 +163,13 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     check_out_before_work(args)
     dataset = load_dataset(dataset_name(args), args.data_dir)
+    if args.resume is not None:  # a folder made before these fitted the data left them unset: what they meant then
+        args.epochs = config.epochs if args.epochs is None else args.epochs
+        args.ais_steps = AIS_STEPS_MNIST if args.ais_steps is None else args.ais_steps
+        args.raise_images = RAISE_IMAGES if args.raise_images is None else args.raise_images
     config, ais_steps, raise_images, rule = run_settings(args, config, len(dataset.train), dataset.n_features)
+    # settings.json keeps the numbers, so that --resume continues this very run
+    args.epochs, args.ais_steps, args.raise_images = config.epochs, ais_steps, raise_images
     describe(dataset, " (binarized)" if binarize else "")
     say(f"settings: {rule}")
     table = sys.stderr if args.json else sys.stdout
@@ -232,7 +240,8 @@ def run_settings(args: argparse.Namespace, config, n_train: int, n_visible: int)
             ais_why += f" / {QUICK_AIS_SHARE} (--quick)"
     else:
         ais_why = "--ais-steps"
-    raise_images = args.raise_images if args.raise_images is not None else (QUICK_RAISE_IMAGES if args.quick else 100)
+    raise_images = args.raise_images if args.raise_images is not None else (
+        QUICK_RAISE_IMAGES if args.quick else RAISE_IMAGES)
     line = (f"recipe {args.recipe}, {config.epochs} epochs x {per_epoch} batches of {config.batch_size} = "
             f"{config.epochs * per_epoch:,} updates ({why}); AIS {args.ais_chains} chains x {ais_steps:,} "
             f"temperatures ({ais_why})")
