@@ -272,6 +272,13 @@ def test_dbn_defaults_are_hinton2006s_on_mnist_and_fit_digits():
     assert _fitted(["--quick", "--finetune-epochs", "7", "--lr", "0.01"], 1197)[1:4] == (7, "adam", 0.01)
 
 
+def test_a_typed_batch_size_or_epochs_does_not_switch_mnist_to_adam():
+    # the data chooses the optimizer (updates at the default batch and epochs), not a typed option
+    assert _fitted(["--batch-size", "1000"], 50_000)[2:4] == ("sgd", 0.1)
+    assert _fitted(["--finetune-epochs", "3"], 50_000)[1:4] == (3, "sgd", 0.1)
+    assert _fitted(["--dataset", "digits", "--batch-size", "10"], 1197)[2] == "adam"  # nor digits to SGD
+
+
 def test_the_few_updates_optimizer_is_the_dbn_estimators():
     # the CLI may not import the estimators (docs/architecture.md): the values are checked here instead
     from weightinit.cli.dbn import FEW_UPDATES

@@ -57,8 +57,9 @@ from .common import (
 from .run_folder import check_out_before_work, open_run
 
 __all__ = ["add_parser", "run", "add_dbn_options", "run_pipeline", "default_n_valid", "typed_configs",
-           "fitted_settings", "chance_warning", "HIDDEN", "SGD_MOMENTUM", "PRETRAIN_EPOCHS", "FINETUNE_EPOCHS",
-           "SGD_LR", "SGD_UPDATES", "FEW_UPDATES", "QUICK_SHARE", "QUICK_FINETUNE_UPDATES", "QUICK_CHAIN_STEPS"]
+           "fitted_settings", "chance_warning", "BATCH_SIZE", "HIDDEN", "SGD_MOMENTUM", "PRETRAIN_EPOCHS",
+           "FINETUNE_EPOCHS", "SGD_LR", "SGD_UPDATES", "FEW_UPDATES", "QUICK_SHARE", "QUICK_FINETUNE_UPDATES",
+           "QUICK_CHAIN_STEPS"]
 
 # (dataset, layer sizes, validation samples, pre-training, fine-tuning, checkpoint folder, on_layer)
 #   -> (DBN, fine-tuned network, result)
@@ -67,6 +68,7 @@ Pipeline = Callable[[Dataset, list[int], int, RBMConfig, TrainConfig, Path, Call
 
 HIDDEN = (500, 500, 2000)  # the hidden layers of Hinton, Osindero & Teh (2006), above the data's features
 SGD_MOMENTUM = 0.9  # the fine-tuning momentum when --momentum is not given
+BATCH_SIZE = 100  # --batch-size's default, at which the optimizer rule counts updates
 PRETRAIN_EPOCHS = 10  # MNIST's pre-training epochs per layer, the least the default gives
 FINETUNE_EPOCHS = 30  # the fine-tuning epochs of `weightinit dbn` (fewer with --quick on large data)
 SGD_LR = 0.1  # the fine-tuning learning rate of SGD (Hinton & Salakhutdinov 2006's setting for MNIST)
@@ -135,7 +137,7 @@ def add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs:
                         help=f"SGD momentum (default {SGD_MOMENTUM:g}; not with --optimizer adam)")
     parser.add_argument("--lr-decay", type=number("lr_decay", 0, strictly=True, maximum=1), default=lr_decay,
                         help="fine-tuning lr of epoch e: lr * lr_decay^(e-1) (default %(default)g)")
-    parser.add_argument("--batch-size", type=integer("batch_size", 1), default=100)
+    parser.add_argument("--batch-size", type=integer("batch_size", 1), default=BATCH_SIZE)
     parser.add_argument("--dropout", type=number("dropout", 0, below=1), default=dropout,
                         help="dropout after each hidden layer when fine-tuning (default %(default)s)")
     parser.add_argument("--input-dropout", type=number("input_dropout", 0, below=1), default=input_dropout,
@@ -276,12 +278,19 @@ def fitted_settings(args: argparse.Namespace, pretrain: RBMConfig, train: TrainC
                                                                              train.batch_size)))
     updates = train.epochs * per_epoch
     if args.optimizer is None:
-        optimizer = "sgd" if updates >= SGD_UPDATES else FEW_UPDATES[0]
+        # the data chooses, not a typed --batch-size or --finetune-epochs: the updates the fine-tuning
+        # makes with its default batch and epochs (MNIST keeps SGD whatever batch is typed). A typed
+        # --momentum with Adam chosen is refused, naming --optimizer sgd (on digits SGD tested at 64%
+        # error where Adam gets 2-4%: switching silently would teach the wrong lesson)
+        default_epochs = train.epochs if args.finetune_epochs is None else FINETUNE_EPOCHS
+        chosen_by = default_epochs * updates_per_epoch(n_tuning, BATCH_SIZE)
+        optimizer = "sgd" if chosen_by >= SGD_UPDATES else FEW_UPDATES[0]
         lr = args.lr or (SGD_LR if optimizer == "sgd" else FEW_UPDATES[1])
         momentum = momentum_for(optimizer, args.momentum, SGD_MOMENTUM, typed=typed(args, "momentum"))
         train = replace(train, optimizer=optimizer, lr=lr, momentum=momentum)
-        than = "at least" if optimizer == "sgd" else "fewer than"
-        notes.append(f"{optimizer}: {updates:,} fine-tuning updates are {than} {SGD_UPDATES:,}")
+        than = "at least" if chosen_by >= SGD_UPDATES else "fewer than"
+        notes.append(f"{optimizer}: {chosen_by:,} fine-tuning updates (at batch {BATCH_SIZE}) are {than} "
+                     f"{SGD_UPDATES:,}")
     pretrain_updates = pretrain.epochs * updates_per_epoch(n_tuning, pretrain.batch_size)
     momentum = f", momentum {train.momentum:g}" if train.optimizer == "sgd" else ""
     line = (f"pre-training {pretrain.epochs} epochs per layer ({pretrain_updates:,} updates), fine-tuning "
