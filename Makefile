@@ -43,8 +43,10 @@ KERNEL_TESTS := tests/test_invariance.py tests/test_estimators.py tests/test_est
 	tests/test_estimators_dbn.py tests/test_batched.py tests/test_resume.py tests/test_train.py tests/test_dbn.py \
 	tests/test_rbm.py tests/test_cd.py tests/test_updown.py
 test-kernels: $(STAMP)
-	@for cap in $$($(BIN)/python -c "import torch; o = ['default', 'avx2', 'avx512']; \
-	      c = torch.backends.cpu.get_cpu_capability().lower(); print(*(o[:o.index(c) + 1] if c in o else o[:1]))"); do \
+	@caps=$$(env -u ATEN_CPU_CAPABILITY $(BIN)/python -c "import torch; o = ['default', 'avx2', 'avx512']; \
+	      c = torch.backends.cpu.get_cpu_capability().lower(); print(*(o[:o.index(c) + 1] if c in o else o[:1]))") \
+	  && [ -n "$$caps" ] || { echo "test-kernels: could not ask torch for this CPU's kernel families"; exit 1; }; \
+	for cap in $$caps; do \
 	  for threads in 1 2; do \
 	    echo "== ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads"; \
 	    ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads TORCHINDUCTOR_CACHE_DIR=$${TMPDIR:-/tmp}/weightinit-inductor-$$cap \

@@ -125,6 +125,9 @@ def test_the_digits_split_is_stratified_seeded_and_random_in_order():
     assert not torch.equal(data_module.stratified_split(y, 360, seed=1)[1].sort().values, test.sort().values)
     # the training set in a random order: its last 240 (the CLI's validation set) are not the last writers
     assert not torch.equal(train[-240:].sort().values, train.sort().values[-240:])
+    for bad in (0, 1797, 5000):
+        with pytest.raises(ValueError, match=f"n_test must be in \\[1, 1796\\] for 1797 samples, got {bad}"):
+            data_module.stratified_split(y, bad, seed=0)
     digits = load_dataset("digits")
     x = torch.from_numpy(load_digits().data).float() / 16
     assert torch.equal(digits.test.x, x[test]) and torch.equal(digits.train.y, y[train])

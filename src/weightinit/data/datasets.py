@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from ..checks import check_choice
-from ..errors import DataError
+from ..errors import DataError, UserError
 from .readers import Arrays, idx_bytes, read_idx_pair, read_npz, read_pkl
 
 __all__ = ["DATASETS", "Dataset", "Split", "stratified_split", "DataError", "load_dataset", "default_data_dir",
@@ -246,6 +246,8 @@ def stratified_split(y: torch.Tensor, n_test: int, seed: int) -> tuple[torch.Ten
     a random sample too (``split_validation`` takes its validation set from the end of the
     training set: on digits, sorted indices would give it the last writers again).
     """
+    if not 0 < n_test < len(y):
+        raise UserError(f"n_test must be in [1, {len(y) - 1}] for {len(y)} samples, got {n_test}")
     classes, counts = torch.unique(y, return_counts=True)
     exact = counts.double() * n_test / len(y)
     shares = exact.floor().long()
