@@ -17,6 +17,8 @@ connection; otherwise the timeout, ``WEIGHTINIT_DIST_TIMEOUT`` seconds, default 
 
 from __future__ import annotations
 
+import gc
+
 import datetime
 import functools
 import os
@@ -64,6 +66,11 @@ def teardown(clean: bool = True) -> None:
     rank exits while another still writes its files or talks to it; after a failure, leave at once."""
     if not dist.is_initialized():
         return
+    # A DistributedDataParallel wrapper left in a reference cycle keeps its reducer, and with it the
+    # gloo process group and its threads, alive past destroy_process_group, to be destroyed at the
+    # interpreter's exit: under load that aborted a rank now and then ("terminate called without an
+    # active exception"). Collect it first, while every rank still runs.
+    gc.collect()
     if clean:
         try:
             dist.barrier()
