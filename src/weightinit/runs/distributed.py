@@ -17,20 +17,19 @@ connection; otherwise the timeout, ``WEIGHTINIT_DIST_TIMEOUT`` seconds, default 
 
 from __future__ import annotations
 
-import gc
-
 import datetime
 import functools
+import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["launched", "setup", "teardown", "world_size", "rank", "sweep_share", "is_main", "independent", "share_runs", "all_reduce_sum",
-           "all_gather_objects", "broadcast_object", "any_rank", "local_device"]
+__all__ = ["launched", "setup", "teardown", "world_size", "rank", "sweep_share", "is_main", "independent",
+           "share_runs", "all_reduce_sum", "all_gather_objects", "broadcast_object", "any_rank", "local_device"]
 
 _independent = 0  # >0 inside independent(): no gradient sync, every rank on its own
 T = TypeVar("T")
@@ -72,10 +71,8 @@ def teardown(clean: bool = True) -> None:
     # active exception"). Collect it first, while every rank still runs.
     gc.collect()
     if clean:
-        try:
+        with suppress(RuntimeError):  # a peer is gone: nothing left to wait for
             dist.barrier()
-        except RuntimeError:  # a peer is gone: nothing left to wait for
-            pass
     dist.destroy_process_group()
 
 
