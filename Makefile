@@ -39,9 +39,10 @@ test-fast: lint
 # here, not on a user's machine. Each family gets its own torch.compile cache (inductor reuses a
 # precompiled header across families and then fails to compile). 2 to 4 min per run: 22 min on a
 # CPU with AVX-512 (3 families x 2 thread counts).
-KERNEL_TESTS := tests/test_invariance.py tests/test_estimators.py tests/test_estimators_gaussian.py \
-	tests/test_estimators_dbn.py tests/test_batched.py tests/test_resume.py tests/test_train.py tests/test_dbn.py \
-	tests/test_rbm.py tests/test_cd.py tests/test_updown.py
+KERNEL_TESTS := tests/estimators/test_invariance.py tests/estimators/test_estimators.py \
+	tests/estimators/test_estimators_gaussian.py tests/estimators/test_estimators_dbn.py tests/training/test_batched.py \
+	tests/training/test_resume.py tests/training/test_train.py tests/boltzmann/test_dbn.py tests/boltzmann/test_rbm.py \
+	tests/boltzmann/test_cd.py tests/boltzmann/test_updown.py
 test-kernels: $(STAMP)
 	@caps=$$(env -u ATEN_CPU_CAPABILITY $(BIN)/python -c "import torch; o = ['default', 'avx2', 'avx512']; \
 	      c = torch.backends.cpu.get_cpu_capability().lower(); print(*(o[:o.index(c) + 1] if c in o else o[:1]))") \
@@ -56,10 +57,11 @@ test-kernels: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 # the property-based tests with 2000 examples each instead of make test's 40
 fuzz: $(STAMP)
-	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q tests/init/test_fuzz.py --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py

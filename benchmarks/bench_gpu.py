@@ -5,7 +5,7 @@ On one CUDA device (named in the first line), MNIST, batch 100, 784-256-256-10 R
 - the lecture's loop (the anchor): TensorDataset + DataLoader over CPU tensors, each batch
   copied to the GPU, as the course's mnist_nn notebook does with ``device = "cuda"``;
 - ``weightinit.fit``, one run: the data resident on the GPU, no host synchronization per batch;
-- ``weightinit.batched.fit_batched``: the 8 initializations of ``weightinit compare`` as one
+- ``weightinit.training.fit_batched``: the 8 initializations of ``weightinit compare`` as one
   stacked model, in float32 and bf16 (seconds of all 8 runs per epoch, and per run), with the
   training time of the default sweep (8 inits x 15 epochs) it implies (issue #15's target:
   <= 15 s on an H200);
@@ -30,13 +30,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from weightinit import init_model
-from weightinit.batched import fit_batched
 from weightinit.boltzmann import RBM, RBMConfig, RBMTrainer
 from weightinit.data import load_dataset
 from weightinit.experiments.compare import LECTURE_INITS
 from weightinit.models import mlp
 from weightinit.runs.devices import bf16_supported
-from weightinit.train import TrainConfig, fit
+from weightinit.training import TrainConfig, fit, fit_batched
 
 SWEEP_EPOCHS = 15  # the default compare sweep: 8 inits x 15 epochs
 

@@ -5,7 +5,7 @@ Both loops train 784-256-256-10 ReLU with Adam (lr 1e-3), batch 100, on the same
 in one process, alternating epoch by epoch so that machine noise hits both alike. Prints each
 loop's median seconds per epoch and their ratio (target: <= 0.6 on 2 CPU cores). With
 ``--sweep``, it then trains the 8 inits of ``weightinit compare`` for ``--epochs`` epochs as
-one batched model (weightinit.batched), in float32 and, where the CPU has it, bfloat16
+one batched model (weightinit.training), in float32 and, where the CPU has it, bfloat16
 autocast, and prints the time against 8 x epochs x the lecture loop's median epoch measured
 above (targets: <= 0.5 in float32, <= 0.25 in bf16) with each run's test accuracy.
 
@@ -23,12 +23,11 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from weightinit import init_model
-from weightinit.batched import fit_batched
 from weightinit.data import load_dataset
 from weightinit.experiments.compare import LECTURE_INITS
 from weightinit.models import mlp
 from weightinit.runs.devices import bf16_supported
-from weightinit.train import TrainConfig, fit
+from weightinit.training import TrainConfig, fit, fit_batched
 
 
 def lecture_epoch(model, optimizer, loader) -> float:

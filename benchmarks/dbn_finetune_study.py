@@ -19,7 +19,7 @@ import torch
 from weightinit.boltzmann import DBN
 from weightinit.data import load_dataset, split_validation
 from weightinit.runs.files import read_weights
-from weightinit.train import TrainConfig, fit
+from weightinit.training import TrainConfig, fit
 
 # name: (lr, lr_decay, hidden dropout, input dropout, ema)
 SETTINGS = {

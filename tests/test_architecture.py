@@ -1,5 +1,6 @@
 """The package's architecture (docs/architecture.md), checked on the source: which room each
-module lives in, which rooms it may import, no import cycles, no private names across modules.
+module lives in (its folder), which rooms it may import (the layers of import-linter's contract in
+pyproject.toml, which `make lint` also checks), no import cycles, no private names across modules.
 
 Device: none (reads source files).
 """
@@ -14,40 +15,22 @@ import pytest
 import weightinit
 
 PACKAGE = Path(weightinit.__file__).parent
+PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
-# Each module's room: the longest matching prefix of its dotted name inside the package.
-ROOMS = {
-    "errors": "foundation", "version": "foundation", "checks": "foundation",
-    "init": "core", "activations": "core", "layers": "core", "schemes": "core", "lsuv": "core", "models": "core",
-    "diagnostics": "core", "dynamics": "core", "rules": "core", "plan": "core", "residual": "core",
-    "activation_trace": "core", "block_diagnostics": "core",
-    "runs": "runs",
-    "data": "data",
-    "train": "training", "history": "training", "weight_average": "training", "batched": "training",
-    "boltzmann": "boltzmann",
-    "estimators": "estimators",
-    "experiments": "experiments",
-    "report": "report", "plots": "report", "tensorboard": "report",
-    "cli": "cli", "__main__": "cli",
-    "__init__": "api", "load": "api",
-}
 
-# The rooms each room may import (its own included). Dependencies point one way:
-# foundation <- core, runs <- data <- training <- experiments <- report <- cli; boltzmann sits on
-# core and runs and never on the supervised training loop.
-ALLOWED = {
-    "foundation": {"foundation"},
-    "core": {"foundation", "core"},
-    "runs": {"foundation", "runs"},
-    "data": {"foundation", "runs", "data"},
-    "training": {"foundation", "core", "runs", "data", "training"},
-    "boltzmann": {"foundation", "core", "runs", "boltzmann"},
-    "estimators": {"foundation", "core", "runs", "data", "training", "boltzmann", "estimators"},
-    "experiments": {"foundation", "core", "runs", "data", "training", "boltzmann", "experiments"},
-    "report": {"foundation", "core", "runs", "boltzmann", "experiments", "report"},
-    "cli": {"foundation", "core", "runs", "data", "training", "boltzmann", "experiments", "report", "cli"},
-    "api": {"foundation", "core", "runs", "data", "boltzmann", "api"},
-}
+def _layers() -> list[set[str]]:
+    """The rooms, highest first, from pyproject's import-linter contract (the one list of them):
+    each line a set of rooms that do not import each other."""
+    tomllib = pytest.importorskip("tomllib")
+    (contract,) = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
+    assert contract["containers"] == ["weightinit"]
+    return [{room.strip() for room in line.split("|")} for line in contract["layers"]]
+
+
+LAYERS = _layers()
+LEVEL = {room: level for level, rooms in enumerate(LAYERS) for room in rooms}
+# The package's front door and the `python -m weightinit` entry point sit above every room.
+ENTRY = {"__init__", "__main__"}
 
 
 def _modules() -> dict[str, Path]:
@@ -65,7 +48,8 @@ MODULES = _modules()
 
 
 def _room(name: str) -> str:
-    return ROOMS[name] if name in ROOMS else ROOMS[name.split(".")[0]]
+    """A module's room: the folder it lives in, or the top-level module itself."""
+    return name.split(".")[0]
 
 
 def _package_of(name: str, path: Path) -> list[str]:
@@ -98,16 +82,26 @@ def _imports(name: str, path: Path) -> list[tuple[str, list[str], int]]:
 IMPORTS = {name: _imports(name, path) for name, path in MODULES.items()}
 
 
-def test_every_module_has_a_room():
-    assert [name for name in MODULES if name not in ROOMS and name.split(".")[0] not in ROOMS] == []
+def _may_import(room: str, target: str) -> bool:
+    """A room imports itself and the rooms on lower lines; the entry points import anything."""
+    return room == target or room in ENTRY or LEVEL[room] < LEVEL[target]
+
+
+def _wrong_imports(name: str, imports: list[tuple[str, list[str], int]]) -> list[str]:
+    room = _room(name)
+    return [f"line {line}: {target} ({_room(target)})" for target, _, line in imports
+            if not _may_import(room, _room(target))]
+
+
+def test_every_folder_and_top_level_module_is_a_room():
+    rooms = {_room(name) for name in MODULES} - ENTRY
+    assert sorted(rooms - set(LEVEL)) == [], "add it to [tool.importlinter] in pyproject.toml"
+    assert sorted(set(LEVEL) - rooms) == [], "a room in pyproject.toml that the package does not have"
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
-def test_a_module_imports_only_the_rooms_its_room_may(name):
-    room = _room(name)
-    wrong = [f"line {line}: {target} ({_room(target)})" for target, _, line in IMPORTS[name]
-             if _room(target) not in ALLOWED[room]]
-    assert wrong == [], f"{name} ({room}) may import only {sorted(ALLOWED[room])}"
+def test_a_module_imports_only_the_rooms_below_its_own(name):
+    assert _wrong_imports(name, IMPORTS[name]) == [], f"{name} ({_room(name)}) imports a room above it"
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
@@ -141,8 +135,12 @@ def test_the_module_graph_has_no_cycles():
 
 
 def test_the_rules_are_not_vacuous():
-    """The parser sees the imports the rules are about: a module that must import another does."""
+    """The parser sees the imports the rules are about, and the rule refuses a lower room importing
+    a higher one (modelinit -> training) and rooms on one line importing each other (runs -> modelinit)."""
     assert any(t == "runs.devices" for t, _, _ in IMPORTS["boltzmann.trainer"])
-    assert any(t == "train" for t, _, _ in IMPORTS["experiments.compare"])
-    assert not any(_room(t) == "training" for t, _, _ in IMPORTS["boltzmann.trainer"])
+    assert any(_room(t) == "training" for t, _, _ in IMPORTS["experiments.compare"])
     assert sum(len(found) for found in IMPORTS.values()) > 150
+    assert _wrong_imports("modelinit.plan", [("training.loop", [], 1)]) == ["line 1: training.loop (training)"]
+    assert _wrong_imports("runs.files", [("modelinit.plan", [], 7)]) == ["line 7: modelinit.plan (modelinit)"]
+    assert _wrong_imports("training.loop", [("modelinit.plan", [], 1), ("training.history", [], 2)]) == []
+    assert _wrong_imports("__init__", [("cli.main", [], 1)]) == []

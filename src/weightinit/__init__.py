@@ -5,7 +5,8 @@
 >>> model = wi.init_model(torch.nn.Sequential(torch.nn.Linear(784, 10)), "he_normal")
 """
 
-from . import lsuv  # noqa: F401  registers the "lsuv" scheme
+from ._load import load
+from ._version import __version__
 from .boltzmann import dbn as _dbn  # noqa: F401  registers the "dbn" scheme
 from .data.datasets import load_dataset
 from .diagnostics import diagnose
@@ -38,20 +39,29 @@ from .init import (
     xavier_uniform_,
     zeros_,
 )
-from .layers import layer_fans, layer_nonlinearities
-from .load import load
+from .modelinit import (
+    SCHEMES,
+    Block,
+    InitPlan,
+    Residual,
+    Scheme,
+    init_model,
+    layer_fans,
+    layer_nonlinearities,
+    plan_init,
+    register_rule,
+    register_scheme,
+)
 from .models import mlp
-from .plan import InitPlan, init_model, plan_init
-from .residual import Residual
-from .rules import Block, register_rule
-from .schemes import SCHEMES, Scheme, register_scheme
-from .version import __version__
+from .training import TrainConfig, fit
 
 __all__ = [
     "__version__",
     "diagnose",
     "load_dataset",
     "mlp",
+    "fit",
+    "TrainConfig",
     "CorruptFileError",
     "DataError",
     "UserError",

@@ -42,7 +42,7 @@ from collections.abc import Callable
 
 import torch
 
-from .checks import check_choice, check_generator, check_number, check_positive_int, check_tensor
+from ._checks import check_choice, check_generator, check_number, check_positive_int, check_tensor
 from .errors import UserError
 
 __all__ = [
@@ -86,7 +86,7 @@ TRUNCATED_NORMAL_STD = 0.87962566103423978
 #     gain = 1 / sqrt(E[f(z)²]),  z ~ N(0, 1)
 # which gives ReLU's sqrt(2) and leaky ReLU's sqrt(2 / (1 + slope²)) exactly.
 # The values were integrated numerically (scipy.integrate.quad, 1e-13) and are re-derived
-# in tests/test_init.py.
+# in tests/init/test_init.py.
 _SECOND_MOMENT_GAINS = {
     "gelu": 1.5335304411955353,  # f(z) = z·Φ(z) (exact, erf-based GELU)
     "silu": 1.6765324703310909,  # f(z) = z·sigmoid(z), a.k.a. swish

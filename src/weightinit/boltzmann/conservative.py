@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_positive_int
+from .._checks import check_positive_int
 from .partition import annealed_gibbs, base_visible_bias, beta_schedule, log_marginal
 from .rbm import RBM, check_visible
 

@@ -19,14 +19,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..activations import ACTIVATIONS
-from ..checks import check_choice, check_int, check_number
+from .._checks import check_choice, check_int, check_number
 from ..errors import UserError
 from ..init import xavier_uniform_
+from ..modelinit.activations import ACTIVATIONS
+from ..modelinit.schemes import Scheme, register_scheme
 from ..runs import distributed
 from ..runs.checkpoint import Checkpoint, require_same_settings
 from ..runs.files import read_weights, write_text_atomic, write_weights
-from ..schemes import Scheme, register_scheme
 from .rbm import RBM, check_visible
 from .trainer import RBMConfig, RBMEpoch, RBMHistory, train_rbm
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..checks import check_positive_int
+from .._checks import check_positive_int
 from ..errors import UserError
 from .cd import draw_bernoulli
 from .rbm import RBM, check_visible

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_choice, check_positive_int
+from .._checks import check_choice, check_positive_int
 from ..errors import UserError
 from .cd import draw_bernoulli
 

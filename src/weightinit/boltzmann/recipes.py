@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from ..checks import check_choice
+from .._checks import check_choice
 from .trainer import RBMConfig
 
 __all__ = ["Recipe", "RECIPES", "recipe_config", "updates_per_epoch", "epochs_for_updates", "rbm_epochs",

@@ -37,7 +37,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import torch
 
-from ..checks import check_choice, check_int, check_number, check_positive_int
+from .._checks import check_choice, check_int, check_number, check_positive_int
 from ..errors import UserError
 from ..runs import distributed
 from ..runs.checkpoint import differing_keys

@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checks import check_int, check_number, check_positive_int
+from .._checks import check_int, check_number, check_positive_int
 from ..errors import UserError
 from .cd import draw_bernoulli
 from .rbm import RBM

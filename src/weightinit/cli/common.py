@@ -16,7 +16,7 @@ from collections.abc import Callable
 from ..errors import UserError
 from ..runs import distributed
 from ..runs.devices import resolve_device
-from ..train import TrainConfig
+from ..training.loop import TrainConfig
 
 __all__ = ["say", "describe", "emit", "split_list", "add_data_options", "add_output_options", "add_train_options",
            "integer", "number", "SEED", "check_device", "train_config", "COMPILE_HELP", "QUICK_HELP",
@@ -43,7 +43,7 @@ def describe(dataset, note: str = "") -> None:
 
 def emit(results, text: str, as_json: bool) -> None:
     """The run's text on stdout, or with --json the results JSON there and the text on stderr."""
-    from ..report import to_json
+    from ..reporting.tables import to_json
 
     if as_json:
         sys.stdout.write(to_json(results))

@@ -6,16 +6,16 @@ import argparse
 from pathlib import Path
 
 from ..data.datasets import load_dataset
-from ..diagnostics import diagnose, layer_labels
+from ..diagnostics.layer_stats import diagnose, layer_labels
 from ..errors import UserError
 from ..experiments.compare import LECTURE_INITS, CompareConfig, compare
 from ..init import calculate_gain
-from ..models import MODELS, NAMED_ARCHS, build_model, parse_arch
-from ..plots import plot_curves, plot_dynamics, plot_std_by_layer
-from ..report import chance_note, format_table, timing_note, write_compare_outputs
+from ..models.builders import MODELS, NAMED_ARCHS, build_model, parse_arch
+from ..reporting.plots import plot_curves, plot_dynamics, plot_std_by_layer
+from ..reporting.tables import chance_note, format_table, timing_note, write_compare_outputs
+from ..reporting.tensorboard import require_tensorboard, write_run
 from ..runs import distributed
-from ..tensorboard import require_tensorboard, write_run
-from ..train import TrainConfig
+from ..training.loop import TrainConfig
 from .common import (
     add_data_options,
     add_output_options,

@@ -32,12 +32,12 @@ from ..data.transforms import split_validation
 from ..errors import UserError
 from ..experiments.dbn import NEAR_CHANCE, DBNResult, dbn_experiment
 from ..experiments.rbm import CHAIN_FRAMES, CHAIN_STEPS
-from ..models import parse_arch
-from ..plots import plot_curves, plot_tiles
-from ..report import to_json
+from ..models.builders import parse_arch
+from ..reporting.plots import plot_curves, plot_tiles
+from ..reporting.tables import to_json
 from ..runs import distributed
 from ..runs.files import weights_record, write_text_atomic, write_weights
-from ..train import TrainConfig
+from ..training.loop import TrainConfig
 from .common import (
     COMPILE_HELP,
     SEED,

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-from ..activations import ACTIVATIONS
-from ..checks import check_choice
+from .._checks import check_choice
 from ..data.datasets import load_dataset
 from ..errors import UserError
 from ..experiments.diagnose import diagnose_inits
-from ..models import MODELS, NAMED_ARCHS, parse_arch
-from ..plots import plot_histograms, plot_std_by_layer
-from ..report import to_json
+from ..modelinit.activations import ACTIVATIONS
+from ..modelinit.schemes import check_schemes
+from ..models.builders import MODELS, NAMED_ARCHS, parse_arch
+from ..reporting.plots import plot_histograms, plot_std_by_layer
+from ..reporting.tables import to_json
 from ..runs.files import run_folder, write_text_atomic
-from ..schemes import check_schemes
 from .common import (
     SEED,
     add_data_options,

@@ -6,17 +6,17 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+from .._checks import check_choice
 from ..boltzmann.trainer import RBMConfig, RBMHistory
 from ..boltzmann.updown import UpDownConfig
-from ..checks import check_choice
 from ..data.datasets import load_dataset
 from ..data.transforms import split_validation
 from ..errors import UserError
 from ..experiments.reproduce.hinton2006 import UPDOWN_TOP, hinton2006, hinton2006_updown
-from ..report import to_json
+from ..reporting.tables import to_json
 from ..runs import distributed
 from ..runs.files import write_text_atomic, write_weights
-from ..train import TrainConfig
+from ..training.loop import TrainConfig
 from .common import check_device, describe, emit, integer, momentum_for, number, say, typed
 from .dbn import SGD_MOMENTUM, add_dbn_options, default_n_valid, run_pipeline
 from .run_folder import check_out_before_work, open_run

@@ -19,11 +19,11 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 
+from .._version import __version__
 from ..errors import UserError
+from ..modelinit.schemes import SCHEMES
 from ..runs import distributed
 from ..runs.interrupt import Interrupted, stop_on_sigint
-from ..schemes import SCHEMES
-from ..version import __version__
 from . import compare, data, dbn, diagnose, rbm, reproduce
 from .run_folder import check_resume, resume_command
 

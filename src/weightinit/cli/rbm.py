@@ -14,6 +14,7 @@ import sys
 import textwrap
 from dataclasses import replace
 
+from .._checks import check_choice
 from ..boltzmann.rbm import VISIBLE_TYPES
 from ..boltzmann.recipes import (
     AIS_STEPS_MNIST,
@@ -26,12 +27,11 @@ from ..boltzmann.recipes import (
     recipe_config,
     updates_per_epoch,
 )
-from ..checks import check_choice
 from ..data.datasets import load_dataset
 from ..errors import UserError
 from ..experiments.rbm import CHAIN_STEPS, SAMPLE_STEPS, SPREAD_RATIO_MIN, WEIGHT_CHANGE_MIN, RBMResult, rbm_experiment
-from ..plots import plot_tiles
-from ..report import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json
+from ..reporting.plots import plot_tiles
+from ..reporting.tables import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json
 from ..runs import distributed
 from ..runs.checkpoint import Checkpoint
 from ..runs.files import weights_record, write_text_atomic, write_weights

@@ -8,8 +8,8 @@ from ..data.datasets import load_dataset
 from ..experiments.reproduce.glorot2010 import glorot2010
 from ..experiments.reproduce.he2015 import he2015
 from ..experiments.reproduce.lecture import lecture
-from ..plots import plot_curves, plot_std_by_layer
-from ..report import to_json
+from ..reporting.plots import plot_curves, plot_std_by_layer
+from ..reporting.tables import to_json
 from ..runs import distributed
 from ..runs.files import write_text_atomic
 from .common import (

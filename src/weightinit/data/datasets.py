@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checks import check_choice
+from .._checks import check_choice
 from ..errors import DataError, UserError
 from .readers import Arrays, idx_bytes, read_idx_pair, read_npz, read_pkl
 

@@ -7,8 +7,8 @@ import warnings
 
 import torch
 
-from .inputs import Summary
-from .rbm_base import RBMEstimator
+from ._inputs import Summary
+from ._rbm_base import RBMEstimator
 
 __all__ = ["BernoulliRBM"]
 

@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
 from ..errors import UserError
-from .dbn_base import DBNBase
+from ._dbn_base import DBNBase
 
 __all__ = ["DBNClassifier"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from sklearn.base import RegressorMixin
 
-from .dbn_base import DBNBase
+from ._dbn_base import DBNBase
 
 __all__ = ["DBNRegressor"]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .inputs import Summary
-from .params import Boolean
-from .rbm_base import RBM_PARAMETERS, RBMEstimator
+from ._inputs import Summary
+from ._params import Boolean
+from ._rbm_base import RBM_PARAMETERS, RBMEstimator
 
 __all__ = ["GaussianBernoulliRBM"]
 

@@ -25,23 +25,23 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 from torch import nn
 
-from ..activations import ACTIVATIONS
-from ..batched import can_batch, fit_batched
+from .._checks import check_choice, check_int, check_positive_int
 from ..boltzmann.trainer import RBMConfig
-from ..checks import check_choice, check_int, check_positive_int
 from ..data.datasets import Dataset, Split
-from ..dynamics import Dynamics
+from ..diagnostics.dynamics import Dynamics
 from ..errors import UserError
-from ..history import History
-from ..models import MODELS, build_model, describe_model, parse_arch
-from ..plan import init_model
+from ..modelinit.activations import ACTIVATIONS
+from ..modelinit.plan import init_model
+from ..modelinit.schemes import SCHEMES, check_schemes
+from ..models.builders import MODELS, build_model, describe_model, parse_arch
 from ..runs import distributed
 from ..runs.checkpoint import Checkpoint
 from ..runs.devices import resolve_device
 from ..runs.files import weights_record
-from ..schemes import SCHEMES, check_schemes
-from ..train import TrainConfig, evaluate, fit
-from .common import checkpoint_in, progress_bar, versions
+from ..training.batched import can_batch, fit_batched
+from ..training.history import History
+from ..training.loop import TrainConfig, evaluate, fit
+from ._common import checkpoint_in, progress_bar, versions
 
 __all__ = ["INIT_LOSS_ROWS", "LECTURE_INITS", "CompareConfig", "CompareRun", "InitSummary", "CompareResult", "compare",
            "summarize"]

@@ -17,19 +17,19 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..activations import ACTIVATIONS
+from .._checks import check_choice, check_number
 from ..boltzmann.dbn import DBN
 from ..boltzmann.trainer import RBMConfig, RBMHistory
-from ..checks import check_choice, check_number
 from ..data.datasets import Dataset
 from ..data.transforms import split_validation
 from ..errors import UserError
-from ..models import mlp
-from ..plan import init_model
+from ..modelinit.activations import ACTIVATIONS
+from ..modelinit.plan import init_model
+from ..modelinit.schemes import check_schemes
+from ..models.builders import mlp
 from ..runs import distributed
-from ..schemes import check_schemes
-from ..train import TrainConfig
-from .common import checkpoint_in, progress_bar, versions
+from ..training.loop import TrainConfig
+from ._common import checkpoint_in, progress_bar, versions
 from .finetune import FinetuneResult, finetune
 
 __all__ = ["Control", "DBNResult", "dbn_experiment", "chance_accuracy", "near_chance", "NEAR_CHANCE"]

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ..activations import ACTIVATIONS
-from ..checks import check_choice, check_int
+from .._checks import check_choice, check_int
 from ..data.datasets import Dataset
-from ..diagnostics import TABLE_KEY, Report, diagnose
-from ..models import MODELS, build_model, describe_model, parse_arch
-from ..plan import init_model
-from ..schemes import SCHEMES, check_schemes
+from ..diagnostics.layer_stats import TABLE_KEY, Report, diagnose
+from ..modelinit.activations import ACTIVATIONS
+from ..modelinit.plan import init_model
+from ..modelinit.schemes import SCHEMES, check_schemes
+from ..models.builders import MODELS, build_model, describe_model, parse_arch
 
 __all__ = ["DiagnoseResult", "diagnose_inits"]
 

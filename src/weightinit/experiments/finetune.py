@@ -11,8 +11,8 @@ import torch
 from ..data.datasets import Dataset, Split
 from ..data.transforms import split_validation
 from ..runs.checkpoint import Checkpoint
-from ..train import History, TrainConfig, evaluate, fit_resumable
-from .common import progress_bar
+from ..training.loop import History, TrainConfig, evaluate, fit_resumable
+from ._common import progress_bar
 
 __all__ = ["FinetuneResult", "finetune"]
 

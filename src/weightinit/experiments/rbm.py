@@ -24,16 +24,16 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from .._checks import check_choice, check_int, check_positive_int
 from ..boltzmann.conservative import raise_log_likelihood
 from ..boltzmann.partition import ais_log_partition, average_log_likelihood
 from ..boltzmann.rbm import RBM, VISIBLE_TYPES
 from ..boltzmann.trainer import RBMConfig, RBMEpoch, train_rbm
-from ..checks import check_choice, check_int, check_positive_int
 from ..data.datasets import Dataset
 from ..data.transforms import standardize
 from ..errors import UserError
 from ..runs.checkpoint import Checkpoint
-from .common import progress_bar, versions
+from ._common import progress_bar, versions
 
 __all__ = ["RBMTestMeasures", "RBMLearningCheck", "RBMResult", "rbm_experiment", "learning_check", "binarize_images",
            "gibbs_chains", "SAMPLE_STEPS", "CHAIN_STEPS", "CHAIN_FRAMES", "WEIGHT_CHANGE_MIN", "SPREAD_RATIO_MIN"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..checks import check_choice
+from .._checks import check_choice
 from ..errors import UserError
 
 __all__ = ["DEVICES", "PRECISIONS", "resolve_device", "bf16_supported", "resolve_precision"]

@@ -11,14 +11,14 @@ from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
-from ...checks import check_positive_int
+from ..._checks import check_positive_int
 from ...data.datasets import Dataset
-from ...diagnostics import Report, diagnose
-from ...models import mlp
-from ...plan import init_model
+from ...diagnostics.layer_stats import Report, diagnose
+from ...modelinit.plan import init_model
+from ...models.builders import mlp
 from ...runs import distributed
-from ...train import TrainConfig, fit_resumable
-from ..common import checkpoint_in, mean_std, versions
+from ...training.loop import TrainConfig, fit_resumable
+from .._common import checkpoint_in, mean_std, versions
 
 __all__ = ["PAPER_TEST_ERRORS", "Glorot2010Run", "Glorot2010Result", "glorot2010"]
 

@@ -12,13 +12,13 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ...checks import check_positive_int
+from ..._checks import check_positive_int
 from ...data.datasets import Dataset
-from ...models import mlp
-from ...plan import init_model
+from ...modelinit.plan import init_model
+from ...models.builders import mlp
 from ...runs import distributed
-from ...train import TrainConfig, fit_resumable
-from ..common import checkpoint_in, mean_std, versions
+from ...training.loop import TrainConfig, fit_resumable
+from .._common import checkpoint_in, mean_std, versions
 
 __all__ = ["He2015Run", "He2015Result", "he2015"]
 

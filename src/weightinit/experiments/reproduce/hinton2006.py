@@ -20,8 +20,8 @@ from ...boltzmann.trainer import RBMConfig, RBMHistory
 from ...boltzmann.updown import UpDownConfig, UpDownDBN, train_top
 from ...data.datasets import Dataset
 from ...data.transforms import split_validation
-from ...train import TrainConfig
-from ..common import versions
+from ...training.loop import TrainConfig
+from .._common import versions
 from ..dbn import Control, DBNResult, dbn_experiment
 
 __all__ = ["LAYERS", "REFERENCES", "controls", "hinton2006", "UPDOWN_LAYERS", "UPDOWN_TOP", "UpDownResult",

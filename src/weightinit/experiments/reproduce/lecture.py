@@ -46,10 +46,10 @@ import torch
 from torch import nn
 
 from ...data.datasets import Dataset, Split
-from ...models import mlp
-from ...plan import init_model
-from ...train import TrainConfig, evaluate, fit_resumable
-from ..common import checkpoint_in, versions
+from ...modelinit.plan import init_model
+from ...models.builders import mlp
+from ...training.loop import TrainConfig, evaluate, fit_resumable
+from .._common import checkpoint_in, versions
 
 __all__ = ["PUBLISHED", "RAW_SCALE", "LectureModel", "LectureRow", "LectureResult", "lecture"]
 

@@ -1,0 +1,178 @@
+"""The named initialization schemes: each a formula ``f(weight, fan_in, fan_out, gain)`` that
+:func:`weightinit.init_model` (:mod:`weightinit.plan`) applies to every layer with the
+layer's *correct* fans and, for schemes that take one, the gain of the activation after it;
+:mod:`weightinit.rules` says what each scheme means for every other kind of module.
+
+Schemes that need data register themselves here: ``lsuv`` (:mod:`weightinit.lsuv`) and
+``dbn`` (:mod:`weightinit.boltzmann.dbn`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import init as I
+from .._checks import check_choice
+from ..errors import UserError
+
+__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "register_scheme", "check_schemes"]
+
+WeightInit = Callable[[torch.Tensor, float, float, float, "torch.Generator | None"], None]
+
+
+ModelInit = Callable[[nn.Module, torch.Tensor, "torch.Generator | None", Any], None]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A named initialization scheme.
+
+    Attributes:
+        name: the registry key.
+        formula: one line for ``weightinit schemes`` and the README.
+        init_weight: ``(weight, fan_in, fan_out, gain, generator) -> None``, filling one
+            layer's weight; None for a model-level scheme.
+        uses_gain: whether ``gain`` (from the following activation) enters the formula.
+        auto_gain: whether ``nonlinearity="auto"`` gives it the following activation's gain.
+            False for Glorot's schemes: their paper, ``torch.nn.init`` and Keras define them
+            with gain 1 (the variance that keeps a *linear* or tanh-near-0 layer's signal), so
+            ``xavier_uniform`` on a ReLU network is Glorot's init, not He's; a named
+            ``nonlinearity`` still applies its gain.
+        bias: the bias rule ``bias="auto"`` stands for.
+        init_model: a model-level scheme that needs data (``dbn``, ``lsuv``):
+            ``(model, data, generator, config) -> None``.
+    """
+
+    name: str
+    formula: str
+    init_weight: WeightInit | None
+    uses_gain: bool
+    bias: str = "zeros"
+    init_model: ModelInit | None = None
+    auto_gain: bool = True
+
+    @property
+    def needs_data(self) -> bool:
+        return self.init_model is not None
+
+
+def _torch_default_bound(weight: torch.Tensor) -> float:
+    # reset_parameters of Linear/ConvNd: kaiming_uniform_(a=√5) = U(±1/√fan_in), with fan_in
+    # read off the weight's shape as torch does (for ConvTranspose that is out/groups·k).
+    return 1.0 / math.sqrt(I.fans(weight)[0])
+
+
+def _default(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
+    bound = _torch_default_bound(w)
+    I.uniform_(w, -bound, bound, g)
+
+
+def _normal(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
+    I.normal_(w, 0.0, 1.0, g)
+
+
+def _zeros(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
+    I.zeros_(w)
+
+
+def _variance_scaling(mode: str, distribution: str, gain_power: int) -> WeightInit:
+    def fill(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
+        I.variance_scaling_(w, gain**gain_power, mode, distribution, g, fan_in=fi, fan_out=fo)
+
+    return fill
+
+
+def _orthogonal(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
+    I.orthogonal_(w, gain, g)
+
+
+SCHEMES: dict[str, Scheme] = {
+    s.name: s
+    for s in (
+        Scheme(
+            "default",
+            "U(±1/√fan_in) for weights and biases: PyTorch's reset_parameters (kaiming_uniform_(a=√5)), "
+            "fan_in as torch reads it",
+            _default,
+            uses_gain=False,
+            bias="default",
+        ),
+        Scheme("zeros", "W = 0: every unit of a layer stays identical (the lecture's 'not all 0's')", _zeros, False),
+        Scheme("normal", "N(0, 1): the lecture's naive init, variance independent of the fan", _normal, False),
+        Scheme(
+            "xavier_uniform",
+            "U(±gain·√(6/(fan_in+fan_out))), gain 1 unless a nonlinearity is named: Glorot & Bengio 2010",
+            _variance_scaling("fan_avg", "uniform", 2),
+            True,
+            auto_gain=False,
+        ),
+        Scheme(
+            "xavier_normal",
+            "N(0, gain²·2/(fan_in+fan_out)), gain 1 unless a nonlinearity is named: Glorot & Bengio 2010",
+            _variance_scaling("fan_avg", "normal", 2),
+            True,
+            auto_gain=False,
+        ),
+        Scheme(
+            "he_uniform",
+            "U(±gain·√(3/fan_in)), gain √2 for ReLU: He et al. 2015",
+            _variance_scaling("fan_in", "uniform", 2),
+            True,
+        ),
+        Scheme(
+            "he_normal",
+            "N(0, gain²/fan_in), gain √2 for ReLU: He et al. 2015",
+            _variance_scaling("fan_in", "normal", 2),
+            True,
+        ),
+        Scheme(
+            "lecun_uniform",
+            "U(±√(3/fan_in)): LeCun et al. 1998",
+            _variance_scaling("fan_in", "uniform", 0),
+            False,
+        ),
+        Scheme(
+            "lecun_normal",
+            "N(0, 1/fan_in): LeCun et al. 1998, SELU nets (Klambauer et al. 2017)",
+            _variance_scaling("fan_in", "normal", 0),
+            False,
+        ),
+        Scheme(
+            "orthogonal",
+            "gain·Q, Q from the QR of a Gaussian matrix (W Wᵀ = gain² I): Saxe et al. 2014",
+            _orthogonal,
+            True,
+        ),
+    )
+}
+
+BIAS_RULES = ("auto", "zeros", "default", "keep")
+
+
+def check_schemes(names) -> tuple[str, ...]:
+    """Return ``names`` as a tuple if it names one or more registered schemes, each once."""
+    names = tuple(names)
+    if not names:
+        raise UserError("inits must name at least one scheme")
+    for name in names:
+        check_choice("init", name, SCHEMES)
+    if len(set(names)) != len(names):
+        raise UserError(f"inits={list(names)} names a scheme twice")
+    return names
+
+
+def register_scheme(scheme: Scheme) -> Scheme:
+    """Add a scheme to :data:`SCHEMES` (modules that build on this one register theirs:
+    ``weightinit.boltzmann.dbn`` adds ``dbn``, ``weightinit.lsuv`` adds ``lsuv``)."""
+    if scheme.name in SCHEMES:
+        raise UserError(f"scheme {scheme.name!r} is registered already")
+    if (scheme.init_weight is None) == (scheme.init_model is None):
+        raise UserError(f"scheme {scheme.name!r} needs exactly one of init_weight and init_model")
+    SCHEMES[scheme.name] = scheme
+    return scheme

@@ -1,0 +1,7 @@
+"""The project's own models: MLPs from a spec string ("784-256-256-10", "lecture", "deep"), and the
+small recurrent and attention models of the comparison (RowLSTM, PatchTransformer)."""
+
+from .builders import MODELS, NAMED_ARCHS, PatchTransformer, RowLSTM, build_model, describe_model, mlp, parse_arch
+
+__all__ = ["NAMED_ARCHS", "MODELS", "parse_arch", "mlp", "RowLSTM", "PatchTransformer", "build_model",
+           "describe_model"]

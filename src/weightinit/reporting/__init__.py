@@ -1,0 +1,3 @@
+"""Renderers of typed results: terminal and markdown tables, results.json and CSV (:mod:`.tables`),
+PNG figures (:mod:`.plots`, matplotlib without pyplot), TensorBoard events (:mod:`.tensorboard`).
+Import the module you need: plots pulls in matplotlib, tensorboard its optional package."""
