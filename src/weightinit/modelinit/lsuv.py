@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .. import init as I
+from .. import init
 from .._checks import check_int, check_number
 from ..errors import UserError
 from .fans import forward_checked, is_layer
@@ -73,9 +73,9 @@ def lsuv(model: nn.Module, data: torch.Tensor, generator: torch.Generator | None
     model.eval()  # dropout off, batch norm on running statistics: the network as it will infer
     try:
         for layer in _forward_order(model, data):
-            I.orthogonal_(layer.weight, 1.0, generator)
+            init.orthogonal_(layer.weight, 1.0, generator)
             if layer.bias is not None:
-                I.zeros_(layer.bias)
+                init.zeros_(layer.bias)
             captured: dict[str, torch.Tensor] = {}
             hook = layer.register_forward_hook(lambda m, i, o, captured=captured: captured.__setitem__("out", o))
             try:

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import init as I
+from .. import init
 from .._checks import check_choice, check_generator, check_number
 from ..errors import UserError
 from .fans import layer_nonlinearities
 from .residual import Residual, branch_factors
-from .rules import RECURRENT_CHOICES, Block, RuleContext, rule_for
+from .rules import RECURRENT_CHOICES, Block, Fill, RuleContext, rule_for
 from .schemes import BIAS_RULES, SCHEMES
 from .tracing import traced_nonlinearities
 
@@ -119,17 +119,33 @@ def _number(value: float | None) -> str:
 def _gains(model: nn.Module, nonlinearity: str, example_input: torch.Tensor | None):
     """layer name -> (gain, guessed)."""
     if nonlinearity != "auto":
-        gain = I.calculate_gain(nonlinearity)
+        gain = init.calculate_gain(nonlinearity)
         return lambda name: (gain, False)
     guessed = layer_nonlinearities(model)
     traced = traced_nonlinearities(model, example_input) if example_input is not None else {}
 
     def gain_of(name: str) -> tuple[float, bool]:
         if name in traced:
-            return I.calculate_gain(*traced[name]), False
-        return I.calculate_gain(*guessed.get(name, ("linear", None))), True
+            return init.calculate_gain(*traced[name]), False
+        return init.calculate_gain(*guessed.get(name, ("linear", None))), True
 
     return gain_of
+
+
+def _then_zero(fill: Fill) -> Fill:
+    """``fill``, then zero the tensor: the draws are made, so every other parameter gets the same ones."""
+    def zeroed(t: torch.Tensor, g: torch.Generator | None) -> None:
+        fill(t, g)
+        t.zero_()
+    return zeroed
+
+
+def _then_scale(fill: Fill, factor: float) -> Fill:
+    """``fill``, then multiply the tensor by ``factor``."""
+    def scaled(t: torch.Tensor, g: torch.Generator | None) -> None:
+        fill(t, g)
+        t.mul_(factor)
+    return scaled
 
 
 def _apply_residual(blocks: list[Block], factors: dict[str, tuple[str, float]]) -> None:
@@ -139,11 +155,10 @@ def _apply_residual(blocks: list[Block], factors: dict[str, tuple[str, float]]) 
             continue
         action, factor = factors[block.module]
         if action == "zero":  # drawn, then zeroed: every other parameter gets the draws it gets without
-            block.fill = (lambda fill: lambda t, g: (fill(t, g), t.zero_()))(block.fill)
+            block.fill = _then_zero(block.fill)
             block.rule = f"zeros (residual branch end; was {block.rule})"
         elif block.parameter in ("weight", "in_proj_weight"):
-            inner = block.fill
-            block.fill = (lambda fill, f: lambda t, g: (fill(t, g), t.mul_(f)))(inner, factor)
+            block.fill = _then_scale(block.fill, factor)
             block.rule = f"{block.rule} x {factor:.3g} (residual)"
 
 
@@ -167,7 +182,7 @@ def plan_init(
     if spec.needs_data:
         raise UserError(f"scheme={scheme!r} is data-driven: it decides as it runs; use init_model(..., data=x)")
     if nonlinearity != "auto":
-        check_choice("nonlinearity", nonlinearity, ("auto", *I.NONLINEARITIES))
+        check_choice("nonlinearity", nonlinearity, ("auto", *init.NONLINEARITIES))
     if isinstance(bias, str):
         check_choice("bias", bias, BIAS_RULES)
     else:
@@ -191,7 +206,7 @@ def plan_init(
     context = RuleContext(
         scheme=spec, gain_of=_gains(model, nonlinearity, example_input), bias=spec.bias if bias == "auto" else bias,
         recurrent=recurrent, forget_bias=forget_bias,
-        gains_fixed=None if nonlinearity == "auto" else I.calculate_gain(nonlinearity))
+        gains_fixed=None if nonlinearity == "auto" else init.calculate_gain(nonlinearity))
 
     blocks: list[Block] = []
     covered: set[tuple[str, str]] = set()

@@ -43,15 +43,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import torch
 from torch import nn
 
-from .. import init as I
+from .. import init
 from ..errors import UserError
 from .fans import layer_fans
-from .schemes import Scheme
+from .schemes import Scheme, torch_default_bound
 
 __all__ = ["Block", "RuleContext", "Rule", "RULES", "register_rule", "rule_for", "NORMS", "RECURRENT_CHOICES"]
 
@@ -68,6 +68,7 @@ class Block:
     parameter: str  # the parameter's name inside the module
     rule: str  # the formula in words: "xavier_uniform", "orthogonal", "ones", "forget bias 1"
     fill: Fill
+    _: KW_ONLY
     rows: slice | None = None  # the block of rows, None for the whole parameter
     label: str = ""  # the block's name: "forget gate", "q", ...
     fan_in: float | None = None
@@ -100,22 +101,23 @@ def _weight(ctx: RuleContext, name: str, parameter: str, fan_in: float, fan_out:
             guessed: bool = False, rows: slice | None = None, label: str = "") -> Block:
     """A block filled by the scheme's formula with these fans and gain."""
     used = gain if ctx.scheme.uses_gain else None
-    return Block(name, parameter, ctx.scheme.name, _scheme_fill(ctx, fan_in, fan_out, gain), rows, label, fan_in,
-                 fan_out, used, guessed and ctx.scheme.uses_gain)
+    return Block(name, parameter, ctx.scheme.name, _scheme_fill(ctx, fan_in, fan_out, gain), rows=rows, label=label,
+                 fan_in=fan_in, fan_out=fan_out, gain=used, gain_guessed=guessed and ctx.scheme.uses_gain)
 
 
 def _uniform_fill(bound: float) -> Fill:
-    return lambda t, g: I.uniform_(t, -bound, bound, g)
+    return lambda t, g: init.uniform_(t, -bound, bound, g)
 
 
 def _constant(name: str, parameter: str, value: float, rule: str | None = None, rows: slice | None = None,
               label: str = "") -> Block:
-    return Block(name, parameter, rule or f"constant {value:g}", lambda t, g: I.constant_(t, value), rows, label)
+    return Block(name, parameter, rule or f"constant {value:g}", lambda t, g: init.constant_(t, value), rows=rows,
+                 label=label)
 
 
 def _kept(name: str, parameter: str, rows: slice | None = None, label: str = "") -> Block:
     """A block left as it is, on purpose (bias="keep")."""
-    return Block(name, parameter, "kept (bias='keep')", lambda t, g: None, rows, label)
+    return Block(name, parameter, "kept (bias='keep')", lambda t, g: None, rows=rows, label=label)
 
 
 def _bias(ctx: RuleContext, name: str, parameter: str, torch_bound: float, rows: slice | None = None,
@@ -124,19 +126,14 @@ def _bias(ctx: RuleContext, name: str, parameter: str, torch_bound: float, rows:
     if ctx.bias == "keep":
         return [_kept(name, parameter, rows, label)]
     if ctx.bias == "default":
-        return [Block(name, parameter, f"U(±{torch_bound:.3g}) (torch)", _uniform_fill(torch_bound), rows, label)]
+        return [Block(name, parameter, f"U(±{torch_bound:.3g}) (torch)", _uniform_fill(torch_bound), rows=rows,
+                      label=label)]
     if ctx.bias == "zeros":
         return [_constant(name, parameter, 0.0, "zeros", rows, label)]
     return [_constant(name, parameter, float(ctx.bias), None, rows, label)]
 
 
 # ---------------------------------------------------------------- Linear, Conv, Bilinear
-def _torch_bound(weight: torch.Tensor) -> float:
-    # reset_parameters of Linear/ConvNd: kaiming_uniform_(a=√5) = U(±1/√fan_in), with fan_in
-    # read off the weight's shape as torch does (for ConvTranspose that is out/groups·k).
-    return 1.0 / math.sqrt(I.fans(weight)[0])
-
-
 def linear_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]:
     """Linear, ConvNd, ConvTransposeNd: the scheme with the layer's true fans."""
     if isinstance(module.weight, nn.parameter.UninitializedParameter):
@@ -145,7 +142,7 @@ def linear_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]:
     gain, guessed = ctx.gain_of(name)
     blocks = [_weight(ctx, name, "weight", fan_in, fan_out, gain, guessed)]
     if module.bias is not None:
-        blocks += _bias(ctx, name, "bias", _torch_bound(module.weight))
+        blocks += _bias(ctx, name, "bias", torch_default_bound(module.weight))
     return blocks
 
 
@@ -176,13 +173,13 @@ def embedding_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
     d = module.weight.shape[1]
     scheme = ctx.scheme.name
     if scheme == "zeros":
-        fill, rule = (lambda t, g: I.zeros_(t)), "zeros"
+        fill, rule = (lambda t, g: init.zeros_(t)), "zeros"
     elif scheme in ("normal", "default"):
-        fill, rule = (lambda t, g: I.normal_(t, 0.0, 1.0, g)), "N(0, 1) (torch)"
+        fill, rule = (lambda t, g: init.normal_(t, 0.0, 1.0, g)), "N(0, 1) (torch)"
     elif scheme.endswith("uniform"):
         fill, rule = _uniform_fill(math.sqrt(3.0 / d)), "U(±√(3/d))"
     else:
-        fill, rule = (lambda t, g: I.normal_(t, 0.0, 1.0 / math.sqrt(d), g)), "N(0, 1/d)"
+        fill, rule = (lambda t, g: init.normal_(t, 0.0, 1.0 / math.sqrt(d), g)), "N(0, 1/d)"
     padding = getattr(module, "padding_idx", None)
     if padding is not None:
         inner = fill
@@ -214,8 +211,6 @@ def _gates(module: nn.Module) -> tuple[tuple[str, str], ...]:
 
 def recurrent_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]:
     """RNN, LSTM, GRU and their cells, every layer and direction: per-gate blocks."""
-    from ..init import calculate_gain
-
     hidden = module.hidden_size
     gates = _gates(module)
     proj = getattr(module, "proj_size", 0) or 0
@@ -242,12 +237,10 @@ def recurrent_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
                 else:
                     blocks += _bias(ctx, name, parameter, torch_bound, rows, label)
                 continue
-            gain = ctx.gains_fixed if ctx.gains_fixed is not None else calculate_gain(activation)
-            if which == "ih":
-                blocks.append(_weight(ctx, name, parameter, tensor.shape[1], hidden, gain, rows=rows, label=label))
-            elif ctx.recurrent == "orthogonal":
-                blocks.append(Block(name, parameter, "orthogonal", lambda t, g: I.orthogonal_(t, 1.0, g), rows,
-                                    label, float(tensor.shape[1]), float(hidden), 1.0))
+            gain = ctx.gains_fixed if ctx.gains_fixed is not None else init.calculate_gain(activation)
+            if which == "hh" and ctx.recurrent == "orthogonal":
+                blocks.append(Block(name, parameter, "orthogonal", lambda t, g: init.orthogonal_(t, 1.0, g), rows=rows,
+                                    label=label, fan_in=float(tensor.shape[1]), fan_out=float(hidden), gain=1.0))
             else:
                 blocks.append(_weight(ctx, name, parameter, tensor.shape[1], hidden, gain, rows=rows, label=label))
     return blocks
@@ -261,7 +254,7 @@ def attention_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
     if module.in_proj_weight is not None:
         if ctx.scheme.name == "default":  # torch: xavier_uniform_ over the packed (3E, E) matrix
             blocks.append(Block(name, "in_proj_weight", "xavier_uniform over 3E×E (torch)",
-                                lambda t, g: I.xavier_uniform_(t, generator=g)))
+                                lambda t, g: init.xavier_uniform_(t, generator=g)))
         else:
             for index, label in enumerate("qkv"):
                 blocks.append(_weight(ctx, name, "in_proj_weight", e, e, 1.0, rows=slice(index * e, (index + 1) * e),
@@ -271,7 +264,7 @@ def attention_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
             parameter = f"{label}_proj_weight"
             if ctx.scheme.name == "default":
                 blocks.append(Block(name, parameter, "xavier_uniform (torch)",
-                                    lambda t, g: I.xavier_uniform_(t, generator=g)))
+                                    lambda t, g: init.xavier_uniform_(t, generator=g)))
             else:
                 blocks.append(_weight(ctx, name, parameter, size, e, 1.0, label=label))
     if module.in_proj_bias is not None:
@@ -281,7 +274,7 @@ def attention_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
         if getattr(module, parameter) is not None:
             if ctx.scheme.name == "default":  # torch: xavier_normal_ on (1, 1, E), std 1/√E
                 blocks.append(Block(name, parameter, "N(0, 1/E) (torch)",
-                                    lambda t, g: I.normal_(t, 0.0, 1.0 / math.sqrt(e), g)))
+                                    lambda t, g: init.normal_(t, 0.0, 1.0 / math.sqrt(e), g)))
             else:
                 blocks.append(_weight(ctx, name, parameter, e, e, 1.0))
     return blocks

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from .. import init as I
+from .. import init
 from .._checks import check_choice
 from ..errors import UserError
 
-__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "register_scheme", "check_schemes"]
+__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "register_scheme", "check_schemes", "torch_default_bound"]
 
 WeightInit = Callable[[torch.Tensor, float, float, float, "torch.Generator | None"], None]
 
@@ -52,6 +52,7 @@ class Scheme:
     name: str
     formula: str
     init_weight: WeightInit | None
+    _: KW_ONLY
     uses_gain: bool
     bias: str = "zeros"
     init_model: ModelInit | None = None
@@ -62,34 +63,40 @@ class Scheme:
         return self.init_model is not None
 
 
-def _torch_default_bound(weight: torch.Tensor) -> float:
+def torch_default_bound(weight: torch.Tensor) -> float:
+    """torch's default bound for a Linear/ConvNd weight or bias, 1/sqrt(fan_in).
+
+    ``reset_parameters`` draws the weight from kaiming_uniform_(a=sqrt(5)) = U(+-1/sqrt(fan_in)) and
+    the bias from U(+-1/sqrt(fan_in)), with fan_in read off the weight's shape as torch does (for
+    ConvTranspose that is out/groups * k, not the true fan).
+    """
     # reset_parameters of Linear/ConvNd: kaiming_uniform_(a=√5) = U(±1/√fan_in), with fan_in
     # read off the weight's shape as torch does (for ConvTranspose that is out/groups·k).
-    return 1.0 / math.sqrt(I.fans(weight)[0])
+    return 1.0 / math.sqrt(init.fans(weight)[0])
 
 
 def _default(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
-    bound = _torch_default_bound(w)
-    I.uniform_(w, -bound, bound, g)
+    bound = torch_default_bound(w)
+    init.uniform_(w, -bound, bound, g)
 
 
 def _normal(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
-    I.normal_(w, 0.0, 1.0, g)
+    init.normal_(w, 0.0, 1.0, g)
 
 
 def _zeros(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
-    I.zeros_(w)
+    init.zeros_(w)
 
 
 def _variance_scaling(mode: str, distribution: str, gain_power: int) -> WeightInit:
     def fill(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
-        I.variance_scaling_(w, gain**gain_power, mode, distribution, g, fan_in=fi, fan_out=fo)
+        init.variance_scaling_(w, gain**gain_power, mode, distribution, g, fan_in=fi, fan_out=fo)
 
     return fill
 
 
 def _orthogonal(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
-    I.orthogonal_(w, gain, g)
+    init.orthogonal_(w, gain, g)
 
 
 SCHEMES: dict[str, Scheme] = {
@@ -103,51 +110,53 @@ SCHEMES: dict[str, Scheme] = {
             uses_gain=False,
             bias="default",
         ),
-        Scheme("zeros", "W = 0: every unit of a layer stays identical (the lecture's 'not all 0's')", _zeros, False),
-        Scheme("normal", "N(0, 1): the lecture's naive init, variance independent of the fan", _normal, False),
+        Scheme("zeros", "W = 0: every unit of a layer stays identical (the lecture's 'not all 0's')", _zeros,
+               uses_gain=False),
+        Scheme("normal", "N(0, 1): the lecture's naive init, variance independent of the fan", _normal,
+               uses_gain=False),
         Scheme(
             "xavier_uniform",
             "U(±gain·√(6/(fan_in+fan_out))), gain 1 unless a nonlinearity is named: Glorot & Bengio 2010",
             _variance_scaling("fan_avg", "uniform", 2),
-            True,
+            uses_gain=True,
             auto_gain=False,
         ),
         Scheme(
             "xavier_normal",
             "N(0, gain²·2/(fan_in+fan_out)), gain 1 unless a nonlinearity is named: Glorot & Bengio 2010",
             _variance_scaling("fan_avg", "normal", 2),
-            True,
+            uses_gain=True,
             auto_gain=False,
         ),
         Scheme(
             "he_uniform",
             "U(±gain·√(3/fan_in)), gain √2 for ReLU: He et al. 2015",
             _variance_scaling("fan_in", "uniform", 2),
-            True,
+            uses_gain=True,
         ),
         Scheme(
             "he_normal",
             "N(0, gain²/fan_in), gain √2 for ReLU: He et al. 2015",
             _variance_scaling("fan_in", "normal", 2),
-            True,
+            uses_gain=True,
         ),
         Scheme(
             "lecun_uniform",
             "U(±√(3/fan_in)): LeCun et al. 1998",
             _variance_scaling("fan_in", "uniform", 0),
-            False,
+            uses_gain=False,
         ),
         Scheme(
             "lecun_normal",
             "N(0, 1/fan_in): LeCun et al. 1998, SELU nets (Klambauer et al. 2017)",
             _variance_scaling("fan_in", "normal", 0),
-            False,
+            uses_gain=False,
         ),
         Scheme(
             "orthogonal",
             "gain·Q, Q from the QR of a Gaussian matrix (W Wᵀ = gain² I): Saxe et al. 2014",
             _orthogonal,
-            True,
+            uses_gain=True,
         ),
     )
 }
