@@ -133,6 +133,10 @@ def verify_sha256(path: str | os.PathLike, sha256: str | None = None) -> None:
         data = path.read_bytes()
     except OSError as error:
         raise CorruptFileError(f"{error.filename}: cannot be read ({error.strerror or error})") from None
+    _check_digest(path, data, sha256)
+
+
+def _check_digest(path: Path, data: bytes, sha256: str) -> None:
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise CorruptFileError(f"{path}: sha256 is {actual[:16]}..., expected {sha256[:16]}... as recorded "
@@ -156,10 +160,7 @@ def read_weights(path: str | os.PathLike, sha256: str | None = None) -> dict:
     if sha256 is None and _sidecar(path).is_file():
         sha256 = _sidecar(path).read_text(encoding="utf-8", errors="replace").split(" ")[0].strip()
     if sha256 is not None:
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != sha256:
-            raise CorruptFileError(f"{path}: sha256 is {actual[:16]}..., expected {sha256[:16]}... as recorded "
-                                   "when it was written; the file is truncated or was altered")
+        _check_digest(path, data, sha256)
     try:
         state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, AttributeError,
