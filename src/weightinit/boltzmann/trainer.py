@@ -17,7 +17,10 @@ Tieleman 2008) is here too, each off by default:
 :class:`RBMTrainer` applies one
 update per minibatch (its random numbers drawn first from a seeded generator, then
 :func:`weightinit.boltzmann.cd.cd_update`); :func:`train_rbm` runs the epochs, monitors a
-held-out set and checkpoints every epoch so that a run resumes bit-identically.
+held-out set and checkpoints every epoch so that a run resumes bit-identically. The data
+order (:func:`weightinit.training.epoch_order`) and the stop/checkpoint/resume protocol
+(:mod:`weightinit.training.protocol`) are the training engine's, as ``fit``'s are; the settings,
+:class:`RBMConfig`, live in :mod:`weightinit.boltzmann.config` (and are importable from here).
 
 Divergence: after every epoch :meth:`RBMTrainer.epoch` checks that the parameters are finite
 and below ``DIVERGENCE_WEIGHT`` in absolute value, and that the free energy of the epoch's
@@ -32,18 +35,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .._checks import check_choice, check_int, check_number, check_positive_int
 from ..errors import UserError
 from ..runs import distributed
-from ..runs.checkpoint import differing_keys
-from ..runs.devices import DEVICES, PRECISIONS, resolve_device, resolve_precision
-from ..runs.interrupt import Interrupted, checkpointable, stop_requested
+from ..runs.devices import resolve_device, resolve_precision
+from ..runs.interrupt import Interrupted
+from ..training.order import EpochOrder, epoch_order
+from ..training.protocol import Checkpointing, check_resumable, stop_requested_on_any_rank
 from .cd import cd_statistics, cd_update, fused, momentum_update, noise_shapes
+from .config import RBMConfig
 from .rbm import RBM, check_visible
 
 __all__ = ["RBMConfig", "RBMEpoch", "RBMHistory", "RBMTrainer", "RBMDivergedError", "train_rbm",
@@ -52,8 +55,6 @@ __all__ = ["RBMConfig", "RBMEpoch", "RBMHistory", "RBMTrainer", "RBMDivergedErro
 # A parameter beyond this in absolute value means a run that blew up: trained RBMs keep their
 # weights and biases within a few tens (the visible biases start within ±6.9 = logit(0.999)).
 DIVERGENCE_WEIGHT = 1e4
-
-LR_SCHEDULES = ("constant", "linear")
 
 
 class RBMDivergedError(UserError):
@@ -92,87 +93,6 @@ def _draw(fill, shape, dtype, device, generator, shard: tuple[int, int] | None) 
     offset, total = shard
     return fill(torch.empty((total, *shape[1:]), dtype=dtype, device=device),
                 generator=generator)[offset : offset + shape[0]]
-
-
-@dataclass
-class RBMConfig:
-    """How to train an RBM. Defaults follow Hinton's practical guide for MNIST."""
-
-    epochs: int = 10
-    batch_size: int = 100
-    lr: float = 0.1  # for Gaussian visible units use about 0.001-0.01
-    k: int = 1  # Gibbs steps in the negative phase
-    persistent: bool = False  # PCD (Tieleman 2008): chains carried across updates
-    momentum: float = 0.5  # for the first `momentum_epochs` epochs ...
-    final_momentum: float = 0.9  # ... and this afterwards (the guide's 0.5 -> 0.9)
-    momentum_epochs: int = 5
-    weight_decay: float = 0.0  # L2 on W (the guide suggests 1e-4 .. 1e-5)
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "float32"  # or "bf16": bfloat16 matmul inputs where the CPU/GPU has them
-    # False: the negative phase uses the visible units' probabilities (Bernoulli) or means
-    # (Gaussian) instead of samples, as Hinton's guide (2010, sec. 3.2) recommends for the
-    # reconstruction: less sampling noise, and no random draws for the visible layer
-    sample_visible: bool = True
-    # fuse the update's element-wise operations with torch.compile (weightinit.boltzmann.cd): faster
-    # epochs after a one-off compile of some seconds; needs a C++ compiler on the CPU
-    compile: bool = False
-    # "constant", or "linear": lr decays linearly to 0 over the run (Tieleman 2008)
-    lr_schedule: str = "constant"
-    # CD-k with k growing linearly from `k` (first epoch) to `k_final` (last epoch); None: k fixed.
-    # Salakhutdinov & Murray 2008's CD-25 recipe: k=1, k_final=25
-    k_final: int | None = None
-    # decay d of the exponential moving average of the parameters that the trained RBM holds
-    # (evaluation weights); 0: off, the last parameters. 0.999 averages over about 1,000 updates
-    average: float = 0.0
-    # sparsity (Hinton's guide, sec. 11): push each hidden unit's running mean activation q_j
-    # (q <- decay q + (1 - decay) mean p(h_j|v)) towards `sparsity_target`, with cost `sparsity_cost`
-    # (0: off; the guide's 0.01-0.1 targets, decay 0.9-0.99)
-    sparsity_cost: float = 0.0
-    sparsity_target: float = 0.05
-    sparsity_decay: float = 0.95
-
-    def __post_init__(self) -> None:
-        check_positive_int("epochs", self.epochs)
-        check_positive_int("batch_size", self.batch_size)
-        check_number("lr", self.lr, minimum=0, strictly=True)
-        check_positive_int("k", self.k)
-        for name in ("persistent", "sample_visible", "compile"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
-        for name in ("momentum", "final_momentum"):
-            value = check_number(name, getattr(self, name), minimum=0)
-            if value >= 1:
-                raise UserError(f"{name} must be in [0, 1), got {value!r}")
-        check_int("momentum_epochs", self.momentum_epochs, 0)
-        check_number("weight_decay", self.weight_decay, minimum=0)
-        check_int("seed", self.seed, 0)
-        check_choice("device", self.device, DEVICES)
-        check_choice("precision", self.precision, PRECISIONS)
-        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        if self.k_final is not None:
-            check_positive_int("k_final", self.k_final)
-        for name in ("average", "sparsity_decay"):
-            value = check_number(name, getattr(self, name), minimum=0)
-            if value >= 1:
-                raise UserError(f"{name} must be in [0, 1), got {value!r}")
-        check_number("sparsity_cost", self.sparsity_cost, minimum=0)
-        target = check_number("sparsity_target", self.sparsity_target, minimum=0, strictly=True)
-        if target >= 1:
-            raise UserError(f"sparsity_target must be in (0, 1), got {target!r}")
-
-    def k_at(self, epoch: int) -> int:
-        """Gibbs steps of the negative phase in ``epoch`` (0-based): ``k``, or with ``k_final``
-        the linear interpolation from ``k`` at the first epoch to ``k_final`` at the last."""
-        if self.k_final is None or self.epochs == 1:
-            return self.k
-        return round(self.k + (self.k_final - self.k) * min(epoch, self.epochs - 1) / (self.epochs - 1))
-
-    def lr_at(self, progress: float) -> float:
-        """The learning rate when ``progress`` (updates done / all updates, in [0, 1)) of the
-        run is done: ``lr``, or ``lr * (1 - progress)`` with ``lr_schedule="linear"`` (0 past
-        the end: epochs beyond ``epochs``, as ``partial_fit`` may run, change nothing)."""
-        return self.lr if self.lr_schedule == "constant" else self.lr * max(0.0, 1.0 - progress)
 
 
 @dataclass
@@ -357,15 +277,11 @@ class RBMTrainer:
         start = time.perf_counter()
         batch = self.config.batch_size
         n_batches = math.ceil(len(x) / batch)
-        if self.position is not None:
-            order, first, elapsed = (self.position["order"].to(self.device), self.position["batch"],
-                                     self.position["seconds"])
-            self.position = None
-        else:
-            order, first, elapsed = torch.randperm(len(x), generator=self.generator, device=self.device), 0, 0.0
+        where, self.position = self.position, None
+        resumed = None if where is None else EpochOrder(where["order"], where["batch"], where["seconds"])
+        order = epoch_order(len(x), self.generator, self.device, resumed)  # (the position's order is on the CPU)
         v0 = None
-        for b in range(first, n_batches):
-            index = order[b * batch : (b + 1) * batch]
+        for b, index in order.batches(batch):
             if self.world > 1:  # this rank's rows; the draws are made for the whole batch (see _draw)
                 sizes = [len(part) for part in index.tensor_split(self.world)]
                 self._shard = (sum(sizes[: self.rank]), len(index))
@@ -375,13 +291,14 @@ class RBMTrainer:
             self.step(v0)
             if on_batch is not None:
                 on_batch()
-            if stoppable and distributed.any_rank(stop_requested()) and b + 1 < n_batches:
-                self.position = {"order": order.cpu(), "batch": b + 1, "seconds": elapsed + time.perf_counter() - start}
+            if stoppable and stop_requested_on_any_rank() and b + 1 < n_batches:
+                self.position = {"order": order.permutation.cpu(), "batch": b + 1,
+                                 "seconds": order.elapsed + time.perf_counter() - start}
                 raise Interrupted(f"RBM training stopped in epoch {self.epochs_done + 1}, batch {b + 1} of {n_batches}")
         if (what := divergence(self.rbm, v0)) is not None:
             raise RBMDivergedError(self.epochs_done + 1, what, self.config.lr)
         self.epochs_done += 1
-        return elapsed + time.perf_counter() - start
+        return order.elapsed + time.perf_counter() - start
 
 
 def train_rbm(
@@ -425,47 +342,29 @@ def train_rbm(
     measure = torch.Generator(device=device).manual_seed(config.seed + 1)  # PL's random units, not the training stream
     history = RBMHistory()
     if resume is not None:
-        differing = (differing_keys(_settings(resume.get("config")), _settings(asdict(config)))
-                     if resume.get("kind") == "rbm" else ["kind"])
-        if differing:
-            raise UserError(f"resume holds another RBM run ({', '.join(differing)} differ)")
+        check_resumable(resume, "rbm", config)
         rbm.load_state_dict(resume["rbm"])
         trainer.load_state_dict(resume["trainer"])
         measure.set_state(resume["measure"])
         history = RBMHistory([RBMEpoch(**e) for e in resume["history"]])
 
-    def state() -> dict:
+    def state() -> dict:  # built on every rank (it gathers the PCD chains); rank 0 writes it
         return {"kind": "rbm", "config": asdict(config), "rbm": rbm.state_dict(), "trainer": trainer.state_dict(),
                 "measure": measure.get_state(), "history": history.to_dicts()}
 
-    with checkpointable() if checkpoint else nullcontext():
+    stops = Checkpointing(checkpoint, state, what="RBM training")
+    with stops.running():
         for epoch in range(len(history.epochs) + 1, config.epochs + 1):
             try:
-                seconds = trainer.epoch(x, on_batch, stoppable=checkpoint is not None)
-            except Interrupted:
-                saved = state()  # on every rank (it gathers the PCD chains); written by rank 0
-                if trainer.rank == 0:
-                    checkpoint(saved)
+                seconds = trainer.epoch(x, on_batch, stoppable=stops.enabled)
+            except Interrupted:  # a stop request mid-epoch: the trainer kept its place, which the state holds
+                stops.save()
                 raise
             pl = rbm.pseudo_likelihood(monitor, generator=measure).mean().item() if rbm.visible == "bernoulli" else None
             record = RBMEpoch(epoch, rbm.reconstruction_error(monitor), pl, seconds)
             history.epochs.append(record)
             if on_epoch is not None:
                 on_epoch(record)
-            if checkpoint is not None:
-                saved = state()
-                if trainer.rank == 0:
-                    checkpoint(saved)
-                if distributed.any_rank(stop_requested()) and epoch < config.epochs:
-                    raise Interrupted(f"RBM training stopped after epoch {epoch} of {config.epochs}")
+            stops.after_epoch(epoch, config.epochs)
     trainer.use_average()  # config.average: the trained RBM holds the averaged parameters
     return history
-
-
-def _settings(config: dict | None) -> dict | None:
-    """What must agree for a checkpoint to resume: the config less ``device`` (where it runs does
-    not change the run), with a field an older checkpoint lacks read as its default (off)."""
-    if not isinstance(config, dict):
-        return config
-    defaults = {f.name: f.default for f in fields(RBMConfig) if f.default is not MISSING}
-    return {k: v for k, v in {**defaults, **config}.items() if k != "device"}

@@ -1,6 +1,6 @@
 """The estimators' fine-tuning: minibatch back-propagation, one epoch per call.
 
-:func:`weightinit.train.fit` is the package's training loop for experiments (cross-entropy,
+:func:`weightinit.training.fit` is the package's training loop for experiments (cross-entropy,
 checkpoints, resume, data parallel); an estimator needs less and something else: a loss of its
 own (squared error for a regressor), one epoch at a time (``partial_fit``, early stopping
 decided by the estimator), and a state that pickles. :class:`Backprop` is that: the data stay
@@ -12,6 +12,9 @@ and the L2 penalty is scikit-learn's MLP's,
       + \\frac{\\alpha}{2B} \\sum_{\\text{weights}} w^2,
 
 applied as a weight decay of :math:`\\alpha / B` on the weight matrices (not the biases).
+
+The optimizer and the data order are the training engine's
+(:func:`weightinit.training.make_optimizer`, :func:`weightinit.training.epoch_order`), as ``fit``'s are.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+
+from ..training.optimizer import OptimizerSettings, make_optimizer
+from ..training.order import epoch_order
 
 __all__ = ["Backprop", "SOLVERS"]
 
@@ -46,19 +52,14 @@ class Backprop:
         weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
         others = [p for name, p in model.named_parameters() if not name.endswith("weight")]
         groups = [{"params": weights, "weight_decay": alpha / batch_size}, {"params": others, "weight_decay": 0.0}]
-        # fused: one kernel updates every parameter (same maths as the default implementation)
-        fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters())
-        if solver == "adam":
-            self.optimizer: torch.optim.Optimizer = torch.optim.Adam(groups, lr=learning_rate, fused=fused)
-        else:
-            self.optimizer = torch.optim.SGD(groups, lr=learning_rate, momentum=momentum, fused=fused)
+        self.optimizer = make_optimizer(groups, OptimizerSettings(solver, learning_rate, momentum))
         self._weights = weights
 
     def epoch(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """One pass over (x, y) in a random order; returns the mean loss over the samples plus
         the L2 penalty at the end of the epoch (scikit-learn's MLP reports the same)."""
         n, batch = len(x), self.batch_size
-        order = torch.randperm(n, generator=self.generator, device=self.generator.device).to(x.device)
+        order = epoch_order(n, self.generator, x.device)
         # dropout draws from the global RNG: seeded from the generator, inside fork_rng (left as it was)
         seed = int(torch.randint(0, 2**62, (1,), generator=self.generator, device=self.generator.device))
         total = torch.zeros((), dtype=torch.float64, device=x.device)
@@ -67,8 +68,7 @@ class Backprop:
         with torch.random.fork_rng(devices=[x.device.index or 0] if cuda else []):
             # the generator dropout draws from on x's device (torch.manual_seed would reseed every device)
             (torch.cuda.default_generators[x.device.index or 0] if cuda else torch.default_generator).manual_seed(seed)
-            for start in range(0, n, batch):
-                index = order[start : start + batch]
+            for _, index in order.batches(batch):
                 loss = self.loss(self.model(x.index_select(0, index)), y.index_select(0, index))
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()

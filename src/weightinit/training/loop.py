@@ -11,7 +11,7 @@ every epoch, evaluates on the split it is given, under the name it is given: the
 test set. With ``keep_best`` the model ends with the weights of the best evaluated epoch.
 
 With ``TrainConfig.ema`` the loop also keeps an exponential moving average of the weights
-(:class:`~weightinit.weight_average.WeightAverage`); evaluation, model choice and the returned
+(:class:`~weightinit.training.ema.WeightAverage`); evaluation, model choice and the returned
 model use the average.
 
 A run whose loss becomes NaN/inf or exceeds ``DIVERGENCE_LOSS`` is marked ``diverged`` (with
@@ -37,9 +37,11 @@ Devices, the contract:
   that may differ), and loads it onto this run's device; the continuation is bit-identical
   on the CPU.
 
-The module runs past ~350 lines for one reason: ``fit``'s whole contract (devices, DDP,
-resume, averaging, precision, dynamics) is written out here, beside the small functions
-the epoch loop is made of.
+The pieces ``fit`` is made of are the training engine's, shared with :func:`~weightinit.training.fit_batched`,
+the estimators and the RBM trainer: the state and its checkpoint schema (:mod:`.state`), the optimizer
+(:mod:`.optimizer`) and its schedule (:mod:`.schedule`), the data order (:mod:`.order`), the divergence
+verdict (:mod:`.divergence`), evaluation (:mod:`.evaluation`) and the stop/checkpoint/resume protocol
+(:mod:`.protocol`). This module holds the loop that uses them and its contract.
 """
 
 from __future__ import annotations
@@ -54,106 +56,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_int, check_number, check_positive_int
 from ..data.datasets import Split
 from ..diagnostics.dynamics import Dynamics
 from ..errors import UserError
 from ..runs import distributed
-from ..runs.checkpoint import Checkpoint, differing_keys
-from ..runs.devices import DEVICES, PRECISIONS, resolve_device, resolve_precision
-from ..runs.interrupt import Interrupted, checkpointable, stop_requested
+from ..runs.checkpoint import Checkpoint
+from ..runs.devices import resolve_device
+from .config import TrainConfig
+from .divergence import DIVERGENCE_LOSS, first_divergence
 from .ema import WeightAverage
+from .evaluation import evaluate
 from .history import EpochRecord, History
+from .optimizer import make_optimizer
+from .order import EpochOrder, epoch_order
+from .precision import autocast, autocast_dtype
+from .protocol import Checkpointing, check_resumable
+from .schedule import set_learning_rate
+from .state import FIT_KIND, EpochPosition, FitState
 
 __all__ = ["TrainConfig", "EpochRecord", "History", "fit", "fit_resumable", "evaluate", "autocast_dtype",
            "DIVERGENCE_LOSS"]
 
-DIVERGENCE_LOSS = 1e6
-OPTIMIZERS = ("adam", "sgd")
-
-
-@dataclass
-class TrainConfig:
-    """How to train. The defaults are the lecture's: Adam, lr 1e-3, batch 100, 15 epochs, seed 777."""
-
-    optimizer: str = "adam"  # "adam" or "sgd"
-    lr: float = 1e-3  # learning rate
-    momentum: float = 0.0  # SGD momentum (0 = plain SGD); refused with Adam, which keeps its own
-    lr_decay: float = 1.0  # exponential schedule: epoch e trains with lr · lr_decay^(e-1)
-    epochs: int = 15
-    batch_size: int = 100
-    seed: int = 777  # data order and module randomness (dropout)
-    device: str = "auto"  # "auto" = cuda when available, else cpu
-    ema: float = 0.0  # decay of an exponential moving average of the weights (0 = none), see WeightAverage
-    precision: str = "float32"  # or "bf16": forward pass under bfloat16 autocast, float32 weights and optimizer
-
-    def __post_init__(self) -> None:
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_number("lr", self.lr, minimum=0, strictly=True)
-        if not 0 < check_number("lr_decay", self.lr_decay) <= 1:
-            raise UserError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
-        momentum = check_number("momentum", self.momentum, minimum=0)
-        if momentum >= 1:
-            raise UserError(f"momentum must be in [0, 1), got {momentum!r}")
-        if momentum and self.optimizer == "adam":
-            raise UserError(f"momentum={momentum!r} applies to optimizer='sgd' only: Adam keeps its own moment "
-                            "estimates; use momentum=0.0 with optimizer='adam', or optimizer='sgd'")
-        check_positive_int("epochs", self.epochs)
-        check_positive_int("batch_size", self.batch_size)
-        check_int("seed", self.seed, 0)
-        check_choice("device", self.device, DEVICES)
-        if not 0 <= check_number("ema", self.ema) < 1:
-            raise UserError(f"ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got {self.ema!r}")
-        check_choice("precision", self.precision, PRECISIONS)
-
-
-def autocast_dtype(config: TrainConfig, device: torch.device) -> torch.dtype:
-    """bfloat16 when ``config.precision`` asks for it and ``device`` multiplies it natively
-    (avx512_bf16/amx_bf16 CPUs, recent GPUs), else float32 (with a warning if bf16 was asked)."""
-    return resolve_precision(config.precision, device)
-
-
-def _autocast(dtype: torch.dtype, device: torch.device):
-    """Autocast to bfloat16 for the forward pass and the loss, or nothing for float32."""
-    return torch.autocast(device.type, dtype=torch.bfloat16) if dtype == torch.bfloat16 else nullcontext()
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, split: Split, chunk: int = 10_000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``split`` (tensors on the model's device).
-    Under torch.distributed each rank evaluates its share of the rows and the sums are reduced."""
-    was_training = model.training
-    model.eval()
-    x, y = split.x, split.y
-    world = distributed.world_size()
-    if world > 1:
-        rows = torch.arange(len(y), device=y.device).tensor_split(world)[distributed.rank()]
-        x, y = x.index_select(0, rows), y.index_select(0, rows)
-    totals = torch.zeros(2, dtype=torch.float64, device=x.device)  # loss sum, correct count
-    for start in range(0, len(y), chunk):
-        logits = model(x[start : start + chunk])
-        labels = y[start : start + chunk]
-        totals[0] += F.cross_entropy(logits, labels, reduction="sum").double()
-        totals[1] += (logits.argmax(dim=1) == labels).sum()
-    distributed.all_reduce_sum([totals])
-    model.train(was_training)
-    n = max(len(split), 1)
-    return float(totals[0]) / n, float(totals[1]) / n
-
-
-def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    params = list(model.parameters())
-    # The fused kernels update every parameter in one call: on 2 CPU cores they take Adam's
-    # share of an MNIST epoch from about 0.3 s to 0.1 s. Same maths as the default
-    # implementation (the tests compare the two).
-    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, fused=fused)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, fused=fused)
-
 
 class _Run:
-    """Everything a training run carries from batch to batch, and its checkpointable state.
+    """Everything a training run carries from batch to batch: the parts of its :class:`FitState`.
 
     ``position`` is where a resumed run continues inside a half-done epoch; ``best`` the
     best evaluated epoch so far (with ``keep_best``)."""
@@ -162,47 +88,48 @@ class _Run:
                  evaluated_on: str | None) -> None:
         self.model, self.config, self.device = model, config, device
         self.order = torch.Generator().manual_seed(config.seed)  # the data order
-        self.optimizer = _optimizer(model, config)
+        self.optimizer = make_optimizer(list(model.parameters()), config)
         self.average = WeightAverage(model, config.ema) if config.ema else None
         self.history = History(evaluated_on=evaluated_on)
         self.best: dict | None = {"accuracy": -1.0, "epoch": 0, "state": None} if keep_best else None
-        self.position: dict | None = None
+        self.position: EpochPosition | None = None
         self.cuda_devices = [device.index or 0] if device.type == "cuda" else []
 
-    def load(self, state: dict) -> None:
-        _check_resume(state, self.config, self.best is not None)
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.order.set_state(state["order"])
-        self.history = History.from_dict(state["history"])
-        self.best, self.position = state["best"], state["position"]
+    def resume(self, resume: dict, keep_best: bool) -> FitState:
+        """Continue from a checkpoint's dict, refused unless it is this run's (config, ``keep_best``)."""
+        check_resumable(resume, FIT_KIND, self.config)
+        state = FitState.from_dict(resume)
+        state.check_keep_best(keep_best)
+        self.load(state)
+        return state
+
+    def load(self, state: FitState) -> None:
+        self.model.load_state_dict(state.model)
+        self.optimizer.load_state_dict(state.optimizer)
+        self.order.set_state(state.order)
+        self.history, self.best, self.position = state.history, state.best, state.position
         if self.average is not None:
-            self.average.load_state_dict(state["average"])
+            self.average.load_state_dict(state.average)
 
-    def state(self, epoch: int, position: dict | None) -> dict:
-        return {"kind": "fit", "config": asdict(self.config), "epoch": epoch, "position": position,
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "order": self.order.get_state(), "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(self.device) if self.cuda_devices else None,
-                "history": self.history.to_dict(), "best": self.best,
-                "average": None if self.average is None else self.average.state_dict()}
+    def state(self, epoch: int, position: EpochPosition | None) -> dict:
+        return FitState(config=asdict(self.config), epoch=epoch, position=position, model=self.model.state_dict(),
+                        optimizer=self.optimizer.state_dict(), order=self.order.get_state(),
+                        torch_rng=torch.get_rng_state(),
+                        cuda_rng=torch.cuda.get_rng_state(self.device) if self.cuda_devices else None,
+                        history=self.history, best=self.best,
+                        average=None if self.average is None else self.average.state_dict()).to_dict()
 
-    def restore_rng(self, state: dict | None) -> None:
+    def restore_rng(self, state: FitState | None) -> None:
         """Seed the module randomness (dropout), or put back a resumed run's."""
         torch.manual_seed(self.config.seed)
         if state is not None:
-            torch.set_rng_state(state["torch_rng"])
-            if self.cuda_devices and state["cuda_rng"] is not None:
-                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+            torch.set_rng_state(state.torch_rng)
+            if self.cuda_devices and state.cuda_rng is not None:
+                torch.cuda.set_rng_state(state.cuda_rng, self.device)
 
     def epochs_to_run(self) -> range:
         first = len(self.history.epochs) + 1
         return range(first, first) if self.history.diverged else range(first, self.config.epochs + 1)
-
-    def set_learning_rate(self, epoch: int) -> None:
-        """lr · lr_decay^(epoch-1): a function of the epoch alone, so a resumed run continues exactly."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.config.lr * self.config.lr_decay ** (epoch - 1)
 
     def step(self, loss: torch.Tensor, global_step: int, epoch: int, dynamics: Dynamics | None) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -218,22 +145,25 @@ class _Run:
 
 @dataclass
 class _Epoch:
-    """One epoch's batches: the permutation, where to start in it, and the losses so far."""
+    """One epoch's batches (:class:`EpochOrder`) and the per-batch mean losses so far."""
 
-    permutation: torch.Tensor
-    first_batch: int
-    losses: torch.Tensor  # (n_batches,) per-batch mean loss, filled as the batches run
-    elapsed: float  # seconds already spent on this epoch before a resume
+    order: EpochOrder
+    losses: torch.Tensor  # (n_batches,), filled as the batches run
+
+    def position(self, batch: int, seconds: float) -> EpochPosition:
+        """Where the run is before ``batch``: a collective under DDP (the losses are summed over the ranks)."""
+        done = self.losses[:batch].clone()
+        distributed.all_reduce_sum([done[self.order.first_batch :]])
+        return EpochPosition(self.order.permutation.cpu(), batch, done.cpu(), seconds)
 
 
 def _begin_epoch(run: _Run, n: int, n_batches: int) -> _Epoch:
     """A fresh permutation, or the half-done epoch a resumed run stopped in."""
     losses = torch.empty(n_batches, device=run.device)
-    if run.position is None:
-        return _Epoch(torch.randperm(n, generator=run.order).to(run.device), 0, losses, 0.0)
     where, run.position = run.position, None
-    losses[: where["batch"]] = where["losses"].to(run.device)
-    return _Epoch(where["permutation"].to(run.device), where["batch"], losses, where["seconds"])
+    if where is not None:
+        losses[: where.batch] = where.losses.to(run.device)
+    return _Epoch(epoch_order(n, run.order, run.device, resumed=None if where is None else where.order()), losses)
 
 
 def _batch_loss(net: nn.Module, train: Split, index: torch.Tensor, world: int,
@@ -251,15 +181,6 @@ def _batch_loss(net: nn.Module, train: Split, index: torch.Tensor, world: int,
     return loss, loss.detach() / world  # summed over ranks below
 
 
-def _divergence(losses: torch.Tensor, epoch: int) -> dict | None:
-    """Where the epoch's loss first became NaN/inf or exceeded DIVERGENCE_LOSS, if it did."""
-    bad = ~torch.isfinite(losses) | (losses > DIVERGENCE_LOSS)
-    if not bad.any():
-        return None
-    first = int(bad.nonzero()[0])
-    return {"epoch": epoch, "batch": first + 1, "loss": float(losses[first])}
-
-
 def _evaluate_epoch(run: _Run, held_out: Split | None, epoch: int) -> tuple[float | None, float | None]:
     """Loss and accuracy on the held-out split (with the averaged weights, if any); keeps the
     best epoch's weights when asked to."""
@@ -271,6 +192,15 @@ def _evaluate_epoch(run: _Run, held_out: Split | None, epoch: int) -> tuple[floa
             run.best = {"accuracy": accuracy, "epoch": epoch,
                         "state": {k: v.detach().clone() for k, v in run.model.state_dict().items()}}
     return loss, accuracy
+
+
+def _record_epoch(run: _Run, epoch: int, losses: torch.Tensor, seconds: float, held_out: Split | None) -> EpochRecord:
+    """The epoch's divergence verdict (its per-batch ``losses`` read once) and its record, evaluated on ``held_out``."""
+    if (where := first_divergence(losses, epoch)) is not None:
+        run.history.diverged, run.history.diverged_at = True, where
+    record = EpochRecord(epoch, float(losses.mean()), *_evaluate_epoch(run, held_out, epoch), seconds)
+    run.history.epochs.append(record)
+    return record
 
 
 def fit(
@@ -306,7 +236,7 @@ def fit(
             which then raises :class:`~weightinit.runs.interrupt.Interrupted`.
         resume: such a state: training continues exactly where it stopped (on the CPU the
             result is bit-identical to an uninterrupted run). Its config must equal ``config``.
-        dynamics: a :class:`~weightinit.dynamics.Dynamics` of ``model`` that records per-layer
+        dynamics: a :class:`~weightinit.diagnostics.dynamics.Dynamics` of ``model`` that records per-layer
             statistics every few steps (records of a resumed run start where it resumed).
 
     Returns:
@@ -326,54 +256,40 @@ def fit(
         raise UserError(f"batch_size={config.batch_size} must be a multiple of the {world} processes (each takes "
                         f"batch_size / {world} samples of every batch)")
     net = _data_parallel(model, device) if world > 1 else model
-    writes = checkpoint is not None and rank == 0  # under DDP rank 0 alone writes; every rank stops together
     run = _Run(model, config, device, keep_best, name)
-    if resume is not None:
-        run.load(resume)
+    state = None if resume is None else run.resume(resume, keep_best)
     n, batch = len(train), config.batch_size
     n_batches = math.ceil(n / batch)
+    stops = Checkpointing(checkpoint, run.state)  # under DDP every rank stops together; rank 0 writes
 
-    with torch.random.fork_rng(devices=run.cuda_devices), (checkpointable() if checkpoint else nullcontext()):
-        run.restore_rng(resume)
+    with torch.random.fork_rng(devices=run.cuda_devices), stops.running():
+        run.restore_rng(state)
         model.train()
         for epoch in run.epochs_to_run():
-            run.set_learning_rate(epoch)
+            set_learning_rate(run.optimizer, config, epoch)
             todo = _begin_epoch(run, n, n_batches)
             if world > 1:  # each rank its own dropout stream, a function of (seed, epoch, batch, rank)
-                torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + todo.first_batch) * 1009 + rank)
+                torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + todo.order.first_batch) * 1009
+                                  + rank)
             start = time.perf_counter()
-            for b in range(todo.first_batch, n_batches):
+            for b, rows in todo.order.batches(batch):
                 if dynamics is not None:
                     dynamics.before_forward((epoch - 1) * n_batches + b)
-                with _autocast(dtype, device):
-                    loss, todo.losses[b] = _batch_loss(net, train, todo.permutation[b * batch : (b + 1) * batch],
-                                                       world, rank)
+                with autocast(dtype, device):
+                    loss, todo.losses[b] = _batch_loss(net, train, rows, world, rank)
                 run.step(loss, (epoch - 1) * n_batches + b, epoch, dynamics)
                 if on_batch is not None:
                     on_batch()
-                if checkpoint is not None and distributed.any_rank(stop_requested()) and b + 1 < n_batches:
-                    done = todo.losses[: b + 1].clone()
-                    distributed.all_reduce_sum([done[todo.first_batch :]])
-                    if writes:
-                        checkpoint(run.state(epoch - 1, {"permutation": todo.permutation.cpu(), "batch": b + 1,
-                                                         "losses": done.cpu(),
-                                                         "seconds": todo.elapsed + time.perf_counter() - start}))
-                    raise Interrupted(f"training stopped at epoch {epoch}, batch {b + 1} of {n_batches}")
-            distributed.all_reduce_sum([todo.losses[todo.first_batch :]])  # per-batch means of the global batches
+                if stops.stop_requested() and b + 1 < n_batches:
+                    here = todo.position(b + 1, todo.order.elapsed + time.perf_counter() - start)
+                    stops.stop(f"training stopped at epoch {epoch}, batch {b + 1} of {n_batches}", epoch - 1, here)
+            distributed.all_reduce_sum([todo.losses[todo.order.first_batch :]])  # per-batch means of the global batches
             if device.type == "cuda":  # the epoch's one wait for the GPU, so that its seconds count the queued work
                 torch.cuda.synchronize(device)
-            seconds = todo.elapsed + time.perf_counter() - start
-            if (where := _divergence(todo.losses, epoch)) is not None:
-                run.history.diverged, run.history.diverged_at = True, where
-            record = EpochRecord(epoch, float(todo.losses.mean()), *_evaluate_epoch(run, held_out, epoch), seconds)
-            run.history.epochs.append(record)
+            record = _record_epoch(run, epoch, todo.losses, todo.order.elapsed + time.perf_counter() - start, held_out)
             if on_epoch is not None:
                 on_epoch(record, model)
-            if checkpoint is not None:
-                if writes:
-                    checkpoint(run.state(epoch, None))
-                if distributed.any_rank(stop_requested()) and epoch < config.epochs and not run.history.diverged:
-                    raise Interrupted(f"training stopped after epoch {epoch} of {config.epochs}")
+            stops.after_epoch(epoch, config.epochs, epoch, None, more=not run.history.diverged)  # state(epoch, None)
             if run.history.diverged:
                 break
     return _finish(run)
@@ -413,13 +329,3 @@ def fit_resumable(model: nn.Module, train: Split, config: TrainConfig, checkpoin
         checkpoint.finish({"history": history.to_dict()}, {"model": model.state_dict()})
     return history
 
-
-def _check_resume(resume: dict, config: TrainConfig, keep_best: bool) -> None:
-    if resume.get("kind") != "fit":
-        raise UserError(f"resume must be a state written by fit's checkpoint, got kind={resume.get('kind')!r}")
-    # the device is where a run computes, not what it computes: a state moves to any device
-    differing = [key for key in differing_keys(resume["config"], asdict(config)) if key != "device"]
-    if differing:
-        raise UserError(f"resume holds a run with another config ({', '.join(differing)} differ)")
-    if (resume["best"] is not None) != keep_best:
-        raise UserError(f"resume was written with keep_best={not keep_best}, got keep_best={keep_best}")
