@@ -162,7 +162,7 @@ def test_a_full_disk_is_one_line_not_an_internal_error(here, monkeypatch, capsys
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", str(here / "out" / "results.json"))
 
-    monkeypatch.setattr("weightinit.cli.diagnose.write_text_atomic", full)
+    monkeypatch.setattr("weightinit.experiments._result.write_text_atomic", full)
     assert main(["diagnose", *DIGITS, "--arch", "64-8-10", "--inits", "normal", "--out", "out"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == f"weightinit: error: {here / 'out' / 'results.json'}: No space left on device"
@@ -172,14 +172,14 @@ def test_a_full_disk_is_one_line_not_an_internal_error(here, monkeypatch, capsys
 def test_dbn_defaults_fit_digits(here, monkeypatch, capsys):
     got = {}
 
-    def capture(dataset, **kwargs):
-        got.update(kwargs)
+    def capture(dataset, config, **kwargs):
+        got.update(vars(config))
         raise _Stop
 
     monkeypatch.setattr("weightinit.cli.dbn.dbn_experiment", capture)
     with pytest.raises(_Stop):
         main(["dbn", *DIGITS, "--no-progress"])
-    assert got["layers"] == [64, 500, 500, 2000]  # the data's features, then the paper's hidden layers
+    assert list(got["layers"]) == [64, 500, 500, 2000]  # the data's features, then the paper's hidden layers
     assert got["n_valid"] == 240  # a sixth of digits' 1437 training images (MNIST: 10,000 of 60,000)
     # issue 29: MNIST's SGD (lr 0.1, momentum 0.9) and 10 pre-training epochs left digits at chance (88% test
     # error): its 360 fine-tuning updates take Adam at 3e-3, its 12 batches a pass 100 pre-training epochs
@@ -192,15 +192,15 @@ def test_dbn_defaults_fit_digits(here, monkeypatch, capsys):
 def test_rbm_defaults_fit_digits(here, monkeypatch, capsys):
     got = {}
 
-    def capture(dataset, **kwargs):
-        got.update(kwargs)
+    def capture(dataset, settings, **kwargs):
+        got.update(vars(settings))
         raise _Stop
 
     monkeypatch.setattr("weightinit.cli.rbm.rbm_experiment", capture)
     with pytest.raises(_Stop):
         main(["rbm", *DIGITS, "--no-progress", "--device", "cpu"])
     # issue 29: the pcd recipe's 10 epochs are 150 updates on digits, which left W at its start
-    assert got["config"].epochs == 400  # 6,000 updates, as 10 epochs on MNIST
+    assert got["train"].epochs == 400  # 6,000 updates, as 10 epochs on MNIST
     assert got["ais_steps"] == 1184 and got["raise_images"] == 100  # 14,500 per 784 visible units
     assert "settings: recipe pcd, 400 epochs x 15 batches of 100 = 6,000 updates" in capsys.readouterr().err
 
@@ -209,7 +209,7 @@ def test_rbm_defaults_fit_digits(here, monkeypatch, capsys):
 def test_quick_means_digits_unless_the_dataset_is_given(here, monkeypatch, capsys, command):
     seen = []
 
-    def capture(dataset, **kwargs):
+    def capture(dataset, *args, **kwargs):
         seen.append(dataset.name)
         raise _Stop
 
@@ -223,8 +223,8 @@ def test_quick_means_digits_unless_the_dataset_is_given(here, monkeypatch, capsy
 def test_hinton2006_takes_its_input_size_from_the_data_and_gives_adam_controls_no_momentum(here, monkeypatch):
     got = {}
 
-    def capture(dataset, **kwargs):
-        got.update(kwargs)
+    def capture(dataset, config, **kwargs):
+        got.update(vars(config))
         raise _Stop
 
     monkeypatch.setattr("weightinit.cli.hinton2006.hinton2006", capture)

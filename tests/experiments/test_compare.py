@@ -181,8 +181,8 @@ def test_cli_refuses_a_full_out_folder_with_the_right_reason(tmp_path, capsys, f
 
 
 def test_compare_quick_says_the_batched_s_per_epoch_is_shared(capsys):
+    from weightinit.experiments._compare_files import format_table, markdown_table, timing_note
     from weightinit.experiments.compare import InitSummary
-    from weightinit.reporting.tables import format_table, markdown_table, timing_note
 
     def row(init, batched):
         return InitSummary(init, 1, 0.9, 0.0, 2.3, 1.0, 0.5, 0.42, 0, batched)

@@ -15,6 +15,7 @@ from weightinit.data import load_dataset
 from weightinit.experiments.reproduce.lecture import (
     PUBLISHED,
     RAW_SCALE,
+    LectureConfig,
     LectureResult,
     LectureRow,
     _network,
@@ -47,7 +48,7 @@ def test_the_course_models_are_built_as_published():
 
 @pytest.mark.slow
 def test_lecture_runs_and_reports_both_evaluations(digits):
-    result = lecture(digits, seeds=2, epochs=2, device="cpu")
+    result = lecture(digits, LectureConfig(seeds=2, epochs=2, device="cpu"))
     rows = {row.model: row for row in result.rows}
     assert set(rows) == {"softmax, default init", "softmax", "N(0, 1)", "xavier", "deep", "deep, as intended"}
     assert len(rows["xavier"].accuracy) == 2
@@ -61,7 +62,7 @@ def test_lecture_runs_and_reports_both_evaluations(digits):
     header = result.table().splitlines()[0]
     assert all(row.published is None for row in rows.values()) and "published" not in header
     assert header.count("|") == 4 and all(line.count("|") == 4 for line in result.table().splitlines())
-    assert any("nothing to set them beside, so the table has no published column" in note for note in result.notes())
+    assert any("nothing to set them beside, so the table has no published column" in note for note in result.findings())
     # per seed: a history with the (correct) test accuracy of every epoch, for curves.png
     assert [len(h) for h in rows["xavier"].histories] == [2, 2]
     assert rows["xavier"].histories[0][-1]["test_accuracy"] * 100 == pytest.approx(rows["xavier"].accuracy[0])
@@ -71,10 +72,10 @@ def test_lecture_runs_and_reports_both_evaluations(digits):
 
 def test_the_course_evaluation_multiplies_the_test_pixels_by_the_raw_scale(digits):
     # raw_scale 1: the course's evaluation is the correct one, accuracy for accuracy (at 16 they differ, above)
-    result = lecture(digits, epochs=1, device="cpu", raw_scale=1)
+    result = lecture(digits, LectureConfig(epochs=1, device="cpu", raw_scale=1))
     assert all(row.course_accuracy == row.accuracy for row in result.rows)
     assert "raw 0-1 test pixels" in result.table() and any("the two evaluations are the same" in n
-                                                             for n in result.notes())
+                                                             for n in result.findings())
 
 
 def _result(dataset="digits", seeds=1, **accuracies) -> LectureResult:
@@ -98,16 +99,16 @@ def test_the_columns_on_mnist_are_those_that_have_something_to_say():
     assert "published (course's evaluation)" in header and "± 2 std" not in header  # one seed: nothing to judge
     assert "| xavier | 98.05% | 98.00% | 98.00% |" in one.table()
     assert "| deep, as intended | - |" in one.table()
-    assert any(note.startswith("One seed: no spread") for note in one.notes())
-    assert any(note.startswith("'-': the course never ran that model") for note in one.notes())
+    assert any(note.startswith("One seed: no spread") for note in one.findings())
+    assert any(note.startswith("'-': the course never ran that model") for note in one.findings())
     three = _result("mnist", seeds=3, xavier=[97.9, 98.1, 98.0], **{"deep, as intended": [98.3, 98.4, 98.2]})
     assert "| xavier | 98.05% | 98.00% ± 0.10 | 98.00% ± 0.10 | yes | yes |" in three.table()
     assert "| deep, as intended | - | 98.30% ± 0.10 | 98.30% ± 0.10 | - | - |" in three.table()
-    assert any("never ran that model" in note for note in three.notes())
+    assert any("never ran that model" in note for note in three.findings())
 
 
 def test_a_row_near_or_below_chance_is_explained():
-    notes = _result(softmax=[6.94], xavier=[97.78], **{"N(0, 1)": [15.0]}).notes()
+    notes = _result(softmax=[6.94], xavier=[97.78], **{"N(0, 1)": [15.0]}).findings()
     below = [n for n in notes if n.startswith("softmax:")]
     assert len(below) == 1 and "below chance (10.00% for 10 classes)" in below[0]
     assert "150 Adam steps" in below[0] and "moved by 5.0% of their size" in below[0]

@@ -6,16 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..data.datasets import load_dataset
-from ..diagnostics.layer_stats import diagnose, layer_labels
-from ..errors import UserError
-from ..experiments.compare import LECTURE_INITS, CompareConfig, compare
+from ..experiments.compare import LECTURE_INITS, PRETRAIN_EPOCHS, CompareConfig, CompareResult, compare, compare_epochs
 from ..init import calculate_gain
-from ..models.builders import MODELS, NAMED_ARCHS, build_model, parse_arch
-from ..reporting.plots import plot_curves, plot_dynamics, plot_std_by_layer
-from ..reporting.tables import chance_note, format_table, timing_note, write_compare_outputs
+from ..models.builders import MODELS, NAMED_ARCHS, parse_arch
 from ..reporting.tensorboard import require_tensorboard, write_run
-from ..runs import distributed
-from ..training.loop import TrainConfig
 from .common import (
     add_data_options,
     add_output_options,
@@ -24,14 +18,13 @@ from .common import (
     check_device,
     dataset_name,
     describe,
-    emit,
     integer,
-    say,
     split_list,
     train_config,
     typed,
 )
-from .run_folder import check_out_before_work, open_run
+from .execute import run_experiment
+from .run_folder import check_out_before_work
 
 __all__ = ["add_parser", "run"]
 
@@ -57,7 +50,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--nonlinearity", default="auto",
                         help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
     parser.add_argument("--pretrain-epochs", type=integer("pretrain_epochs", 1), default=None,
-                        help=f"RBM epochs per layer for --inits dbn (default {CompareConfig.pretrain_epochs})")
+                        help=f"RBM epochs per layer for --inits dbn (default {PRETRAIN_EPOCHS})")
     add_train_options(parser)
     parser.add_argument("--precision", default="float32", choices=["float32", "bf16"],
                         help="bf16: forward passes under bfloat16 autocast where the CPU/GPU has it "
@@ -80,18 +73,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     name = dataset_name(args)
-    epochs = args.epochs
-    if epochs is None:
-        epochs = (2 if name in ("mnist", "fashion-mnist") else 10) if args.quick else TrainConfig.epochs
-    train = train_config(args, epochs=epochs, precision=args.precision)
-    inits = split_list(args.inits)
-    if typed(args, "pretrain_epochs") and "dbn" not in inits:  # (an old run's settings may hold the default)
-        raise UserError(f"--pretrain-epochs {args.pretrain_epochs} applies to --inits dbn only, which this run "
-                        f"does not have (--inits {args.inits}); drop it")
-    pretrain_epochs = CompareConfig.pretrain_epochs if args.pretrain_epochs is None else args.pretrain_epochs
-    config = CompareConfig(arch=args.arch, activation=args.activation, model=args.model, inits=inits,
-                           seeds=args.seeds, nonlinearity=args.nonlinearity, pretrain_epochs=pretrain_epochs,
-                           batched=args.batched, dynamics_every=args.dynamics or 0, train=train)
+    train = train_config(args, epochs=compare_epochs(name, args.epochs, args.quick), precision=args.precision)
+    # --pretrain-epochs as typed: an old run's settings.json may hold the former default without dbn
+    config = CompareConfig(arch=args.arch, activation=args.activation, model=args.model, inits=split_list(args.inits),
+                           seeds=args.seeds, nonlinearity=args.nonlinearity,
+                           pretrain_epochs=args.pretrain_epochs if typed(args, "pretrain_epochs") else None,
+                           batched=args.batched, dynamics_every=args.dynamics or 0, train=train,
+                           diagnose=args.diagnose)
     if config.arch not in NAMED_ARCHS:
         parse_arch(config.arch)  # a malformed spec is refused before the data is loaded
     if args.nonlinearity != "auto":
@@ -103,44 +91,17 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(name, args.data_dir)
     parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
     describe(dataset)
-    reports = {}
-    probe = (dataset.train.x[:256], dataset.train.y[:256])  # the per-layer picture at epoch 0, on training data
+    events = None
 
-    def on_init(init, seed, model):
-        if seed == config.train.seed:
-            reports[init] = diagnose(model, probe)
-
-    with open_run(args, "compare") as folder:
+    def work(folder: Path) -> CompareResult:
+        nonlocal events
         events = None if args.tensorboard is None else Path(args.tensorboard or folder / "tensorboard")
 
         def on_run(run, dynamics):  # each run trained here, as it finishes: a crash keeps the earlier ones
             write_run(events, f"{run.init}-seed{run.seed}", run.history, dynamics)
 
-        results = compare(dataset, config, progress=not args.no_progress, on_init=on_init if args.diagnose else None,
-                          on_run=on_run if events is not None else None, checkpoint_dir=folder / "checkpoints")
-        if args.diagnose and distributed.launched():  # each process diagnosed the inits it ran
-            for share in distributed.all_gather_objects(reports):
-                reports.update(share)
-        if not distributed.is_main():
-            return 0
-        if reports:
-            results.diagnostics = {init: r.to_dict() for init, r in reports.items()}
-            plot_std_by_layer(reports, folder / "std_by_layer.png", f"{results.arch}: epoch 0")
-        write_compare_outputs(results, folder)
-        network = f"{results.dataset} {results.arch}" + (f" {results.activation}" if args.model == "mlp" else "")
-        plot_curves([(r.init, r.history) for r in results.runs], folder / "curves.png",
-                    f"{network}: {len(config.inits)} initialization{'s' if len(config.inits) > 1 else ''} compared",
-                    diverged=[r.diverged for r in results.runs])
-        written = ["results.json", "results.csv", "curves.png", "report.md"]
-        if config.dynamics_every:
-            sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
-            labels = layer_labels(build_model(config.model, sizes, config.activation, dataset.image_shape,
-                                              dataset.n_classes))  # the names std_by_layer.png uses
-            plot_dynamics([(r.init, r.dynamics or []) for r in results.runs], folder / "dynamics.png",
-                          f"{network}: layers while training (recorded every {config.dynamics_every} steps)",
-                          labels=labels)
-            written.append("dynamics.png")
-    notes = [chance_note(dataset.n_classes), timing_note(results.summary)]
-    emit(results, "\n".join([format_table(results.summary), *filter(None, notes)]), args.json)
-    say(f"wrote {folder}/: {', '.join(written)}" + ("" if events is None else f"; TensorBoard events in {events}/"))
-    return 0
+        return compare(dataset, config, progress=not args.no_progress, on_run=on_run if events is not None else None,
+                       checkpoint_dir=folder / "checkpoints")
+
+    return run_experiment(args, "compare", work,
+                          events=lambda _: "" if events is None else f"; TensorBoard events in {events}/")

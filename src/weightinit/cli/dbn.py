@@ -17,26 +17,15 @@ A fine-tuned network whose test accuracy is near chance is said to be one, with 
 from __future__ import annotations
 
 import argparse
-import textwrap
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
 
-import torch
-
-from ..boltzmann.dbn import DBN, check_layer_sizes
 from ..boltzmann.recipes import AUTO_PRETRAIN_UPDATES, auto_pretrain_epochs, epochs_for_updates, updates_per_epoch
 from ..boltzmann.trainer import RBMConfig, RBMHistory
-from ..data.datasets import Dataset, load_dataset
+from ..data.datasets import load_dataset
 from ..data.transforms import split_validation
-from ..errors import UserError
-from ..experiments.dbn import NEAR_CHANCE, DBNResult, dbn_experiment
-from ..experiments.rbm import CHAIN_FRAMES, CHAIN_STEPS
+from ..experiments.dbn import CHAIN_STEPS, HIDDEN, DBNConfig, DBNResult, dbn_experiment, default_n_valid, write_chains
 from ..models.builders import parse_arch
-from ..reporting.plots import plot_curves, plot_tiles
-from ..reporting.tables import to_json
-from ..runs import distributed
-from ..runs.files import weights_record, write_text_atomic, write_weights
 from ..training.loop import TrainConfig
 from .common import (
     COMPILE_HELP,
@@ -47,26 +36,20 @@ from .common import (
     check_device,
     dataset_name,
     describe,
-    emit,
     integer,
     momentum_for,
     number,
     say,
     typed,
 )
-from .run_folder import check_out_before_work, open_run
+from .execute import run_experiment
+from .run_folder import check_out_before_work
 
 __all__ = ["add_parser", "run", "add_dbn_options", "run_pipeline", "default_n_valid", "typed_configs",
-           "fitted_settings", "chance_warning", "BATCH_SIZE", "HIDDEN", "SGD_MOMENTUM", "PRETRAIN_EPOCHS",
+           "fitted_settings", "write_chains", "BATCH_SIZE", "HIDDEN", "SGD_MOMENTUM", "PRETRAIN_EPOCHS",
            "FINETUNE_EPOCHS", "SGD_LR", "SGD_UPDATES", "FEW_UPDATES", "QUICK_SHARE", "QUICK_FINETUNE_UPDATES",
            "QUICK_CHAIN_STEPS"]
 
-# (dataset, layer sizes, validation samples, pre-training, fine-tuning, checkpoint folder, on_layer)
-#   -> (DBN, fine-tuned network, result)
-Pipeline = Callable[[Dataset, list[int], int, RBMConfig, TrainConfig, Path, Callable[[int, RBMHistory | None], None]],
-                    tuple[DBN, torch.nn.Module, DBNResult]]
-
-HIDDEN = (500, 500, 2000)  # the hidden layers of Hinton, Osindero & Teh (2006), above the data's features
 SGD_MOMENTUM = 0.9  # the fine-tuning momentum when --momentum is not given
 BATCH_SIZE = 100  # --batch-size's default, at which the optimizer rule counts updates
 PRETRAIN_EPOCHS = 10  # MNIST's pre-training epochs per layer, the least the default gives
@@ -156,80 +139,37 @@ def add_dbn_options(parser: argparse.ArgumentParser, kind: str, pretrain_epochs:
 
 
 def run(args: argparse.Namespace) -> int:
-    layers = None if args.layers is None else check_layer_sizes(parse_arch(args.layers))
-
-    def pipeline(dataset, layers, n_valid, pretrain, train, checkpoints, on_layer):
-        return dbn_experiment(dataset, layers=layers, pretrain=pretrain, train=train, n_valid=n_valid,
-                              checkpoint_dir=checkpoints, dropout=args.dropout, input_dropout=args.input_dropout,
-                              refit=args.refit, progress=not args.no_progress, on_layer=on_layer)
-
-    return run_pipeline(args, "dbn", layers, pipeline)
+    pretrain, train = typed_configs(args)  # checked before the data is read
+    config = DBNConfig(layers=None if args.layers is None else tuple(parse_arch(args.layers)), pretrain=pretrain,
+                       train=train, n_valid=args.n_valid, dropout=args.dropout, input_dropout=args.input_dropout,
+                       refit=args.refit, chain_steps=QUICK_CHAIN_STEPS if args.quick else CHAIN_STEPS)
+    return run_pipeline(args, "dbn", config, dbn_experiment)
 
 
-def default_n_valid(n_train: int) -> int:
-    """The validation split when --n-valid is not given: a sixth of the training set (MNIST's
-    10,000 of 60,000), at least 1 and leaving at least 1 to train on."""
-    return min(max(1, round(n_train / 6)), max(1, n_train - 1))
-
-
-def run_pipeline(args: argparse.Namespace, kind: str, layers: list[int] | None, pipeline: Pipeline,
-                 extra_configs: Callable[[TrainConfig], object] | None = None) -> int:
-    """Check everything, then pre-train, fine-tune and write the run folder: dbn.pt,
-    classifier.pt, results.json, report.md, curves.png (validation accuracy while fine-tuning)
-    and filters.png. ``layers`` None: the data's features, then :data:`HIDDEN`.
-    ``extra_configs(train)`` builds (and so checks) a command's other settings up front."""
-    pretrain, train = typed_configs(args)
-    if extra_configs is not None:
-        extra_configs(train)
+def run_pipeline(args: argparse.Namespace, kind: str, config: DBNConfig, experiment: Callable[..., DBNResult]) -> int:
+    """Check everything, fit the settings left to the data (:func:`fitted_settings`), then
+    pre-train, fine-tune and let the result write the run folder (dbn.pt, classifier.pt,
+    results.json, report.md, curves.png, filters.png, chains.png). ``experiment``:
+    :func:`~weightinit.experiments.dbn.dbn_experiment` or a paper's, of the same signature."""
     check_device(args.device)
     check_out_before_work(args)
     dataset = load_dataset(dataset_name(args), args.data_dir)
-    if layers is None:
-        layers = [dataset.n_features, *HIDDEN]
-    if layers[0] != dataset.n_features:
-        raise UserError(f"--layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} "
-                        f"features; use {dataset.n_features}-{'-'.join(map(str, layers[1:]))}")
-    n_valid = default_n_valid(len(dataset.train)) if args.n_valid is None else args.n_valid
+    layers = config.layers_for(dataset)
+    n_valid = config.n_valid_for(dataset)
     split_validation(dataset, n_valid, option="--n-valid")  # refused before the run folder is made
-    pretrain, train, rule = fitted_settings(args, pretrain, train, len(dataset.train) - n_valid)
+    pretrain, train, rule = fitted_settings(args, config.pretrain, config.train, len(dataset.train) - n_valid)
+    config = replace(config, layers=tuple(layers), n_valid=n_valid, pretrain=pretrain, train=train)
     describe(dataset, f" ({n_valid} of them for validation)")
     say(f"settings: {rule}")
-    with open_run(args, kind) as folder:
 
-        def on_layer(i: int, history: RBMHistory | None) -> None:
-            status = "loaded from checkpoint" if history is None else (
-                f"{len(history.epochs)} epochs, recon err {history.epochs[-1].reconstruction_error:.2f}, "
-                f"{sum(e.seconds for e in history.epochs):.0f} s")
-            say(f"layer {i + 1} ({layers[i]}-{layers[i + 1]}): {status}")
+    def on_layer(i: int, history: RBMHistory | None) -> None:
+        status = "loaded from checkpoint" if history is None else (
+            f"{len(history.epochs)} epochs, recon err {history.epochs[-1].reconstruction_error:.2f}, "
+            f"{sum(e.seconds for e in history.epochs):.0f} s")
+        say(f"layer {i + 1} ({layers[i]}-{layers[i + 1]}): {status}")
 
-        dbn, model, result = pipeline(dataset, layers, n_valid, pretrain, train, folder / "checkpoints", on_layer)
-        if not distributed.is_main():
-            return 0
-        write_weights(folder / "dbn.pt", weights_record("dbn", dbn.state_dict(), layer_sizes=layers,
-                                                        visible=dbn.visible))
-        write_weights(folder / "classifier.pt", weights_record(
-            "mlp", model.state_dict(), arch=result.arch, sizes=[*layers, dataset.n_classes], activation="sigmoid",
-            dropout=args.dropout, input_dropout=args.input_dropout))
-        write_text_atomic(folder / "results.json", to_json(result))
-        table = result.table()
-        warning = chance_warning(result, train, n_train=len(dataset.train) - n_valid)
-        note = f"{' '.join(warning.split())}\n\n" if warning else ""  # one paragraph, unwrapped
-        write_text_atomic(folder / "report.md", f"# {kind} on {dataset.name}\n\n{table}\n\n{note}"
-                          f"Wall time: {result.wall_time()}.\n\n![fine-tuning curves](curves.png)\n")
-        plot_curves([(r.name, r.history) for r in result.runs], folder / "curves.png",
-                    f"{dataset.name} {result.arch}: fine-tuning on {len(dataset.train) - n_valid} images, "
-                    f"validation on {n_valid}", evaluated_on="valid", diverged=[r.diverged for r in result.runs])
-        plot_tiles(dbn.rbms[0].W[:100].cpu(), dataset.image_shape, folder / "filters.png",
-                   f"First-layer RBM filters (first {min(100, layers[1])} hidden units;\n"
-                   "each tile scaled to its own range, white = largest weight)")
-        if dbn.visible == "bernoulli":
-            write_chains(dbn, dataset, folder / "chains.png", args.seed,
-                         steps=QUICK_CHAIN_STEPS if getattr(args, "quick", False) else CHAIN_STEPS)
-    emit(result, table, args.json)
-    if warning:
-        say(warning)
-    say(f"wall time: {result.wall_time()}; wrote {folder}/")
-    return 0
+    return run_experiment(args, kind, lambda folder: experiment(
+        dataset, config, checkpoint_dir=folder / "checkpoints", progress=not args.no_progress, on_layer=on_layer))
 
 
 def typed_configs(args: argparse.Namespace) -> tuple[RBMConfig, TrainConfig]:
@@ -296,41 +236,3 @@ def fitted_settings(args: argparse.Namespace, pretrain: RBMConfig, train: TrainC
     line = (f"pre-training {pretrain.epochs} epochs per layer ({pretrain_updates:,} updates), fine-tuning "
             f"{train.epochs} epochs ({updates:,} updates) by {train.optimizer} at lr {train.lr:g}{momentum}")
     return pretrain, train, line + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def chance_warning(result: DBNResult, train: TrainConfig, n_train: int) -> str:
-    """A paragraph for a run whose fine-tuned networks test near chance
-    (:func:`~weightinit.experiments.dbn.near_chance`), with the remedy; "" when none does.
-    ``train`` is the DBN's fine-tuning, of ``n_train`` images."""
-    if not result.near_chance:
-        return ""
-    scores = ", ".join(f"{run.name} {100 * run.test_accuracy:.1f}%" for run in result.runs
-                       if run.name in result.near_chance)
-    text = (f"warning: test accuracy near chance: {scores}, where always guessing the most frequent class scores "
-            f"{100 * result.chance_accuracy:.1f}% (near: less than {NEAR_CHANCE:g} of the way from there to 100%): "
-            "the network learned next to nothing, and its test error says so, not what the method can do.")
-    if result.runs[0].name in result.near_chance:
-        updates = train.epochs * updates_per_epoch(n_train, train.batch_size)
-        remedy = ("fine-tune by Adam, which trains the lower layers in a few hundred updates (--optimizer adam "
-                  "--lr 0.003)" if train.optimizer == "sgd" else
-                  f"fine-tune longer (--finetune-epochs {2 * train.epochs}) or at another --lr (now {train.lr:g})")
-        text += (f" The DBN made {updates:,} fine-tuning updates by {train.optimizer} at lr {train.lr:g}: {remedy}; "
-                 "more pre-training (--pretrain-epochs) helps too.")
-    return textwrap.fill(text, 79, break_on_hyphens=False)
-
-
-def write_chains(dbn: DBN, dataset: Dataset, path: Path, seed: int, n_chains: int = 10,
-                 steps: int = CHAIN_STEPS) -> None:
-    """chains.png: Gibbs chains in the DBN's top RBM, each frame shown by one down pass
-    (:meth:`~weightinit.boltzmann.dbn.DBN.gibbs_chains`); half start from test images, half
-    from uniform random binary images."""
-    device = dbn.rbms[0].W.device
-    generator = torch.Generator(device=device).manual_seed(seed + 3)
-    from_data = (n_chains + 1) // 2
-    noise = (torch.rand((n_chains - from_data, dataset.n_features), generator=generator, device=device) < 0.5).float()
-    starts = torch.cat([dataset.test.x[:from_data].to(device), noise])
-    chains = dbn.gibbs_chains(starts, steps, CHAIN_FRAMES, generator)
-    plot_tiles(chains.reshape(n_chains * CHAIN_FRAMES, -1).cpu(), dataset.image_shape, path,
-               f"{n_chains} Gibbs chains in the top RBM, one per row, each frame shown by one down pass;\n"
-               f"rows 1-{from_data} start from test images, the rest from random images; column 1 the start,\n"
-               f"then every {steps} Gibbs steps (probabilities, black 0, white 1)", per_tile=False)

@@ -12,14 +12,12 @@ from ..boltzmann.updown import UpDownConfig
 from ..data.datasets import load_dataset
 from ..data.transforms import split_validation
 from ..errors import UserError
-from ..experiments.reproduce.hinton2006 import UPDOWN_TOP, hinton2006, hinton2006_updown
-from ..reporting.tables import to_json
-from ..runs import distributed
-from ..runs.files import write_text_atomic, write_weights
-from ..training.loop import TrainConfig
-from .common import check_device, describe, emit, integer, momentum_for, number, say, typed
-from .dbn import SGD_MOMENTUM, add_dbn_options, default_n_valid, run_pipeline
-from .run_folder import check_out_before_work, open_run
+from ..experiments.dbn import DBNConfig
+from ..experiments.reproduce.hinton2006 import UPDOWN_TOP, UpDownExperimentConfig, hinton2006, hinton2006_updown
+from .common import check_device, describe, integer, momentum_for, number, say, typed
+from .dbn import SGD_MOMENTUM, add_dbn_options, run_pipeline, typed_configs
+from .execute import run_experiment
+from .run_folder import check_out_before_work
 
 METHODS = ("backprop", "up-down")
 
@@ -77,60 +75,46 @@ def cd_steps(text: str) -> tuple[int, ...]:
 
 def run_updown(args: argparse.Namespace) -> int:
     """``--method up-down``: check everything, then pre-train, train the top RBM with the labels,
-    fine-tune by up-down and write updown.pt, results.json and report.md."""
-    pretrain = RBMConfig(epochs=args.pretrain_epochs, lr=args.pretrain_lr, k=args.k, persistent=args.pcd,
-                         seed=args.seed, device=args.device, precision=args.precision, compile=args.compile)
-    top = RBMConfig(epochs=args.top_epochs, lr=args.top_lr, batch_size=args.batch_size, seed=args.seed + 1,
-                    device=args.device)
-    updown = UpDownConfig(epochs=args.updown_epochs, batch_size=args.batch_size, lr=args.updown_lr,
-                          cd_steps=cd_steps(args.cd_steps), seed=args.seed + 2)
+    fine-tune by up-down; the result writes updown.pt, results.json and report.md."""
+    config = UpDownExperimentConfig(
+        pretrain=RBMConfig(epochs=args.pretrain_epochs, lr=args.pretrain_lr, k=args.k, persistent=args.pcd,
+                           seed=args.seed, device=args.device, precision=args.precision, compile=args.compile),
+        top=RBMConfig(epochs=args.top_epochs, lr=args.top_lr, batch_size=args.batch_size, seed=args.seed + 1,
+                      device=args.device),
+        updown=UpDownConfig(epochs=args.updown_epochs, batch_size=args.batch_size, lr=args.updown_lr,
+                            cd_steps=cd_steps(args.cd_steps), seed=args.seed + 2),
+        n_valid=args.n_valid, top_hidden=args.top_hidden)
     check_device(args.device)
     check_out_before_work(args)
     dataset = load_dataset(args.dataset, args.data_dir)
-    n_valid = default_n_valid(len(dataset.train)) if args.n_valid is None else args.n_valid
+    n_valid = config.n_valid_for(dataset)
     split_validation(dataset, n_valid, option="--n-valid")  # refused before the run folder is made
     describe(dataset, f" ({n_valid} of them for validation)")
-    with open_run(args, "hinton2006") as folder:
 
-        def on_layer(i: int, history: RBMHistory | None) -> None:
-            status = "loaded from checkpoint" if history is None else (
-                f"{len(history.epochs)} epochs, {sum(e.seconds for e in history.epochs):.0f} s")
-            say(f"layer {i + 1}: {status}")
+    def on_layer(i: int, history: RBMHistory | None) -> None:
+        status = "loaded from checkpoint" if history is None else (
+            f"{len(history.epochs)} epochs, {sum(e.seconds for e in history.epochs):.0f} s")
+        say(f"layer {i + 1}: {status}")
 
-        def on_epoch(stage: str, epoch: int, error: float, seconds: float) -> None:
-            if stage == "top":
-                say(f"top RBM epoch {epoch}: {seconds:.1f} s")
-            else:
-                say(f"up-down epoch {epoch}: validation error {100 * error:.2f}% ({seconds:.1f} s)")
+    def on_epoch(stage: str, epoch: int, error: float, seconds: float) -> None:
+        if stage == "top":
+            say(f"top RBM epoch {epoch}: {seconds:.1f} s")
+        else:
+            say(f"up-down epoch {epoch}: validation error {100 * error:.2f}% ({seconds:.1f} s)")
 
-        model, result = hinton2006_updown(dataset, pretrain=pretrain, top=top, updown=updown, n_valid=n_valid,
-                                          top_hidden=args.top_hidden, checkpoint_dir=folder / "checkpoints",
-                                          on_layer=on_layer, on_epoch=on_epoch)
-        if not distributed.is_main():
-            return 0
-        write_weights(folder / "updown.pt", {"state_dict": model.state_dict(), "layers": result.layers,
-                                             "top_hidden": result.top_hidden, "n_classes": dataset.n_classes})
-        write_text_atomic(folder / "results.json", to_json(result))
-        write_text_atomic(folder / "report.md", f"# hinton2006 --method up-down on {dataset.name}\n\n```\n"
-                          f"{result.table()}\n```\n\nSeconds: {result.seconds}\n")
-    emit(result, result.table(), args.json)
-    say(f"wrote {folder}/: updown.pt, results.json, report.md")
-    return 0
+    return run_experiment(args, "hinton2006", lambda folder: hinton2006_updown(
+        dataset, config, checkpoint_dir=folder / "checkpoints", on_layer=on_layer, on_epoch=on_epoch))
 
 
 def run_hinton2006(args: argparse.Namespace) -> int:
     if check_choice("method", args.method, METHODS) == "up-down":
         return run_updown(args)
-    def control_config(train: TrainConfig) -> TrainConfig:
-        momentum = momentum_for(args.control_optimizer, args.control_momentum, SGD_MOMENTUM, "--control-momentum",
-                                "--control-optimizer", typed=typed(args, "control_momentum"))
-        return replace(train, optimizer=args.control_optimizer, lr=args.control_lr, momentum=momentum, lr_decay=1.0,
-                       epochs=args.control_epochs, ema=0.0)
-
-    def pipeline(dataset, layers, n_valid, pretrain, train, checkpoints, on_layer):
-        return hinton2006(dataset, pretrain=pretrain, train=train, control_train=control_config(train),
-                          n_valid=n_valid, dropout=args.dropout, input_dropout=args.input_dropout, refit=args.refit,
-                          checkpoint_dir=checkpoints, progress=not args.no_progress, on_layer=on_layer)
-
+    pretrain, train = typed_configs(args)
+    momentum = momentum_for(args.control_optimizer, args.control_momentum, SGD_MOMENTUM, "--control-momentum",
+                            "--control-optimizer", typed=typed(args, "control_momentum"))
+    control_train = replace(train, optimizer=args.control_optimizer, lr=args.control_lr, momentum=momentum,
+                            lr_decay=1.0, epochs=args.control_epochs, ema=0.0)
     # the paper's hidden layers over the data's features: 784-500-500-2000 on MNIST
-    return run_pipeline(args, "hinton2006", None, pipeline, extra_configs=control_config)
+    config = DBNConfig(pretrain=pretrain, train=train, control_train=control_train, n_valid=args.n_valid,
+                       dropout=args.dropout, input_dropout=args.input_dropout, refit=args.refit)
+    return run_pipeline(args, "hinton2006", config, hinton2006)

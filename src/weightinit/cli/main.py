@@ -1,7 +1,8 @@
 """The ``weightinit`` command line: the parser, and what an error becomes.
 
 Run ``weightinit --help``. Each command lives in a module of its own (``compare``, ``rbm``,
-``dbn``, ``reproduce``, ``diagnose``, ``data``) and reads as parse -> run -> write.
+``dbn``, ``reproduce``, ``diagnose``, ``data``) and reads as parse -> config -> run -> write
+(:func:`~weightinit.cli.execute.run_experiment`).
 
 Exit codes: 0 done; 2 the user's input was refused (a :class:`~weightinit.errors.UserError`:
 one line on stderr, no work lost); 130 Ctrl-C (the checkpoint is written and the command
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import UserError
+from ..experiments._config import ConfigError
 from ..modelinit.schemes import SCHEMES
 from ..runs import distributed
 from ..runs.interrupt import Interrupted, stop_on_sigint
@@ -132,8 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = args.run(args)
         clean = True
         return code
-    except UserError as error:
-        print(f"weightinit: error: {_one_line(str(error))}", file=sys.stderr)
+    except UserError as error:  # a config's refusal names the option, as argparse's do
+        message = error.for_options() if isinstance(error, ConfigError) else str(error)
+        print(f"weightinit: error: {_one_line(message)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # stdout closed by its reader (`weightinit schemes | head -1`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again

@@ -14,8 +14,6 @@ import sys
 import textwrap
 from dataclasses import replace
 
-from .._checks import check_choice
-from ..boltzmann.rbm import VISIBLE_TYPES
 from ..boltzmann.recipes import (
     AIS_STEPS_MNIST,
     MIN_UPDATES,
@@ -28,13 +26,9 @@ from ..boltzmann.recipes import (
     updates_per_epoch,
 )
 from ..data.datasets import load_dataset
-from ..errors import UserError
-from ..experiments.rbm import CHAIN_STEPS, SAMPLE_STEPS, SPREAD_RATIO_MIN, WEIGHT_CHANGE_MIN, RBMResult, rbm_experiment
-from ..reporting.plots import plot_tiles
-from ..reporting.tables import RBM_HEADER, rbm_epoch_row, rbm_summary, to_json
-from ..runs import distributed
+from ..experiments.rbm import CHAIN_STEPS, SAMPLE_STEPS, RBMExperimentConfig, rbm_experiment
+from ..reporting.tables import RBM_HEADER, rbm_epoch_row
 from ..runs.checkpoint import Checkpoint
-from ..runs.files import weights_record, write_text_atomic, write_weights
 from .common import (
     COMPILE_HELP,
     MAX_UNITS,
@@ -45,14 +39,14 @@ from .common import (
     check_device,
     dataset_name,
     describe,
-    emit,
     integer,
     number,
     say,
 )
-from .run_folder import check_out_before_work, open_run
+from .execute import run_experiment
+from .run_folder import check_out_before_work
 
-__all__ = ["add_parser", "run", "DEFAULT_RECIPE", "run_settings", "learning_warning", "QUICK_AIS_SHARE",
+__all__ = ["add_parser", "run", "DEFAULT_RECIPE", "run_settings", "QUICK_AIS_SHARE",
            "QUICK_RAISE_IMAGES", "TABLE_ROWS"]
 
 DEFAULT_RECIPE = "pcd"  # PCD-1 with averaging: samples that look like digits after 6,000 updates (MNIST's 10 epochs)
@@ -148,7 +142,6 @@ def recipes_help() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_choice("visible", args.visible, VISIBLE_TYPES)
     gaussian = args.visible == "gaussian"
     lr = args.lr if args.lr is not None else (0.01 if gaussian else None)  # None: the recipe's
     config, binarize = recipe_config(
@@ -158,8 +151,10 @@ def run(args: argparse.Namespace) -> int:
         sparsity_cost=args.sparsity_cost, sparsity_target=args.sparsity_target, seed=args.seed, device=args.device,
         precision=args.precision, sample_visible=not args.mean_field, compile=args.compile)
     binarize = (binarize and not gaussian) if args.binarize is None else args.binarize
-    if binarize and gaussian:
-        raise UserError("binarize=True is for Bernoulli visible units; visible='gaussian' takes standardized data")
+    # checked before the data is read; the AIS temperatures and RAISE's images fit the data below
+    settings = RBMExperimentConfig(hidden=args.hidden, visible=args.visible, train=config,
+                                   ais_chains=args.ais_chains, sample_steps=args.sample_steps, binarize=binarize,
+                                   raise_steps=args.raise_steps, chain_steps=args.chain_steps)
     check_device(args.device)
     check_out_before_work(args)
     dataset = load_dataset(dataset_name(args), args.data_dir)
@@ -182,37 +177,10 @@ def run(args: argparse.Namespace) -> int:
         if record.epoch % every == 0 or record.epoch in (1, config.epochs):
             print(rbm_epoch_row(record), file=table, flush=True)
 
-    with open_run(args, "rbm") as folder:
-        rbm, results, samples, chains = rbm_experiment(
-            dataset, hidden=args.hidden, visible=args.visible, config=config, ais_chains=args.ais_chains,
-            ais_steps=ais_steps, sample_steps=args.sample_steps, binarize=binarize,
-            raise_images=raise_images, raise_steps=args.raise_steps, chain_steps=args.chain_steps,
-            progress=not args.no_progress, on_epoch=on_epoch, checkpoint=Checkpoint(folder / "checkpoint"),
-        )
-        if not distributed.is_main():
-            return 0
-        write_weights(folder / "rbm.pt", weights_record("rbm", rbm.state_dict(), **results.model))
-        write_text_atomic(folder / "results.json", to_json(results))
-        shape = dataset.image_shape
-        plot_tiles(rbm.W[:100].cpu(), shape, folder / "filters.png",
-                   f"RBM filters (first {min(100, args.hidden)} hidden units;\n"
-                   "each tile scaled to its own range, white = largest weight)")
-        scale = "means, each tile scaled to its range" if gaussian else "probabilities, black 0, white 1"
-        plot_tiles(samples, shape, folder / "samples.png",
-                   f"{len(samples)} samples from the RBM, each after {results.sample_steps} Gibbs steps\n"
-                   f"from a test image (visible {scale})", per_tile=gaussian)
-        n_chains, frames = chains.shape[:2]
-        from_data = (n_chains + 1) // 2
-        plot_tiles(chains.reshape(n_chains * frames, -1), shape, folder / "chains.png",
-                   f"{n_chains} Gibbs chains, one per row: rows 1-{from_data} start from test images, the rest from "
-                   f"random states;\ncolumn 1 the start, then every {results.chain_steps} Gibbs steps the visible "
-                   f"{scale}", per_tile=gaussian)
-    emit(results, rbm_summary(results) + conservative_summary(results), args.json)
-    warning = learning_warning(results, len(dataset.train))
-    if warning:
-        say(warning)
-    say(f"wrote {folder}/: rbm.pt, results.json, filters.png, samples.png, chains.png")
-    return 0
+    settings = replace(settings, train=config, ais_steps=ais_steps, raise_images=raise_images)
+    return run_experiment(args, "rbm", lambda folder: rbm_experiment(
+        dataset, settings, progress=not args.no_progress, on_epoch=on_epoch,
+        checkpoint=Checkpoint(folder / "checkpoint")))
 
 
 def run_settings(args: argparse.Namespace, config, n_train: int, n_visible: int):
@@ -246,45 +214,3 @@ def run_settings(args: argparse.Namespace, config, n_train: int, n_visible: int)
             f"{config.epochs * per_epoch:,} updates ({why}); AIS {args.ais_chains} chains x {ais_steps:,} "
             f"temperatures ({ais_why})")
     return config, ais_steps, raise_images, line
-
-
-def learning_warning(results: RBMResult, n_train: int) -> str:
-    """A paragraph for a run that learned little (its weights barely moved, or its samples are
-    all alike: :class:`~weightinit.experiments.rbm.RBMLearningCheck`), with the remedy; ""
-    for a run that learned."""
-    check = results.learning
-    if check is None or check.learned:
-        return ""
-    config = results.config
-    what = []
-    if not check.weights_moved:
-        what.append(f"its weights moved by {check.weight_change:.2f} of their initial size (||W - W_0|| / ||W_0||; "
-                    f"runs that learned moved by {WEIGHT_CHANGE_MIN:g} or more)")
-    if not check.samples_differ:
-        what.append(f"its samples vary {check.spread_ratio:.2f} as much as the test images they start from (below "
-                    f"{SPREAD_RATIO_MIN:g}: samples.png and chains.png show nearly the same image again and again)")
-    epochs, per_epoch = len(results.history), updates_per_epoch(n_train, config["batch_size"])
-    if check.updates < MIN_UPDATES:
-        remedy = (f"{check.updates:,} updates ({epochs} epochs of {per_epoch} batches) are too few for this data: "
-                  f"train for at least {MIN_UPDATES:,} updates, --epochs "
-                  f"{epochs_for_updates(MIN_UPDATES, n_train, config['batch_size'])} or more")
-    else:
-        remedy = (f"It made {check.updates:,} updates ({epochs} epochs): train longer (--epochs {2 * epochs}) or "
-                  f"with a larger learning rate (--lr, now {config['lr']:g})")
-    return textwrap.fill(f"warning: this RBM learned little: {' and '.join(what)}. The log-likelihood above is "
-                         f"that of a model near its start, not of one that learned the data. {remedy}.", 79,
-                         break_on_hyphens=False)
-
-
-def conservative_summary(results) -> str:
-    """The lines ``rbm_summary`` does not print yet: the AIS error bar on the log-likelihood
-    and RAISE's conservative estimate beside AIS's on the same images."""
-    test = results.test
-    lines = ["", f"  its range (AIS 3 s.e.)   {test.log_likelihood_low:.2f} .. {test.log_likelihood_high:.2f} nats"
-             + ("; test images binarized" if test.binarized else "")]
-    if test.conservative is not None:
-        c = test.conservative
-        lines.append(f"RAISE (conservative)       {c['log_likelihood']:.2f} ± {c['std_err']:.2f} nats per image on "
-                     f"the first {c['n_images']} test images ({c['n_steps']} steps); AIS on them: "
-                     f"{c['ais_same_images']:.2f} (AIS - RAISE = {c['gap']:.2f} ± {c['gap_std_err']:.2f})")
-    return "\n".join(lines)

@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..data.datasets import load_dataset
-from ..experiments.reproduce.glorot2010 import glorot2010
-from ..experiments.reproduce.he2015 import he2015
-from ..experiments.reproduce.lecture import lecture
-from ..reporting.plots import plot_curves, plot_std_by_layer
-from ..reporting.tables import to_json
-from ..runs import distributed
-from ..runs.files import write_text_atomic
+from ..experiments.reproduce.glorot2010 import Glorot2010Config, glorot2010
+from ..experiments.reproduce.he2015 import He2015Config, he2015
+from ..experiments.reproduce.lecture import LectureConfig, lecture, lecture_epochs
 from .common import (
     SEED,
     add_data_options,
@@ -20,12 +16,11 @@ from .common import (
     check_device,
     dataset_name,
     describe,
-    emit,
     integer,
-    say,
 )
+from .execute import run_experiment
 from .hinton2006 import add_hinton2006
-from .run_folder import check_out_before_work, open_run
+from .run_folder import check_out_before_work
 
 __all__ = ["add_parser"]
 
@@ -89,62 +84,34 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
 QUICK_PAPER_EPOCHS = {"glorot2010": 10, "he2015": 20}
 
 
-def _before_work(args: argparse.Namespace, epochs: int, quick_epochs: int):
-    """The checks that come before any work, then the data (digits with --quick, else MNIST)
-    and the epochs (--epochs, ``quick_epochs`` with --quick, else ``epochs``)."""
+def _before_work(args: argparse.Namespace):
+    """The checks that come before any work, then the data (digits with --quick, else MNIST)."""
     check_device(args.device)
     check_out_before_work(args)
     dataset = load_dataset(dataset_name(args), args.data_dir)
     describe(dataset)
-    return dataset, args.epochs if args.epochs is not None else (quick_epochs if args.quick else epochs)
+    return dataset
 
 
 def run_lecture(args: argparse.Namespace) -> int:
-    # --quick: 10 epochs on the digits (150 Adam steps), as compare --quick; 2 on MNIST-sized data
-    quick_epochs = 2 if dataset_name(args) in ("mnist", "fashion-mnist") else 10
-    dataset, epochs = _before_work(args, 15, quick_epochs)
-    with open_run(args, "lecture") as folder:
-        result = lecture(dataset, seeds=args.seeds, epochs=epochs, seed=args.seed, device=args.device,
-                         checkpoint_dir=folder / "checkpoints")
-        if not distributed.is_main():
-            return 0
-        text = "\n".join([result.table(), ""] + [f"- {note}" for note in result.notes()])
-        plot_curves([(row.model, history) for row in result.rows for history in row.histories],
-                    folder / "curves.png", f"The lecture's labs on {dataset.name}: Adam 1e-3, batch 100, "
-                    f"{epochs} epochs (test accuracy: the correct evaluation)")
-        write_text_atomic(folder / "results.json", to_json(result))
-        write_text_atomic(folder / "report.md", f"# The lecture's labs on {dataset.name}\n\n{text}\n\n"
-                          "![curves](curves.png)\n")
-    emit(result, text, args.json)
-    say(f"wrote {folder}/: results.json, report.md, curves.png")
-    return 0
+    config = LectureConfig(seeds=args.seeds, epochs=lecture_epochs(dataset_name(args), args.epochs, args.quick),
+                           seed=args.seed, device=args.device)
+    dataset = _before_work(args)
+    return run_experiment(args, "lecture", lambda folder: lecture(dataset, config,
+                                                                    checkpoint_dir=folder / "checkpoints"))
 
 
 def run_init_paper(args: argparse.Namespace) -> int:
     """glorot2010 / he2015: the papers' experiments, or smaller ones on digits with --quick."""
-    dataset, epochs = _before_work(args, 5, QUICK_PAPER_EPOCHS[args.paper])
-    with open_run(args, args.paper) as folder:
-        if args.paper == "glorot2010":
-            result, reports = glorot2010(dataset, hidden=(100 if args.quick else 1000,) * 5, epochs=epochs,
-                                         seeds=args.seeds, seed=args.seed, device=args.device,
-                                         checkpoint_dir=folder / "checkpoints")
-            if distributed.is_main():
-                plot_std_by_layer(reports, folder / "std_by_layer.png", f"{result.arch}: at initialization")
-            curves = [(f"{r.activation} {r.init}", r.history, r.diverged) for r in result.runs]  # seeds: a band
-            network = result.arch
-        else:
-            result = he2015(dataset, width=64 if args.quick else 256, epochs=epochs, seeds=args.seeds,
-                            seed=args.seed, device=args.device, checkpoint_dir=folder / "checkpoints")
-            curves = [(r.init, r.history, r.diverged) for r in result.runs]
-            network = f"{' and '.join(map(str, result.depths))}-layer ReLU nets of {result.width} units"
-        if not distributed.is_main():
-            return 0
-        plot_curves([(label, history) for label, history, _ in curves], folder / "curves.png",
-                    f"{args.paper} on {dataset.name}: {network}", diverged=[flag for _, _, flag in curves])
-        table = "\n".join([result.table(), ""] + [f"- {f}" for f in result.findings])
-        write_text_atomic(folder / "results.json", to_json(result))
-        write_text_atomic(folder / "report.md",
-                          f"# {args.paper} on {dataset.name}\n\n{table}\n\n![curves](curves.png)\n")
-    emit(result, table, args.json)
-    say(f"wrote {folder}/")
-    return 0
+    epochs = args.epochs if args.epochs is not None else (QUICK_PAPER_EPOCHS[args.paper] if args.quick else 5)
+    if args.paper == "glorot2010":
+        config = Glorot2010Config(hidden=(100 if args.quick else 1000,) * 5, epochs=epochs, seeds=args.seeds,
+                                  seed=args.seed, device=args.device)
+        experiment = glorot2010
+    else:
+        config = He2015Config(width=64 if args.quick else 256, epochs=epochs, seeds=args.seeds, seed=args.seed,
+                              device=args.device)
+        experiment = he2015
+    dataset = _before_work(args)
+    return run_experiment(args, args.paper, lambda folder: experiment(dataset, config,
+                                                                        checkpoint_dir=folder / "checkpoints"))

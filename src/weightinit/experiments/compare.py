@@ -29,6 +29,7 @@ from .._checks import check_choice, check_int, check_positive_int
 from ..boltzmann.trainer import RBMConfig
 from ..data.datasets import Dataset, Split
 from ..diagnostics.dynamics import Dynamics
+from ..diagnostics.layer_stats import Report, diagnose, layer_labels
 from ..errors import UserError
 from ..modelinit.activations import ACTIVATIONS
 from ..modelinit.plan import init_model
@@ -42,9 +43,11 @@ from ..training.batched import can_batch, fit_batched
 from ..training.history import History
 from ..training.loop import TrainConfig, evaluate, fit
 from ._common import checkpoint_in, progress_bar, versions
+from ._compare_result import INIT_LOSS_ROWS, CompareResult, CompareRun, InitSummary, summarize
+from ._config import ConfigError, literal, param, quick_epochs
 
-__all__ = ["INIT_LOSS_ROWS", "LECTURE_INITS", "CompareConfig", "CompareRun", "InitSummary", "CompareResult", "compare",
-           "summarize"]
+__all__ = ["INIT_LOSS_ROWS", "LECTURE_INITS", "PRETRAIN_EPOCHS", "CompareConfig", "CompareRun", "InitSummary",
+           "CompareResult", "compare", "summarize", "compare_epochs"]
 
 LECTURE_INITS = (
     "normal",
@@ -56,7 +59,14 @@ LECTURE_INITS = (
     "lecun_normal",
     "orthogonal",
 )
-INIT_LOSS_ROWS = 10_000  # training images on which the loss at initialization is measured
+PRETRAIN_EPOCHS = 5  # RBM epochs per layer of the data-driven "dbn" init, unless pretrain_epochs says otherwise
+PROBE_ROWS = 256  # training images of the epoch-0 diagnosis (diagnose=True)
+
+
+def compare_epochs(dataset: str, epochs: int | None = None, quick: bool = False) -> int:
+    """The training epochs of a compare run: ``epochs``, or with ``quick`` 10 (2 on MNIST-sized
+    data), else :class:`~weightinit.training.TrainConfig`'s default."""
+    return quick_epochs(dataset, epochs, quick, TrainConfig.epochs)
 
 
 @dataclass
@@ -66,20 +76,25 @@ class CompareConfig:
     arch: str = "lecture"  # a spec "784-256-256-10" or a name: "lecture" (in-256-256-out), "deep"
     activation: str = "relu"
     model: str = "mlp"  # or "lstm" (images read row by row), "transformer" (a small ViT); arch is the MLP's
-    batched: bool = True  # MLP runs train as one stacked model (weightinit.batched); False: one after another
-    dynamics_every: int = 0  # record per-layer training dynamics every N steps (weightinit.dynamics); 0: off
+    batched: bool = True  # MLP runs train as one stacked model (weightinit.training.batched); False: one after another
+    dynamics_every: int = 0  # record per-layer training dynamics every N steps (diagnostics.dynamics); 0: off
     inits: tuple[str, ...] = LECTURE_INITS
     seeds: int = 1  # runs per init; mean ± std over them
     nonlinearity: str = "auto"  # gain rule of init_model: "auto" = from the following activation
-    pretrain_epochs: int = 5  # RBM epochs per layer for the data-driven "dbn" init
+    pretrain_epochs: int | None = None  # RBM epochs per layer for init "dbn" (None: PRETRAIN_EPOCHS); dbn only
     train: TrainConfig = field(default_factory=TrainConfig)
+    diagnose: bool = False  # also diagnose each init at epoch 0 (the result's std_by_layer.png)
 
     def __post_init__(self) -> None:
         self.inits = check_schemes(self.inits)
+        if self.pretrain_epochs is not None and "dbn" not in self.inits:
+            raise ConfigError(f"{param('pretrain_epochs')} {literal(self.pretrain_epochs)} applies to {param('inits')} "
+                              f"dbn only, which this run does not have ({param('inits')} "
+                              f"{literal(','.join(self.inits))}); drop it")
         if self.activation not in ACTIVATIONS:
             raise UserError(f"activation={self.activation!r} is not supported; use one of {list(ACTIVATIONS)}")
         check_positive_int("seeds", self.seeds)
-        check_positive_int("pretrain_epochs", self.pretrain_epochs)
+        check_positive_int("pretrain_epochs", self.dbn_pretrain_epochs)
         check_choice("model", self.model, MODELS)
         check_int("dynamics_every", self.dynamics_every, 0)
         if self.model != "mlp" and (self.arch != "lecture" or self.activation != "relu"):
@@ -88,62 +103,10 @@ class CompareConfig:
         if self.model != "mlp" and "dbn" in self.inits:
             raise UserError(f"init 'dbn' pre-trains the layers of an MLP; model={self.model!r} has none to pre-train")
 
-
-@dataclass
-class CompareRun:
-    """One init and seed, trained."""
-
-    init: str
-    seed: int
-    test_accuracy: float  # after the last epoch
-    final_train_loss: float
-    first_epoch_loss: float  # mean training loss of epoch 1
-    seconds_per_epoch: float
-    init_seconds: float  # the initialization itself (pre-training, for "dbn")
-    diverged: bool
-    diverged_at: dict | None
-    history: list[dict]  # per epoch: epoch, train_loss, test_loss, test_accuracy, seconds
-    dynamics: list[dict] | None = None  # per recorded step and layer (weightinit.dynamics.DynamicsRecord)
-    initial_loss: float | None = None  # cross-entropy before the first step (None: a run from an older version)
-    batched: bool = False  # trained in the batched sweep: seconds_per_epoch is the sweep's, shared by all its runs
-
-
-@dataclass
-class InitSummary:
-    """One init over its seeds: means (and the std of the accuracy)."""
-
-    init: str
-    runs: int
-    test_accuracy: float
-    test_accuracy_std: float
-    initial_loss: float  # before the first step; chance level is ln(n_classes)
-    first_epoch_loss: float
-    final_train_loss: float
-    seconds_per_epoch: float  # of a batched run: the whole sweep's time per epoch, shared by all its runs
-    diverged: int  # how many of its runs diverged
-    batched: int = 0  # how many of its runs trained in the batched sweep
-
-
-@dataclass
-class CompareResult:
-    """What ``compare`` measured: ``to_dict()`` is the ``results.json`` schema."""
-
-    dataset: str
-    source: str
-    arch: str
-    activation: str
-    config: dict
-    versions: dict
-    summary: list[InitSummary]  # best accuracy first, inits with a diverged run last
-    runs: list[CompareRun]
-    diagnostics: dict[str, dict] | None = None  # init -> diagnose's report at epoch 0 (Report.to_dict)
-    n_classes: int | None = None  # the loss at initialization is read against ln(n_classes)
-
-    def to_dict(self) -> dict:
-        result = {"experiment": "compare", **asdict(self)}
-        if self.diagnostics is None:
-            del result["diagnostics"]
-        return result
+    @property
+    def dbn_pretrain_epochs(self) -> int:
+        """The RBM epochs per layer init "dbn" pre-trains for."""
+        return PRETRAIN_EPOCHS if self.pretrain_epochs is None else self.pretrain_epochs
 
 
 @dataclass
@@ -177,7 +140,7 @@ def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init
     start = time.perf_counter()
     generator = torch.Generator().manual_seed(seed)
     if SCHEMES[init].needs_data:  # dbn pre-trains with the sweep's settings, lsuv with its own
-        settings = (RBMConfig(epochs=config.pretrain_epochs, device=resolve_device(config.train.device).type)
+        settings = (RBMConfig(epochs=config.dbn_pretrain_epochs, device=resolve_device(config.train.device).type)
                     if init == "dbn" else None)  # pre-trained where the run trains (the model is still on the CPU)
         init_model(model, init, generator=generator, data=dataset.train.x, config=settings)
     else:  # the gains of what really follows each layer, traced on two training images
@@ -239,7 +202,7 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
                    progress: bool, on_init: Callable[[str, int, nn.Module], None] | None,
                    on_run: Callable[[CompareRun, Dynamics | None], None] | None,
                    checkpoint_dir: str | os.PathLike | None) -> list[CompareRun] | None:
-    """The runs of ``plan`` trained as one stacked model (:mod:`weightinit.batched`), or None
+    """The runs of ``plan`` trained as one stacked model (:mod:`weightinit.training.batched`), or None
     when they cannot be (then each trains alone). Their states are checkpointed together in
     ``<checkpoint_dir>/batched``; each finished run is recorded in its own folder."""
     checkpoints = [checkpoint_in(checkpoint_dir, f"{init}-seed{seed}") for init, seed in plan]
@@ -280,33 +243,6 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
     return [done[i] for i in range(len(plan))]
 
 
-def summarize(runs: list[CompareRun]) -> list[InitSummary]:
-    """One row per init, mean (and std over seeds) of each measure, best accuracy first."""
-    rows = []
-    for init in dict.fromkeys(run.init for run in runs):
-        mine = [run for run in runs if run.init == init]
-        accuracy = [run.test_accuracy for run in mine]
-        rows.append(InitSummary(
-            init=init,
-            runs=len(mine),
-            test_accuracy=statistics.fmean(accuracy),
-            test_accuracy_std=statistics.stdev(accuracy) if len(accuracy) > 1 else 0.0,
-            initial_loss=statistics.fmean(math.nan if run.initial_loss is None else run.initial_loss for run in mine),
-            first_epoch_loss=statistics.fmean(run.first_epoch_loss for run in mine),
-            final_train_loss=statistics.fmean(run.final_train_loss for run in mine),
-            seconds_per_epoch=statistics.fmean(run.seconds_per_epoch for run in mine),
-            diverged=sum(run.diverged for run in mine),
-            batched=sum(run.batched for run in mine),
-        ))
-    return sorted(rows, key=_rank)
-
-
-def _rank(row: InitSummary) -> tuple[bool, float]:
-    """Rows with a diverged run (or a NaN accuracy) last; the rest by accuracy, best first."""
-    failed = row.diverged > 0 or math.isnan(row.test_accuracy)
-    return failed, 0.0 if math.isnan(row.test_accuracy) else -row.test_accuracy
-
-
 def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False,
             on_init: Callable[[str, int, nn.Module], None] | None = None,
             on_run: Callable[[CompareRun, Dynamics | None], None] | None = None,
@@ -317,7 +253,7 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     A diverged run (NaN/inf or exploding loss) is recorded as such; the others carry on.
     ``on_init(init, seed, model)`` is called with each freshly initialized model (epoch 0),
     ``on_run(run, dynamics)`` with each run trained here (not one read back from a checkpoint)
-    and its :class:`~weightinit.dynamics.Dynamics` (with ``config.dynamics_every``).
+    and its :class:`~weightinit.diagnostics.dynamics.Dynamics` (with ``config.dynamics_every``).
     With ``checkpoint_dir``, each run checkpoints every epoch into ``<init>-seed<seed>/``
     there and keeps its result and final weights; calling again with the same folder (and
     config) skips the finished runs and continues the unfinished one exactly. Under
@@ -325,6 +261,16 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     """
     config = config or CompareConfig()
     sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
+    reports: dict[str, Report] = {}
+    if config.diagnose:  # the per-layer picture at epoch 0, on training data
+        probe = (dataset.train.x[:PROBE_ROWS], dataset.train.y[:PROBE_ROWS])
+        user_on_init = on_init
+
+        def on_init(init: str, seed: int, model: nn.Module) -> None:
+            if seed == config.train.seed:
+                reports[init] = diagnose(model, probe)
+            if user_on_init is not None:
+                user_on_init(init, seed, model)
     plan = [(init, config.train.seed + k) for init in config.inits for k in range(config.seeds)]
     runs = None
     if config.batched and not config.dynamics_every and not distributed.launched() and config.model == "mlp":
@@ -333,16 +279,26 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
         runs = distributed.share_runs(plan, lambda run: _train_one(
             dataset, sizes, config, *run, progress, on_init, checkpoint_in(checkpoint_dir, f"{run[0]}-seed{run[1]}"),
             on_run))
+    if config.diagnose and distributed.launched():  # each process diagnosed the inits it ran
+        for share in distributed.all_gather_objects(reports):
+            reports.update(share)
+    labels = None
+    if config.dynamics_every:  # the names std_by_layer.png and dynamics.png give the layers
+        labels = layer_labels(build_model(config.model, sizes, config.activation, dataset.image_shape,
+                                          dataset.n_classes))
     return CompareResult(
         dataset=dataset.name,
         source=dataset.source,
         arch=describe_model(config.model, sizes, dataset.image_shape),
         activation=config.activation,
         config={"model": config.model, "inits": list(config.inits), "seeds": config.seeds,
-                "nonlinearity": config.nonlinearity, "pretrain_epochs": config.pretrain_epochs,
+                "nonlinearity": config.nonlinearity, "pretrain_epochs": config.dbn_pretrain_epochs,
                 "batched": config.batched, "dynamics_every": config.dynamics_every, **asdict(config.train)},
         versions=versions(),
         summary=summarize(runs),
         runs=runs,
         n_classes=dataset.n_classes,
+        diagnostics={init: r.to_dict() for init, r in reports.items()} if reports else None,
+        reports=reports or None,
+        layer_labels=labels,
     )

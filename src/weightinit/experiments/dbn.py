@@ -12,13 +12,13 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
 
-from .._checks import check_choice, check_number
-from ..boltzmann.dbn import DBN
+from .._checks import check_choice, check_int, check_number
+from ..boltzmann.dbn import DBN, check_layer_sizes
 from ..boltzmann.trainer import RBMConfig, RBMHistory
 from ..data.datasets import Dataset
 from ..data.transforms import split_validation
@@ -30,14 +30,15 @@ from ..models.builders import mlp
 from ..runs import distributed
 from ..training.loop import TrainConfig
 from ._common import checkpoint_in, progress_bar, versions
+from ._config import ConfigError, literal, param
+from ._dbn_result import NEAR_CHANCE, DBNResult, write_chains
 from .finetune import FinetuneResult, finetune
 
-__all__ = ["Control", "DBNResult", "dbn_experiment", "chance_accuracy", "near_chance", "NEAR_CHANCE"]
+__all__ = ["Control", "DBNConfig", "DBNResult", "dbn_experiment", "chance_accuracy", "near_chance", "NEAR_CHANCE",
+           "HIDDEN", "default_n_valid", "write_chains", "CHAIN_STEPS"]
 
-# A network is "near chance" when its test accuracy a lies less than this share of the way from chance c to
-# 100%: a < c + NEAR_CHANCE (1 - c). Digits (c = 0.102): below 32.6%. Measured there: the former defaults
-# (SGD, 10 pre-training epochs) 11.9%, 13.3% on validation; the defaults since (Adam, 100 epochs) 95.8%.
-NEAR_CHANCE = 0.25
+HIDDEN = (500, 500, 2000)  # the hidden layers of Hinton, Osindero & Teh (2006), above the data's features
+CHAIN_STEPS = 1000  # Gibbs steps between the frames of chains.png
 
 
 @dataclass(frozen=True)
@@ -50,85 +51,95 @@ class Control:
     activation: str
 
 
-@dataclass
-class DBNResult:
-    """What ``dbn_experiment`` measured: ``to_dict()`` is the ``results.json`` schema."""
+def default_n_valid(n_train: int) -> int:
+    """The validation split when none is given: a sixth of the training set (MNIST's 10,000
+    of 60,000), at least 1 and leaving at least 1 to train on."""
+    return min(max(1, round(n_train / 6)), max(1, n_train - 1))
 
-    dataset: str
-    source: str
-    arch: str
-    config: dict  # pretrain, finetune, controls (their TrainConfig), n_valid, dropout, input_dropout, refit
-    seconds: dict  # pretrain, finetune, refit, controls
-    runs: list[FinetuneResult]  # the DBN first, then the controls
-    versions: dict
-    references: dict[str, float] = field(default_factory=dict)  # published test errors (%)
-    experiment: str = "dbn"
-    chance_accuracy: float | None = None  # always the training set's most frequent class (chance_accuracy)
-    near_chance: list[str] = field(default_factory=list)  # the runs whose test accuracy is near it (near_chance)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+@dataclass(frozen=True)
+class DBNConfig:
+    """What ``dbn_experiment`` runs, checked when made (before any pre-training).
 
-    def table(self) -> str:
-        """Markdown: each network's test error (the test set touched once), best epoch by
-        validation (marked "refit" when the tested network was then trained again on all the
-        training data for that many epochs), and the published references."""
-        lines = ["| network | test error | valid accuracy | best epoch | fine-tuning s |", "|---|---|---|---|---|"]
-        for run in self.runs:
-            epoch = f"{run.best_epoch}{', refit' if run.refit else ''}"
-            lines.append(f"| {run.name} | {run.test_error_percent:.2f}% | {100 * run.valid_accuracy:.2f}% | "
-                         f"{epoch} | {run.seconds:.0f} |")
-        for name, error in self.references.items():
-            lines.append(f"| *published:* {name} | {error:.2f}% | | | |")
-        return "\n".join(lines)
+    Attributes:
+        layers: visible and hidden sizes; None: the data's features, then :data:`HIDDEN`.
+        pretrain, train: the RBMs' pre-training and the DBN's fine-tuning.
+        n_valid: training images held out for model choice; None: :func:`default_n_valid`.
+        controls, control_train: networks trained from random inits beside the DBN, and how
+            they train (default ``train``: SGD at a high rate suits the pre-trained sigmoid
+            net, not a ReLU one).
+        dropout, input_dropout: when fine-tuning, after each hidden layer and on the inputs.
+        refit: train each network again on the whole training set for the epochs validation
+            chose, before its one test evaluation.
+        chain_steps: Gibbs steps between the frames of chains.png.
+    """
 
-    def wall_time(self) -> str:
-        """The time of each phase, in one line."""
-        s = self.seconds
-        refit = f" (refit {s['refit']:.0f} s)" if s.get("refit") else ""
-        return (f"pre-training {s['pretrain']:.0f} s, fine-tuning {s['finetune']:.0f} s{refit}, "
-                f"controls {s['controls']:.0f} s")
+    layers: tuple[int, ...] | None = None
+    pretrain: RBMConfig = field(default_factory=RBMConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    n_valid: int | None = None
+    controls: tuple[Control, ...] = ()
+    control_train: TrainConfig | None = None
+    dropout: float = 0.0
+    input_dropout: float = 0.0
+    refit: bool = False
+    chain_steps: int = CHAIN_STEPS
+
+    def __post_init__(self) -> None:
+        if self.layers is not None:
+            object.__setattr__(self, "layers", tuple(check_layer_sizes(list(self.layers))))
+        if self.n_valid is not None:
+            check_int("n_valid", self.n_valid, 1)
+        for name in ("dropout", "input_dropout"):
+            value = getattr(self, name)
+            if not 0 <= check_number(name, value) < 1:
+                raise UserError(f"{name} must be in [0, 1), got {value!r}")
+        object.__setattr__(self, "controls", tuple(self.controls))
+        if self.controls:
+            check_schemes([control.scheme for control in self.controls])
+        for control in self.controls:
+            check_choice("activation", control.activation, ACTIVATIONS)
+        check_int("chain_steps", self.chain_steps, 1)
+
+    def layers_for(self, dataset: Dataset) -> list[int]:
+        """The layer sizes on ``dataset``: ``layers``, or its features then :data:`HIDDEN`;
+        refused when they do not start with its features."""
+        layers = list(self.layers) if self.layers is not None else [dataset.n_features, *HIDDEN]
+        if layers[0] != dataset.n_features:
+            raise ConfigError(f"{param('layers')} start with {layers[0]} units but {literal(dataset.name)} has "
+                              f"{dataset.n_features} features; use "
+                              f"{dataset.n_features}-{'-'.join(map(str, layers[1:]))}")
+        return layers
+
+    def n_valid_for(self, dataset: Dataset) -> int:
+        """The validation split on ``dataset``: ``n_valid`` or :func:`default_n_valid`."""
+        return default_n_valid(len(dataset.train)) if self.n_valid is None else self.n_valid
 
 
 def dbn_experiment(
     dataset: Dataset,
+    config: DBNConfig | None = None,
     *,
-    layers: Sequence[int],
-    pretrain: RBMConfig,
-    train: TrainConfig,
-    n_valid: int = 10_000,
-    controls: Sequence[Control] = (),
-    control_train: TrainConfig | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
-    dropout: float = 0.0,
-    input_dropout: float = 0.0,
-    refit: bool = False,
     progress: bool = False,
     on_layer: Callable[[int, RBMHistory | None], None] | None = None,
-) -> tuple[DBN, torch.nn.Module, DBNResult]:
-    """Greedy RBM pre-training of ``layers``, a sigmoid network initialized from it and
-    fine-tuned by back-propagation; and, as ``controls``, the same network from random
+) -> DBNResult:
+    """Greedy RBM pre-training of ``config.layers``, a sigmoid network initialized from it and
+    fine-tuned by back-propagation; and, as ``config.controls``, the same network from random
     initializations. Model choice uses a validation split carved from the training set; the
-    test set is evaluated once per network. The controls train with ``control_train``
-    (default: ``train``), so that each network can get settings that suit it (SGD at a high
-    rate suits the pre-trained sigmoid net, not a ReLU one). With ``refit`` each network is
-    trained again on the whole training set for the epochs validation chose, before its one
-    test evaluation (see :func:`~weightinit.experiments.finetune.finetune`).
+    test set is evaluated once per network (see
+    :func:`~weightinit.experiments.finetune.finetune`). The result keeps the DBN and the
+    fine-tuned network for its ``write(folder)``.
 
     With ``checkpoint_dir``, every pre-trained layer, every epoch and every finished
     fine-tuning (``finetune-<k>/``) is checkpointed there, and a second call continues.
     """
-    layers = list(layers)
-    if layers[0] != dataset.n_features:
-        raise UserError(f"layers start with {layers[0]} units but {dataset.name} has {dataset.n_features} features")
-    # everything the fine-tuning needs is checked before the pre-training
-    for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
-        if not 0 <= check_number(name, p) < 1:
-            raise UserError(f"{name} must be in [0, 1), got {p!r}")
-    if controls:
-        check_schemes([control.scheme for control in controls])
-    for control in controls:
-        check_choice("activation", control.activation, ACTIVATIONS)
+    config = config or DBNConfig()
+    layers = config.layers_for(dataset)
+    n_valid = config.n_valid_for(dataset)
+    pretrain, train, controls, control_train = config.pretrain, config.train, config.controls, config.control_train
+    dropout, input_dropout, refit = config.dropout, config.input_dropout, config.refit
+
     tuning, _ = split_validation(dataset, n_valid)
     dbn = DBN(layers)
     start = time.perf_counter()
@@ -168,8 +179,10 @@ def dbn_experiment(
         versions=versions(),
         chance_accuracy=chance,
         near_chance=[run.name for run in runs if near_chance(run.test_accuracy, chance)],
+        dbn=dbn, model=model, data=dataset, chain_steps=config.chain_steps,
     )
-    return dbn, model, result
+    return result
+
 
 
 def chance_accuracy(y: torch.Tensor) -> float:

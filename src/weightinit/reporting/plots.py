@@ -61,7 +61,7 @@ def plot_curves(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title:
     several (seeds): ``curves.png``.
 
     ``runs`` holds ``(label, history)`` pairs, a history being the per-epoch records of
-    :meth:`weightinit.train.History.to_dicts`; ``evaluated_on`` names their split ("test" or
+    :meth:`weightinit.training.History.to_dicts`; ``evaluated_on`` names their split ("test" or
     "valid"); ``diverged`` flags the runs that diverged (a run whose loss is NaN/inf counts
     anyway). A diverged run is left out of its label's mean and band and drawn on its own,
     dashed, with a × where it stopped; the label says how many diverged."""
@@ -150,10 +150,10 @@ def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, titl
     log10(|ΔW|/|W|) with its healthy -3 drawn (``dynamics.png``).
 
     ``runs`` holds ``(label, records)`` pairs, the records of
-    :meth:`weightinit.dynamics.Dynamics.to_dicts` (one per recorded step and layer); several
+    :meth:`weightinit.diagnostics.dynamics.Dynamics.to_dicts` (one per recorded step and layer); several
     runs of one label (seeds) are drawn as their mean. ``labels`` maps a record's module name
     to the layer's name in the diagnose table and figures
-    (:func:`weightinit.diagnostics.layer_labels`); without it, a row says its module name."""
+    (:func:`weightinit.diagnostics.layer_stats.layer_labels`); without it, a row says its module name."""
     layers = list(dict.fromkeys(r["layer"] for _, records in runs for r in records))
     if not layers:
         raise ValueError("plot_dynamics needs recorded dynamics; got runs with no records")
@@ -299,7 +299,7 @@ def plot_std_by_layer(reports: dict[str, Report], path: str | Path, title: str) 
 
 def _layer_label(stats) -> str:
     """A layer's name in every figure: the diagnose table's, ``"layer 1 (Linear 64->256)"``
-    (:func:`weightinit.diagnostics.layer_label`); its module name for a report without one."""
+    (:func:`weightinit.diagnostics.layer_stats.layer_label`); its module name for a report without one."""
     return stats.label or stats.name
 
 

@@ -35,7 +35,7 @@ def _writer(log_dir: Path):
 
 
 def write_run(folder: str | os.PathLike, name: str, history: list[dict], dynamics: Dynamics | None = None) -> Path:
-    """Write one run's per-epoch ``history`` (records of :meth:`weightinit.train.History.to_dicts`)
+    """Write one run's per-epoch ``history`` (records of :meth:`weightinit.training.History.to_dicts`)
     and its ``dynamics`` under ``folder/name``; returns that folder."""
     log_dir = Path(folder) / name
     writer = _writer(log_dir)

@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 
-from ..._checks import check_positive_int
+from ..._checks import check_int, check_positive_int
 from ...data.datasets import Dataset
 from ...diagnostics.layer_stats import Report, diagnose
 from ...modelinit.plan import init_model
 from ...models.builders import mlp
+from ...reporting.plots import plot_std_by_layer
 from ...runs import distributed
 from ...training.loop import TrainConfig, fit_resumable
 from .._common import checkpoint_in, mean_std, versions
+from .._result import artifact, group_by, run_key
+from ._paper import PaperResult
 
-__all__ = ["PAPER_TEST_ERRORS", "Glorot2010Run", "Glorot2010Result", "glorot2010"]
+__all__ = ["PAPER_TEST_ERRORS", "Glorot2010Config", "Glorot2010Run", "Glorot2010Result", "glorot2010"]
 
 # the two inits compared: the scheme and the bias rule of each
 INITS = {"standard": ("default", "zeros"), "normalized": ("xavier_uniform", "zeros")}
@@ -41,19 +45,49 @@ class Glorot2010Run:
     diverged: bool
 
 
+@dataclass(frozen=True)
+class Glorot2010Config:
+    """What ``glorot2010`` trains: nets of ``hidden`` units for each of ``activations``, from
+    each init, ``seeds`` times (seed, seed + 1, ...), ``epochs`` epochs on ``device``."""
+
+    hidden: tuple[int, ...] = (1000,) * 5
+    epochs: int = 5
+    activations: tuple[str, ...] = ("tanh", "sigmoid", "softsign")
+    seeds: int = 1
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(check_positive_int("hidden", h) for h in self.hidden))
+        object.__setattr__(self, "activations", tuple(self.activations))
+        for name in ("epochs", "seeds"):
+            check_positive_int(name, getattr(self, name))
+        check_int("seed", self.seed, 0)
+
+
 @dataclass
-class Glorot2010Result:
+class Glorot2010Result(PaperResult):
     dataset: str
     arch: str
     epochs: int
     seeds: list[int]
     runs: list[Glorot2010Run]
-    findings: list[str]
+    stated: list[str]  # the findings ("findings" in results.json)
     versions: dict
     references: dict = field(default_factory=lambda: {"Glorot & Bengio 2010, MNIST test error": PAPER_TEST_ERRORS})
+    reports: dict[str, Report] | None = artifact()  # "<activation> <init>" -> diagnose at init, first seed
+    experiment = "glorot2010"
 
-    def to_dict(self) -> dict:
-        return {"experiment": "glorot2010", **asdict(self)}
+    def curves(self) -> list[tuple[str, list[dict], bool]]:
+        return [(f"{r.activation} {r.init}", r.history, r.diverged) for r in self.runs]  # seeds: a band
+
+    def network(self) -> str:
+        return self.arch
+
+    def write(self, folder: str | os.PathLike) -> list[str]:
+        """std_by_layer.png (each network at initialization), then the paper's files."""
+        plot_std_by_layer(self.reports, Path(folder) / "std_by_layer.png", f"{self.arch}: at initialization")
+        return ["std_by_layer.png", *super().write(folder)]
 
     def table(self) -> str:
         """Markdown: per network (mean ± std over the seeds), the top/bottom std ratios at init
@@ -61,8 +95,7 @@ class Glorot2010Result:
         lines = ["| activation | init | top/bottom activation std (init -> 1 epoch) | top/bottom gradient std "
                  "(init -> 1 epoch) | top layer saturated after 1 epoch | test error | paper's (Table 1) |",
                  "|---|---|---|---|---|---|---|"]
-        for activation, init in dict.fromkeys((r.activation, r.init) for r in self.runs):
-            mine = [r for r in self.runs if (r.activation, r.init) == (activation, init)]
+        for (activation, init), mine in group_by(self.runs, lambda r: (r.activation, r.init)).items():
 
             def of(stage: str, key: str, mine: list[Glorot2010Run] = mine) -> str:
                 return mean_std([getattr(r, stage)[key] for r in mine], "{:.2f}")
@@ -113,19 +146,19 @@ def _findings(runs: list[Glorot2010Run], activations: Sequence[str]) -> list[str
     return findings
 
 
-def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs: int = 5,
-               activations: Sequence[str] = ("tanh", "sigmoid", "softsign"), seeds: int = 1, seed: int = 0,
-               device: str = "auto", checkpoint_dir: str | os.PathLike | None = None,
-               ) -> tuple[Glorot2010Result, dict[str, Report]]:
+def glorot2010(dataset: Dataset, config: Glorot2010Config | None = None, *,
+               checkpoint_dir: str | os.PathLike | None = None) -> Glorot2010Result:
     """Deep nets of ``hidden`` units for each of ``activations``, from each init in
     :data:`INITS`, each trained ``seeds`` times (seed, seed + 1, ...); per-layer statistics at
     init and after one epoch, and the test error after ``epochs`` epochs of SGD (lr 0.1, batch
     100; the paper tuned lr and used batch 10).
 
-    Returns the result and the diagnose reports at initialization of the first seed (for the
-    figure). With ``checkpoint_dir`` every training epoch is checkpointed there and a second
-    call continues."""
-    check_positive_int("seeds", seeds)
+    The result keeps the diagnose reports at initialization of the first seed (its
+    ``reports``, for std_by_layer.png). With ``checkpoint_dir`` every training epoch is
+    checkpointed there and a second call continues."""
+    config = config or Glorot2010Config()
+    hidden, epochs, activations, seeds, seed, device = (config.hidden, config.epochs, config.activations,
+                                                        config.seeds, config.seed, config.device)
     sizes = [dataset.n_features, *hidden, dataset.n_classes]
     rows = torch.randperm(len(dataset.train), generator=torch.Generator().manual_seed(seed))[:256]
     probe = (dataset.train.x[rows], dataset.train.y[rows])
@@ -139,7 +172,7 @@ def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs:
                    generator=torch.Generator().manual_seed(run_seed))
         at_init = diagnose(model, probe)
         config = TrainConfig(optimizer="sgd", lr=0.1, epochs=1, seed=run_seed, device=device)
-        key = f"{activation}-{label}" + (f"-seed{run_seed}" if run_seed != seed else "")
+        key = run_key(f"{activation}-{label}", run_seed, first_seed=seed)
         first = fit_resumable(model, dataset.train, config, checkpoint_in(checkpoint_dir, f"{key}-epoch-1"),
                               evaluate_on=test)
         after_one = diagnose(model.cpu(), probe)
@@ -161,5 +194,5 @@ def glorot2010(dataset: Dataset, *, hidden: Sequence[int] = (1000,) * 5, epochs:
     reports = {f"{r.activation} {r.init}": report for r, report in done if r.seed == seed}
     result = Glorot2010Result(dataset=dataset.name, arch="-".join(map(str, sizes)), epochs=epochs,
                               seeds=[seed + k for k in range(seeds)], runs=runs,
-                              findings=_findings(runs, activations), versions=versions())
-    return result, reports
+                              stated=_findings(runs, activations), versions=versions(), reports=reports)
+    return result

@@ -7,20 +7,21 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
-from ..._checks import check_positive_int
+from ..._checks import check_int, check_positive_int
 from ...data.datasets import Dataset
 from ...modelinit.plan import init_model
 from ...models.builders import mlp
 from ...runs import distributed
 from ...training.loop import TrainConfig, fit_resumable
 from .._common import checkpoint_in, mean_std, versions
+from .._result import group_by, run_key
+from ._paper import PaperResult
 
-__all__ = ["He2015Run", "He2015Result", "he2015"]
+__all__ = ["He2015Config", "He2015Run", "He2015Result", "he2015"]
 
 INITS = (("xavier", "xavier_normal"), ("he", "he_normal"))  # label, scheme
 
@@ -44,26 +45,48 @@ class He2015Run:
                 f"{100 * self.test_accuracy:.1f}%)")
 
 
+@dataclass(frozen=True)
+class He2015Config:
+    """What ``he2015`` trains: ReLU networks of each of ``depths`` layers of ``width`` units,
+    ``epochs`` epochs, ``seeds`` times each (seed, seed + 1, ...) on ``device``."""
+
+    depths: tuple[int, ...] = (22, 30)
+    width: int = 256
+    epochs: int = 5
+    seeds: int = 1
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depths", tuple(check_positive_int("depths", d) for d in self.depths))
+        for name in ("width", "epochs", "seeds"):
+            check_positive_int(name, getattr(self, name))
+        check_int("seed", self.seed, 0)
+
+
 @dataclass
-class He2015Result:
+class He2015Result(PaperResult):
     dataset: str
     width: int
     depths: list[int]
     epochs: int
     seeds: list[int]
     runs: list[He2015Run]
-    findings: list[str]
+    stated: list[str]  # the findings ("findings" in results.json)
     versions: dict
+    experiment = "he2015"
 
-    def to_dict(self) -> dict:
-        return {"experiment": "he2015", **asdict(self)}
+    def curves(self) -> list[tuple[str, list[dict], bool]]:
+        return [(r.init, r.history, r.diverged) for r in self.runs]
+
+    def network(self) -> str:
+        return f"{' and '.join(map(str, self.depths))}-layer ReLU nets of {self.width} units"
 
     def table(self) -> str:
         """Markdown: per network and seed, the training loss of each epoch and the final test
         accuracy; with several seeds, a row of their mean ± std per network."""
         lines = ["| network | seed | train loss per epoch | test accuracy |", "|---|---|---|---|"]
-        for init in dict.fromkeys(r.init for r in self.runs):
-            mine = [r for r in self.runs if r.init == init]
+        for init, mine in group_by(self.runs, lambda r: r.init).items():
             for r in mine:
                 losses = ", ".join(f"{h['train_loss']:.3f}" for h in r.history)
                 lines.append(f"| {r.init} | {r.seed} | {losses} | {100 * r.test_accuracy:.2f}% |")
@@ -109,20 +132,22 @@ def _finding(runs: list[He2015Run], deepest: int, n_classes: int) -> str:
             f"{0.5 * math.log(n_classes):.3f}. The finding {verdict}.")
 
 
-def he2015(dataset: Dataset, *, depths: Sequence[int] = (22, 30), width: int = 256, epochs: int = 5,
-           seeds: int = 1, seed: int = 0, device: str = "auto",
+def he2015(dataset: Dataset, config: He2015Config | None = None, *,
            checkpoint_dir: str | os.PathLike | None = None) -> He2015Result:
     """ReLU networks of each of ``depths`` layers and ``width`` units from each init in
     :data:`INITS`, each trained ``seeds`` times (seed, seed + 1, ...: the draw and the data
     order): training loss per epoch, and the paper's finding checked at the deepest on every
     seed. With ``checkpoint_dir`` every epoch is checkpointed there and a second call continues."""
+    config = config or He2015Config()
+    depths, width, epochs, seeds, seed, device = (config.depths, config.width, config.epochs, config.seeds,
+                                                  config.seed, config.device)
 
     def run(item: tuple[int, str, str, int]) -> He2015Run:
         depth, label, scheme, run_seed = item
         sizes = [dataset.n_features, *([width] * (depth - 1)), dataset.n_classes]
         model = mlp(sizes, "relu")
         init_model(model, scheme, generator=torch.Generator().manual_seed(run_seed), nonlinearity="auto")
-        key = f"{label}-depth-{depth}" + (f"-seed{run_seed}" if run_seed != seed else "")
+        key = run_key(f"{label}-depth-{depth}", run_seed, first_seed=seed)
         history = fit_resumable(model, dataset.train, TrainConfig(optimizer="sgd", lr=0.01, momentum=0.9,
                                                                   epochs=epochs, seed=run_seed, device=device),
                                 checkpoint_in(checkpoint_dir, key), evaluate_on=("test", dataset.test))
@@ -132,9 +157,8 @@ def he2015(dataset: Dataset, *, depths: Sequence[int] = (22, 30), width: int = 2
                          test_accuracy=history.last.eval_accuracy, diverged=history.diverged,
                          converged=final < 0.5 * math.log(dataset.n_classes))
 
-    check_positive_int("seeds", seeds)
     plan = [(depth, label, scheme, seed + k) for depth in depths for label, scheme in INITS for k in range(seeds)]
     runs = distributed.share_runs(plan, run)
     return He2015Result(dataset=dataset.name, width=width, depths=list(depths), epochs=epochs,
                         seeds=[seed + k for k in range(seeds)], runs=runs,
-                        findings=[_finding(runs, max(depths), dataset.n_classes)], versions=versions())
+                        stated=[_finding(runs, max(depths), dataset.n_classes)], versions=versions())

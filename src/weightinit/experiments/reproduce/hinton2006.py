@@ -10,22 +10,24 @@ import copy
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
-import torch
-
+from ..._checks import check_int
 from ...boltzmann.dbn import DBN
 from ...boltzmann.rbm import RBM
 from ...boltzmann.trainer import RBMConfig, RBMHistory
 from ...boltzmann.updown import UpDownConfig, UpDownDBN, train_top
 from ...data.datasets import Dataset
 from ...data.transforms import split_validation
+from ...runs.files import write_weights
 from ...training.loop import TrainConfig
 from .._common import versions
-from ..dbn import Control, DBNResult, dbn_experiment
+from .._result import ResultBase, artifact, plain_fields, write_json, write_texts
+from ..dbn import Control, DBNConfig, DBNResult, dbn_experiment, default_n_valid
 
 __all__ = ["LAYERS", "REFERENCES", "controls", "hinton2006", "UPDOWN_LAYERS", "UPDOWN_TOP", "UpDownResult",
-           "hinton2006_updown"]
+           "UpDownExperimentConfig", "hinton2006_updown"]
 
 LAYERS = (784, 500, 500, 2000)
 UPDOWN_LAYERS = (784, 500, 500)  # up-down: the lower layers; the top RBM joins the labels to the last
@@ -47,27 +49,47 @@ def controls(control_train: TrainConfig) -> tuple[Control, Control]:
             Control(f"random init, ReLU, he_normal ({settings})", "he_normal", "relu"))
 
 
-def hinton2006(dataset: Dataset, *, pretrain: RBMConfig, train: TrainConfig, control_train: TrainConfig,
-               n_valid: int = 10_000, dropout: float = 0.0, input_dropout: float = 0.0, refit: bool = False,
-               checkpoint_dir: str | os.PathLike | None = None, progress: bool = False,
-               on_layer: Callable[[int, RBMHistory | None], None] | None = None,
-               ) -> tuple[DBN, torch.nn.Module, DBNResult]:
+def hinton2006(dataset: Dataset, config: DBNConfig, *, checkpoint_dir: str | os.PathLike | None = None,
+               progress: bool = False, on_layer: Callable[[int, RBMHistory | None], None] | None = None,
+               ) -> DBNResult:
     """The DBN of :data:`LAYERS` (its hidden layers over the data's features: the paper's
-    network on MNIST) pre-trained with ``pretrain`` and fine-tuned with ``train``; the controls
-    with ``control_train``; the published errors in ``references``."""
-    dbn, model, result = dbn_experiment(
-        dataset, layers=(dataset.n_features, *LAYERS[1:]), pretrain=pretrain, train=train, n_valid=n_valid,
-        controls=controls(control_train),
-        control_train=control_train, checkpoint_dir=checkpoint_dir, dropout=dropout, input_dropout=input_dropout,
-        refit=refit, progress=progress, on_layer=on_layer)
+    network on MNIST) pre-trained with ``config.pretrain`` and fine-tuned with ``config.train``;
+    the :func:`controls` with ``config.control_train`` (default ``config.train``); the
+    published errors in ``references``. ``config.layers`` and ``config.controls`` are the paper's."""
+    control_train = config.control_train or config.train
+    config = replace(config, layers=(dataset.n_features, *LAYERS[1:]), controls=controls(control_train),
+                     control_train=control_train)
+    result = dbn_experiment(dataset, config, checkpoint_dir=checkpoint_dir, progress=progress, on_layer=on_layer)
     result.experiment = "hinton2006"
     result.references = dict(REFERENCES)
-    return dbn, model, result
+    return result
+
+
+@dataclass(frozen=True)
+class UpDownExperimentConfig:
+    """What ``hinton2006_updown`` runs: the lower layers' pre-training, the top RBM (over the
+    last layer and the labels, ``top_hidden`` units) and up-down fine-tuning; ``n_valid``
+    training images held out (None: a sixth)."""
+
+    pretrain: RBMConfig = field(default_factory=RBMConfig)
+    top: RBMConfig = field(default_factory=RBMConfig)
+    updown: UpDownConfig = field(default_factory=UpDownConfig)
+    n_valid: int | None = None
+    top_hidden: int = UPDOWN_TOP
+
+    def __post_init__(self) -> None:
+        check_int("top_hidden", self.top_hidden, 1)
+        if self.n_valid is not None:
+            check_int("n_valid", self.n_valid, 1)
+
+    def n_valid_for(self, dataset: Dataset) -> int:
+        return default_n_valid(len(dataset.train)) if self.n_valid is None else self.n_valid
 
 
 @dataclass
-class UpDownResult:
-    """What ``hinton2006_updown`` measured: ``to_dict()`` is the ``results.json`` schema."""
+class UpDownResult(ResultBase):
+    """What ``hinton2006_updown`` measured: ``to_dict()`` is the ``results.json`` schema,
+    ``write(folder)`` writes updown.pt (and its .sha256), results.json and report.md."""
 
     dataset: str
     layers: list[int]  # the lower layers, data first; then the top RBM over [last + labels]
@@ -84,9 +106,19 @@ class UpDownResult:
     references: dict
     versions: dict
     experiment: str = "hinton2006-updown"
+    model: UpDownDBN | None = artifact()  # the fine-tuned network of lowest validation error (updown.pt)
+    n_classes: int = artifact(10)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return plain_fields(self)
+
+    def write(self, folder: str | os.PathLike) -> list[str]:
+        folder = Path(folder)
+        write_weights(folder / "updown.pt", {"state_dict": self.model.state_dict(), "layers": self.layers,
+                                             "top_hidden": self.top_hidden, "n_classes": self.n_classes})
+        return ["updown.pt", write_json(folder, self), *write_texts(folder, {
+            "report.md": f"# hinton2006 --method up-down on {self.dataset}\n\n```\n{self.table()}\n```\n\n"
+                         f"Seconds: {self.seconds}\n"})]
 
     def table(self) -> str:
         """The run's errors beside the paper's."""
@@ -101,8 +133,7 @@ class UpDownResult:
         return "\n".join(rows)
 
 
-def hinton2006_updown(dataset: Dataset, *, pretrain: RBMConfig, top: RBMConfig, updown: UpDownConfig,
-                      n_valid: int = 10_000, top_hidden: int = UPDOWN_TOP,
+def hinton2006_updown(dataset: Dataset, config: UpDownExperimentConfig | None = None, *,
                       checkpoint_dir: str | os.PathLike | None = None,
                       on_layer: Callable[[int, RBMHistory | None], None] | None = None,
                       on_epoch: Callable[[str, int, float, float], None] | None = None,
@@ -117,6 +148,9 @@ def hinton2006_updown(dataset: Dataset, *, pretrain: RBMConfig, top: RBMConfig, 
     network. ``on_epoch(stage, epoch, valid_error, seconds)`` reports the top RBM's epochs
     (stage "top", no error: nan) and up-down's ("updown").
     """
+    config = config or UpDownExperimentConfig()
+    pretrain, top, updown, top_hidden = config.pretrain, config.top, config.updown, config.top_hidden
+    n_valid = config.n_valid_for(dataset)
     train, valid = split_validation(dataset, n_valid)
     layers = [dataset.n_features, *UPDOWN_LAYERS[1:]]
     start = time.perf_counter()
@@ -152,5 +186,5 @@ def hinton2006_updown(dataset: Dataset, *, pretrain: RBMConfig, top: RBMConfig, 
         updown=asdict(updown), n_valid=n_valid, greedy=greedy, valid_errors=valid_errors, best_epoch=best[1],
         test_error=model.error_rate(dataset.test.x, dataset.test.y), seconds=seconds,
         references={"Hinton, Osindero & Teh 2006 (up-down)": 1.25, "the same, greedy only": 2.49},
-        versions=versions())
-    return model, result
+        versions=versions(), model=model, n_classes=dataset.n_classes)
+    return result

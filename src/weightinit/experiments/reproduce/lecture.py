@@ -40,18 +40,24 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from ..._checks import check_int, check_positive_int
 from ...data.datasets import Dataset, Split
 from ...modelinit.plan import init_model
 from ...models.builders import mlp
+from ...reporting.plots import plot_curves
 from ...training.loop import TrainConfig, evaluate, fit_resumable
 from .._common import checkpoint_in, versions
+from .._config import quick_epochs
+from .._result import ResultBase, plain_fields, run_key, write_json, write_texts
 
-__all__ = ["PUBLISHED", "RAW_SCALE", "LectureModel", "LectureRow", "LectureResult", "lecture"]
+__all__ = ["PUBLISHED", "RAW_SCALE", "LectureConfig", "LectureModel", "LectureRow", "LectureResult", "lecture",
+           "lecture_epochs"]
 
 # the course's printed test accuracies (%) on MNIST, evaluated on raw 0-255 test pixels
 PUBLISHED = {"softmax, default init": 91.02, "softmax": 89.44, "N(0, 1)": 94.23, "xavier": 98.05, "deep": 98.19}
@@ -120,8 +126,32 @@ class LectureRow:
         return abs(self.published - mean) <= float(student_t.ppf(0.975, n - 1)) * std * math.sqrt(1 + 1 / n)
 
 
+@dataclass(frozen=True)
+class LectureConfig:
+    """What ``lecture`` runs: each of the course's models ``seeds`` times (seed, seed + 1, ...)
+    for ``epochs`` epochs on ``device``; the course's evaluation multiplies the test pixels by
+    ``raw_scale`` (None: :data:`RAW_SCALE` of the dataset, else 255)."""
+
+    seeds: int = 1
+    epochs: int = 15
+    seed: int = 777
+    device: str = "auto"
+    raw_scale: float | None = None
+
+    def __post_init__(self) -> None:
+        check_positive_int("seeds", self.seeds)
+        check_positive_int("epochs", self.epochs)
+        check_int("seed", self.seed, 0)
+
+
+def lecture_epochs(dataset: str, epochs: int | None = None, quick: bool = False) -> int:
+    """``epochs``, or with ``quick`` 10 epochs (150 Adam steps on the digits, as compare --quick;
+    2 on MNIST-sized data), else the course's 15."""
+    return quick_epochs(dataset, epochs, quick, 15)
+
+
 @dataclass
-class LectureResult:
+class LectureResult(ResultBase):
     dataset: str
     seeds: list[int]
     epochs: int
@@ -132,7 +162,17 @@ class LectureResult:
     steps: int = 0  # Adam steps per run: epochs x batches per epoch
 
     def to_dict(self) -> dict:
-        return {"experiment": "lecture", **asdict(self)}
+        return {"experiment": "lecture", **plain_fields(self)}
+
+    def write(self, folder: str | os.PathLike) -> list[str]:
+        """results.json, report.md and curves.png (training loss and correct test accuracy)."""
+        folder = Path(folder)
+        plot_curves([(row.model, history) for row in self.rows for history in row.histories],
+                    folder / "curves.png", f"The lecture's labs on {self.dataset}: Adam 1e-3, batch 100, "
+                    f"{self.epochs} epochs (test accuracy: the correct evaluation)")
+        return [write_json(folder, self), *write_texts(folder, {
+            "report.md": f"# The lecture's labs on {self.dataset}\n\n{self.text()}\n\n![curves](curves.png)\n"}),
+            "curves.png"]
 
     def _judged(self) -> tuple[bool, bool]:
         """Whether the published figures are set beside ours (MNIST) and judged (2 seeds or more)."""
@@ -140,7 +180,7 @@ class LectureResult:
 
     def table(self) -> str:
         """A markdown table: the published column only beside MNIST runs, the verdict columns only
-        with 2 seeds or more (:meth:`notes` says why a column is absent)."""
+        with 2 seeds or more (:meth:`findings` says why a column is absent)."""
         published, judged = self._judged()
         n = len(self.seeds)
         over = "n=1 seed" if n == 1 else f"mean ± std, n={n} seeds"
@@ -161,7 +201,7 @@ class LectureResult:
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
-    def notes(self) -> list[str]:
+    def findings(self) -> list[str]:
         """What the table says, in sentences: the evaluation quirk, each published figure's
         verdict, why a column is absent, and why a row is near or below chance."""
         published, judged = self._judged()
@@ -248,12 +288,14 @@ def _weights(model: nn.Module) -> torch.Tensor:
     return torch.cat([m.weight.detach().flatten().cpu() for m in model.modules() if isinstance(m, nn.Linear)])
 
 
-def lecture(dataset: Dataset, *, seeds: int = 1, epochs: int = 15, seed: int = 777, device: str = "auto",
-            checkpoint_dir: str | os.PathLike | None = None, raw_scale: float | None = None) -> LectureResult:
+def lecture(dataset: Dataset, config: LectureConfig | None = None, *,
+            checkpoint_dir: str | os.PathLike | None = None) -> LectureResult:
     """Each of the course's models trained ``seeds`` times (seed, seed + 1, ...) and evaluated
     both as the course did (the test pixels times ``raw_scale``, default
     :data:`RAW_SCALE` of the dataset, else 255) and correctly, with its test accuracy after
     every epoch. With ``checkpoint_dir`` every run checkpoints and a second call continues."""
+    config = config or LectureConfig()
+    seeds, epochs, seed, device, raw_scale = config.seeds, config.epochs, config.seed, config.device, config.raw_scale
     scale = raw_scale if raw_scale is not None else RAW_SCALE.get(dataset.name, 255)
     raw_test = Split(dataset.test.x * scale, dataset.test.y)  # test_data.float(): the unscaled pixels
     rows = []
@@ -265,7 +307,7 @@ def lecture(dataset: Dataset, *, seeds: int = 1, epochs: int = 15, seed: int = 7
             drawn = _weights(model)
             config = TrainConfig(optimizer="adam", lr=1e-3, batch_size=100, epochs=epochs, seed=run_seed, device=device)
             history = fit_resumable(model, dataset.train, config,
-                                    checkpoint_in(checkpoint_dir, f"{spec.name}-seed{run_seed}"),
+                                    checkpoint_in(checkpoint_dir, run_key(spec.name, run_seed)),
                                     evaluate_on=("test", dataset.test))  # the correct evaluation, per epoch
             row.histories.append(history.to_dicts())
             row.weights_moved.append(float((_weights(model) - drawn).norm() / drawn.norm()))
