@@ -73,8 +73,7 @@ def _python_files(tmp_path, result) -> set[str]:
     assert isinstance(result, Result)
     json.loads(json.dumps(result.to_dict()))  # plain JSON: no tensors, no modules
     assert isinstance(result.table(), str) and all(isinstance(f, str) for f in result.findings())
-    folder = tmp_path / "python"
-    folder.mkdir()
+    folder = tmp_path / "python"  # not there yet: write() creates it
     written = result.write(folder)
     on_disk = {p.name for p in folder.iterdir()}
     assert set(written) <= on_disk and {name for name in on_disk if not name.endswith(".sha256")} == set(written)

@@ -8,12 +8,11 @@ import math
 import os
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..diagnostics.layer_stats import Report
 from ..reporting.plots import plot_curves, plot_dynamics, plot_std_by_layer
 from ._compare_files import chance_note, format_table, report_markdown, runs_csv, timing_note
-from ._result import ResultBase, artifact, group_by, plain_fields, write_json, write_texts
+from ._result import ResultBase, artifact, group_by, output_folder, plain_fields, write_json, write_texts
 
 __all__ = ["INIT_LOSS_ROWS", "CompareRun", "InitSummary", "CompareResult", "summarize"]
 
@@ -99,7 +98,7 @@ class CompareResult(ResultBase):
     def write(self, folder: str | os.PathLike) -> list[str]:
         """results.json, results.csv, curves.png, report.md; std_by_layer.png with the epoch-0
         diagnosis, dynamics.png with recorded dynamics. Returns the names written."""
-        folder = Path(folder)
+        folder = output_folder(folder)
         written = []
         if self.reports:
             plot_std_by_layer(self.reports, folder / "std_by_layer.png", f"{self.arch}: epoch 0")

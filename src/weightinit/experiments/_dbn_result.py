@@ -17,7 +17,7 @@ from ..boltzmann.recipes import updates_per_epoch
 from ..data.datasets import Dataset
 from ..reporting.plots import plot_curves, plot_tiles
 from ..runs.files import weights_record, write_weights
-from ._result import ResultBase, artifact, plain_fields, write_json, write_texts
+from ._result import ResultBase, artifact, output_folder, plain_fields, write_json, write_texts
 from .finetune import FinetuneResult
 
 __all__ = ["DBNResult", "write_chains", "NEAR_CHANCE", "CHAIN_FRAMES"]
@@ -88,7 +88,7 @@ class DBNResult(ResultBase):
         return [*filter(None, [chance_warning(self, self.n_tuning)]), f"wall time: {self.wall_time()}"]
 
     def write(self, folder: str | os.PathLike) -> list[str]:
-        folder = Path(folder)
+        folder = output_folder(folder)
         layers, data, config = self.layers, self.data, self.config
         write_weights(folder / "dbn.pt", weights_record("dbn", self.dbn.state_dict(), layer_sizes=layers,
                                                         visible=self.dbn.visible))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import textwrap
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -15,7 +14,7 @@ from ..boltzmann.rbm import RBM
 from ..boltzmann.recipes import MIN_UPDATES, epochs_for_updates, updates_per_epoch
 from ..reporting.plots import plot_tiles
 from ..runs.files import weights_record, write_weights
-from ._result import ResultBase, artifact, plain_fields, write_json
+from ._result import ResultBase, artifact, output_folder, plain_fields, write_json
 
 __all__ = ["RBMTestMeasures", "RBMLearningCheck", "RBMResult", "learning_check", "CHAIN_STEPS", "WEIGHT_CHANGE_MIN",
            "SPREAD_RATIO_MIN"]
@@ -117,7 +116,7 @@ class RBMResult(ResultBase):
 
     def write(self, folder: str | os.PathLike) -> list[str]:
         """rbm.pt (and its .sha256), results.json, filters.png, samples.png, chains.png."""
-        folder = Path(folder)
+        folder = output_folder(folder)
         write_weights(folder / "rbm.pt", weights_record("rbm", self.rbm.state_dict(), **self.model))
         write_json(folder, self)
         gaussian = self.model["visible"] == "gaussian"

@@ -26,7 +26,7 @@ from ..reporting.tables import to_json
 from ..runs.files import write_text_atomic
 
 __all__ = ["Result", "ResultBase", "ARTIFACT", "artifact", "plain_fields", "write_texts", "group_by", "run_key",
-           "bullets", "write_json"]
+           "bullets", "write_json", "output_folder"]
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -91,6 +91,14 @@ def _plain(value: Any) -> Any:
 def plain_fields(result: Any) -> dict:
     """``asdict(result)`` without its :data:`ARTIFACT` fields (which are never copied)."""
     return {f.name: _plain(getattr(result, f.name)) for f in fields(result) if not f.metadata.get("artifact")}
+
+
+def output_folder(folder: str | os.PathLike) -> Path:
+    """``folder`` as a Path, created (with its parents) if it does not exist: what every
+    ``write(folder)`` starts with, so a Python caller may name a new folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def write_texts(folder: str | os.PathLike, texts: dict[str, str]) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -19,7 +18,7 @@ from ..modelinit.schemes import SCHEMES, check_schemes
 from ..models.builders import MODELS, NAMED_ARCHS, build_model, describe_model, parse_arch
 from ..reporting.plots import plot_histograms, plot_std_by_layer
 from ._config import ConfigError, literal, param
-from ._result import ResultBase, write_json
+from ._result import ResultBase, output_folder, write_json
 
 __all__ = ["DiagnoseConfig", "DiagnoseResult", "diagnose_inits", "HIDDEN", "DIAGNOSE_INITS"]
 
@@ -90,7 +89,7 @@ class DiagnoseResult(ResultBase):
         return "\n\n".join([*tables, TABLE_KEY])
 
     def write(self, folder: str | os.PathLike) -> list[str]:
-        folder = Path(folder)
+        folder = output_folder(folder)
         title = f"{self.dataset} {self.arch}" + (f" {self.activation}" if self.model == "mlp" else "") + \
             ", at initialization"
         plot_std_by_layer(self.reports, folder / "std_by_layer.png", title)

@@ -5,10 +5,9 @@ config fields every paper takes."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from ...reporting.plots import plot_curves
-from .._result import ResultBase, plain_fields, write_json, write_texts
+from .._result import ResultBase, output_folder, plain_fields, write_json, write_texts
 
 __all__ = ["PaperResult", "paper_dict"]
 
@@ -39,7 +38,7 @@ class PaperResult(ResultBase):
 
     def write(self, folder: str | os.PathLike) -> list[str]:
         """results.json, report.md and curves.png (with glorot2010, std_by_layer.png first)."""
-        folder = Path(folder)
+        folder = output_folder(folder)
         curves = self.curves()
         plot_curves([(label, history) for label, history, _ in curves], folder / "curves.png",
                     f"{self.experiment} on {self.dataset}: {self.network()}", diverged=[flag for _, _, flag in curves])

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import torch
 
@@ -21,7 +20,7 @@ from ...reporting.plots import plot_std_by_layer
 from ...runs import distributed
 from ...training.loop import TrainConfig, fit_resumable
 from .._common import checkpoint_in, mean_std, versions
-from .._result import artifact, group_by, run_key
+from .._result import artifact, group_by, output_folder, run_key
 from ._paper import PaperResult
 
 __all__ = ["PAPER_TEST_ERRORS", "Glorot2010Config", "Glorot2010Run", "Glorot2010Result", "glorot2010"]
@@ -86,7 +85,7 @@ class Glorot2010Result(PaperResult):
 
     def write(self, folder: str | os.PathLike) -> list[str]:
         """std_by_layer.png (each network at initialization), then the paper's files."""
-        plot_std_by_layer(self.reports, Path(folder) / "std_by_layer.png", f"{self.arch}: at initialization")
+        plot_std_by_layer(self.reports, output_folder(folder) / "std_by_layer.png", f"{self.arch}: at initialization")
         return ["std_by_layer.png", *super().write(folder)]
 
     def table(self) -> str:

@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 from ..._checks import check_int
 from ...boltzmann.dbn import DBN
@@ -23,7 +22,7 @@ from ...data.transforms import split_validation
 from ...runs.files import write_weights
 from ...training.loop import TrainConfig
 from .._common import versions
-from .._result import ResultBase, artifact, plain_fields, write_json, write_texts
+from .._result import ResultBase, artifact, output_folder, plain_fields, write_json, write_texts
 from ..dbn import Control, DBNConfig, DBNResult, dbn_experiment, default_n_valid
 
 __all__ = ["LAYERS", "REFERENCES", "controls", "hinton2006", "UPDOWN_LAYERS", "UPDOWN_TOP", "UpDownResult",
@@ -113,7 +112,7 @@ class UpDownResult(ResultBase):
         return plain_fields(self)
 
     def write(self, folder: str | os.PathLike) -> list[str]:
-        folder = Path(folder)
+        folder = output_folder(folder)
         write_weights(folder / "updown.pt", {"state_dict": self.model.state_dict(), "layers": self.layers,
                                              "top_hidden": self.top_hidden, "n_classes": self.n_classes})
         return ["updown.pt", write_json(folder, self), *write_texts(folder, {

@@ -41,7 +41,6 @@ import math
 import os
 import statistics
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -54,7 +53,7 @@ from ...reporting.plots import plot_curves
 from ...training.loop import TrainConfig, evaluate, fit_resumable
 from .._common import checkpoint_in, versions
 from .._config import quick_epochs
-from .._result import ResultBase, plain_fields, run_key, write_json, write_texts
+from .._result import ResultBase, output_folder, plain_fields, run_key, write_json, write_texts
 
 __all__ = ["PUBLISHED", "RAW_SCALE", "LectureConfig", "LectureModel", "LectureRow", "LectureResult", "lecture",
            "lecture_epochs"]
@@ -166,7 +165,7 @@ class LectureResult(ResultBase):
 
     def write(self, folder: str | os.PathLike) -> list[str]:
         """results.json, report.md and curves.png (training loss and correct test accuracy)."""
-        folder = Path(folder)
+        folder = output_folder(folder)
         plot_curves([(row.model, history) for row in self.rows for history in row.histories],
                     folder / "curves.png", f"The lecture's labs on {self.dataset}: Adam 1e-3, batch 100, "
                     f"{self.epochs} epochs (test accuracy: the correct evaluation)")
