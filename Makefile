@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.weightinit-installed
 
-.PHONY: demo test test-fast test-kernels lint fuzz install bench clean
+.PHONY: demo test test-fast test-kernels lint fuzz install bench docs clean
 
 install: $(STAMP)
 
@@ -66,5 +66,17 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_train.py
 
+# The site of docs/ (mkdocs.yml) into site/, with the API reference generated from the docstrings;
+# --strict: a warning (a broken link or anchor, a reference that does not resolve, a docstring
+# griffe cannot read) fails the build. The docs extra is installed into .venv the first time.
+# NO_MKDOCS_2_WARNING: mkdocs-material's banner about its successor, not about this site.
+DOCS_STAMP := $(VENV)/.weightinit-docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build site src/*.egg-info .pytest_cache

@@ -8,7 +8,7 @@ refused; a zero-element tensor only warns.
 Fans. A weight is read in PyTorch's layout ``(out_features, in_features, *kernel)``
 (Linear, ConvNd), so ``fan_in = in·∏kernel`` and ``fan_out = out·∏kernel`` (:func:`fans`).
 That is right for Linear and ungrouped ConvNd only. Every fan-based function also takes
-explicit ``fan_in=``/``fan_out=``; :func:`weightinit.layers.layer_fans` passes the correct
+explicit ``fan_in=``/``fan_out=``; :func:`weightinit.modelinit.fans.layer_fans` passes the correct
 fans of grouped and transposed convolutions, which ``torch.nn.init`` gets wrong
 (pytorch#23854, pytorch#30079).
 
@@ -200,7 +200,7 @@ def fans(tensor: torch.Tensor) -> tuple[int, int]:
         \text{fan\_out} = \text{out} \cdot \prod \text{kernel}
 
     Right for Linear and ungrouped ConvNd. For grouped or transposed convolutions use
-    :func:`weightinit.layers.layer_fans`, which knows the layer.
+    :func:`weightinit.modelinit.fans.layer_fans`, which knows the layer.
 
     Examples:
         >>> fans(torch.empty(16, 3, 5, 5))
@@ -549,7 +549,8 @@ def variance_scaling_(
             gradient) or ``"fan_avg"`` (Glorot's compromise).
         distribution: ``"truncated_normal"``, ``"normal"`` or ``"uniform"``.
         generator: the torch.Generator to sample from.
-        fan_in, fan_out: explicit fans, overriding the tensor's shape.
+        fan_in: an explicit fan_in, overriding the one read off the tensor's shape.
+        fan_out: an explicit fan_out, overriding the one read off the tensor's shape.
 
     Examples:
         >>> w = torch.empty(3, 5)

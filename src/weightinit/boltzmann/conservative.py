@@ -38,6 +38,8 @@ __all__ = ["RAISEResult", "raise_log_likelihood"]
 
 @dataclass
 class RAISEResult:
+    """RAISE's stochastic lower bound on the average test log-likelihood (Burda et al. 2015)."""
+
     log_likelihood: float  # mean over the images of the lower bound log w (nats per image)
     std_err: float  # standard error of that mean over the images
     n_images: int

@@ -84,6 +84,8 @@ def beta_schedule(n_steps: int = 14_500) -> torch.Tensor:
 
 @dataclass
 class AISResult:
+    """An AIS estimate of log Z (Salakhutdinov & Murray 2008), with its +-3 standard-error band."""
+
     log_z: float  # the estimate of log Z_B
     log_z_low: float  # log(mean(w) - 3 std err): how far down the estimate may be
     log_z_high: float  # log(mean(w) + 3 std err)

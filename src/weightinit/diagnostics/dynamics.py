@@ -1,7 +1,7 @@
 """Training dynamics: what an initialization does to each layer *while* the network trains.
 
 ``fit(..., dynamics=Dynamics(model, every=50))`` records, every ``every`` optimizer steps and
-for every Linear/Conv layer (with the activation after it, by :mod:`weightinit.layers`' rule):
+for every Linear/Conv layer (with the activation after it, by :mod:`weightinit.modelinit.fans`' rule):
 
 - the mean and std of the layer's activations (after its activation function) on that batch;
 - the saturated fraction (tanh, sigmoid, softsign: the share of outputs in the flat tails) or
@@ -36,6 +36,9 @@ _SAMPLE = 2_000  # values kept per layer and record for histograms
 
 @dataclass
 class DynamicsRecord:
+    """One layer at one recorded training step: activation statistics, gradient std and the
+    size of the update relative to the weights (log10 |dW|/|W|)."""
+
     step: int  # optimizer steps done before this one, from 0
     epoch: int
     layer: str
@@ -56,7 +59,7 @@ def _sample(t: torch.Tensor) -> torch.Tensor:
 
 
 class Dynamics:
-    """Records per-layer statistics of ``model`` every ``every`` steps of :func:`weightinit.train.fit`."""
+    """Records per-layer statistics of ``model`` every ``every`` steps of :func:`weightinit.training.fit`."""
 
     def __init__(self, model: nn.Module, every: int = 50) -> None:
         self.every = check_positive_int("every", every)

@@ -7,12 +7,12 @@ std of its output (pre-activation) and of the activation's output; the saturated
 0 for every sample of the batch); the std of the gradient back-propagated to the layer's
 output and of the gradient of its weights; and each std as a multiple of the first layer's.
 Vanishing or exploding signals show as multiples far from 1. The activation is the one the
-forward pass really applied, traced by :func:`weightinit.activation_trace.tracing`, so
+forward pass really applied, traced by :func:`weightinit.modelinit.tracing.tracing`, so
 functions count (``F.gelu`` in ``nn.TransformerEncoderLayer``, labelled ``gelu()``); where the
-trace sees none, the activation module that follows in module order (:mod:`weightinit.layers`).
+trace sees none, the activation module that follows in module order (:mod:`weightinit.modelinit.fans`).
 
 Recurrent layers (LSTM, GRU, RNN) and ``nn.MultiheadAttention`` get a row for their output
-and their insides in two more tables (:mod:`weightinit.block_diagnostics`): per gate, its
+and their insides in two more tables (:mod:`weightinit.diagnostics.blocks`): per gate, its
 pre-activation std and saturated fraction and the hidden state's std along the sequence; per
 attention block, the std of the q·k/√d logits and the softmax entropy relative to log S. A
 module called several times is measured on its last call.
@@ -26,7 +26,7 @@ included; :attr:`LayerStats.name` is its module name in the model (``"0"`` in an
 ``nn.Sequential``), for ``model.get_submodule(name)``.
 
 ``batch`` may hold numpy arrays: they become tensors (features in the model's dtype, integer
-labels int64), as :func:`weightinit.plan.as_model_input` converts them.
+labels int64), as :func:`weightinit.modelinit.plan.as_model_input` converts them.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ _SAMPLE = 20_000  # values kept per layer for histograms
 
 @dataclass
 class LayerStats:
+    """One weight layer at initialization: its output before and after the activation, the
+    saturated or dead share, and the gradient that reaches it (std, and ratio to the first layer's)."""
+
     name: str  # the module's name in the model ("0" in an nn.Sequential)
     kind: str  # its class name: "Linear", "Conv2d", "LSTM", ...
     activation: str  # the activation module's class name, "gelu()" for a function, "linear" if none, "-" for a block
@@ -147,6 +150,9 @@ def _percent(value: float | None) -> str:
 
 @dataclass
 class Report:
+    """What :func:`diagnose` found: per-layer statistics, the loss, the first layer whose output is
+    not finite, and the insides of recurrent and attention blocks."""
+
     layers: list[LayerStats]
     loss: float
     first_nonfinite: str | None = None  # the first layer whose output holds NaN/inf, if any

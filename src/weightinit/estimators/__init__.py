@@ -11,9 +11,9 @@
 ``DBNRegressor``           the same network as a regressor, with MLPRegressor's API
 =========================  ==============================================================
 
-One estimator per module; what the RBMs share is in :mod:`.rbm_base`, what the DBNs share in
-:mod:`.dbn_base` (with :mod:`.pretrain` and :mod:`.backprop`), the input conversion in
-:mod:`.inputs` and the declarative hyperparameter checks in :mod:`.params`. The maths lives in
+One estimator per module; what the RBMs share is in :mod:`._rbm_base`, what the DBNs share in
+:mod:`._dbn_base` (with :mod:`._pretrain` and :mod:`._backprop`), the input conversion in
+:mod:`._inputs` and the declarative hyperparameter checks in :mod:`._params`. The maths lives in
 :mod:`weightinit.boltzmann`.
 """
 

@@ -2,7 +2,7 @@
 attribute ``PARAMETERS``, one constraint per constructor argument, and :func:`validate_params`
 checks them all, once, when ``fit`` (or a first ``partial_fit``) runs, as scikit-learn does.
 
-Every message has the package's one format (:mod:`weightinit.checks`): the parameter, the
+Every message has the package's one format (:mod:`weightinit._checks`): the parameter, the
 value given and what is allowed, e.g. ``learning_rate must be > 0, got -1.0``. Wrong values
 raise :class:`~weightinit.errors.UserError` (a ``ValueError``); wrong types ``TypeError``.
 """

@@ -4,7 +4,7 @@
 ``fit`` costs what scikit-learn's costs besides the training: X is validated once (shape,
 dtype, sparse format), converted once to a C-contiguous float32 tensor (no copy at all for a
 C-contiguous float32 array), and read once more, in a single chunked pass
-(:func:`~weightinit.estimators.inputs.summarize`) that checks it for NaN/inf and yields the
+(:func:`~weightinit.estimators._inputs.summarize`) that checks it for NaN/inf and yields the
 column means the visible biases start from. scikit-learn's own fit makes the same one pass
 (its NaN/inf check). The subclasses say how X becomes visible units: probabilities in [0, 1]
 (:class:`~weightinit.estimators.BernoulliRBM`) or standardized values

@@ -2,15 +2,15 @@
 that says how.
 
 ``plan_init(model, scheme)`` decides, for each parameter (or block of a packed one: an LSTM's
-gates, attention's q/k/v), the rule of :mod:`weightinit.rules` that fills it, with its fans
+gates, attention's q/k/v), the rule of :mod:`weightinit.modelinit.rules` that fills it, with its fans
 and gain, and changes nothing; ``InitPlan.apply(generator)`` writes them all and records the
 std each block got. ``init_model`` does both and returns the model. A parameter no rule
 covers is named in one warning (an error with ``strict=True``), never skipped silently.
 
 Gains. A layer's gain is that of the activation applied to its output. With an
-``example_input`` the forward pass is traced (:mod:`weightinit.activation_trace`) and the gain
+``example_input`` the forward pass is traced (:mod:`weightinit.modelinit.tracing`) and the gain
 is what really follows; without one it is read from module order
-(:func:`weightinit.layers.layer_nonlinearities`), and the plan marks those gains as guesses.
+(:func:`weightinit.modelinit.fans.layer_nonlinearities`), and the plan marks those gains as guesses.
 """
 
 from __future__ import annotations
@@ -259,7 +259,7 @@ def init_model(
     verbose: bool = False,
 ) -> nn.Module:
     """Initialize every parameter of ``model`` in place, each by the rule for its module
-    (:mod:`weightinit.rules`), and return the model.
+    (:mod:`weightinit.modelinit.rules`), and return the model.
 
     The model is never moved: every parameter is filled on its own device, and a data-driven
     scheme copies ``data`` to the model's device and runs there (``dbn`` pre-trains elsewhere
@@ -267,7 +267,7 @@ def init_model(
 
     Args:
         model: any ``nn.Module``.
-        scheme: a name in :data:`~weightinit.schemes.SCHEMES` (``weightinit schemes`` lists them).
+        scheme: a name in :data:`~weightinit.modelinit.schemes.SCHEMES` (``weightinit schemes`` lists them).
         nonlinearity: ``"auto"`` takes each layer's gain from the activation after it (traced
             with ``example_input``, else read from module order) for the schemes derived for
             that activation (``he_*``, ``orthogonal``), and gain 1 for ``xavier_*``, as Glorot &
@@ -289,7 +289,7 @@ def init_model(
             RNN/LSTM/GRU, per gate block.
         forget_bias: an LSTM's forget-gate bias (``"auto"``: 1, or torch's own under ``default``;
             None: the bias rule).
-        residual: a :class:`~weightinit.residual.Residual` rule for residual branches.
+        residual: a :class:`~weightinit.modelinit.residual.Residual` rule for residual branches.
         strict: raise instead of warning when a parameter has no rule.
         verbose: print the plan (:meth:`InitPlan.table`) after applying it.
 

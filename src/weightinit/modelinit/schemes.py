@@ -1,9 +1,9 @@
 """The named initialization schemes: each a formula ``f(weight, fan_in, fan_out, gain)`` that
-:func:`weightinit.init_model` (:mod:`weightinit.plan`) applies to every layer with the
+:func:`weightinit.init_model` (:mod:`weightinit.modelinit.plan`) applies to every layer with the
 layer's *correct* fans and, for schemes that take one, the gain of the activation after it;
-:mod:`weightinit.rules` says what each scheme means for every other kind of module.
+:mod:`weightinit.modelinit.rules` says what each scheme means for every other kind of module.
 
-Schemes that need data register themselves here: ``lsuv`` (:mod:`weightinit.lsuv`) and
+Schemes that need data register themselves here: ``lsuv`` (:mod:`weightinit.modelinit.lsuv`) and
 ``dbn`` (:mod:`weightinit.boltzmann.dbn`).
 """
 
@@ -178,7 +178,7 @@ def check_schemes(names) -> tuple[str, ...]:
 
 def register_scheme(scheme: Scheme) -> Scheme:
     """Add a scheme to :data:`SCHEMES` (modules that build on this one register theirs:
-    ``weightinit.boltzmann.dbn`` adds ``dbn``, ``weightinit.lsuv`` adds ``lsuv``)."""
+    ``weightinit.boltzmann.dbn`` adds ``dbn``, ``weightinit.modelinit.lsuv`` adds ``lsuv``)."""
     if scheme.name in SCHEMES:
         raise UserError(f"scheme {scheme.name!r} is registered already")
     if (scheme.init_weight is None) == (scheme.init_model is None):

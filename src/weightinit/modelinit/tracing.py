@@ -1,7 +1,7 @@
 """What really follows each layer: the activations a forward pass applies to each layer's
 output, read while ``model(example_input)`` runs.
 
-Module order (:func:`weightinit.layers.layer_nonlinearities`) is a guess: a ResNet block whose
+Module order (:func:`weightinit.modelinit.fans.layer_nonlinearities`) is a guess: a ResNet block whose
 shared ``self.relu`` is declared after its last norm, or ``nn.TransformerEncoderLayer``, which
 calls ``F.relu`` as a function, defeat it. The trace follows the data instead: forward hooks
 mark each layer's output; a ``TorchFunctionMode`` sees every torch function called, carries

@@ -5,7 +5,7 @@ the training loops need. Nothing here moves bytes or manages processes itself.
 ``LOCAL_RANK`` and the rendezvous variables; :func:`setup` (called by the CLI) joins the
 process group: gloo on CPUs, nccl when each process has a GPU (``cuda:LOCAL_RANK``). Then
 
-- :func:`weightinit.train.fit` runs data-parallel (DistributedDataParallel): every rank draws
+- :func:`weightinit.training.fit` runs data-parallel (DistributedDataParallel): every rank draws
   the same seeded permutation and takes its slice of each global batch;
 - RBM training all-reduces the CD statistics before each update;
 - ``compare`` splits its runs: rank r takes runs r, r + N, ... (:func:`independent` turns
