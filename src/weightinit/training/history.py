@@ -10,6 +10,9 @@ __all__ = ["EpochRecord", "History"]
 
 @dataclass
 class EpochRecord:
+    """One epoch of a run: its mean training loss, the loss and accuracy on the evaluated split, and
+    its training time."""
+
     epoch: int
     train_loss: float  # mean over the epoch's batches
     eval_loss: float | None  # on the evaluated split (None without one)
@@ -19,6 +22,9 @@ class EpochRecord:
 
 @dataclass
 class History:
+    """A run's epochs, the split they were evaluated on, and whether (and where) it diverged; its
+    records name that split (``valid_accuracy`` or ``test_accuracy``)."""
+
     epochs: list[EpochRecord] = field(default_factory=list)
     evaluated_on: str | None = None  # the name the evaluated split was given ("valid", "test")
     diverged: bool = False
