@@ -281,7 +281,7 @@ def test_a_typed_batch_size_or_epochs_does_not_switch_mnist_to_adam():
 
 def test_the_few_updates_optimizer_is_the_dbn_estimators():
     # the CLI may not import the estimators (docs/architecture.md): the values are checked here instead
-    from weightinit.cli.dbn import FEW_UPDATES
+    from weightinit.experiments.dbn import FEW_UPDATES
 
     estimator = DBNClassifier()
     assert (estimator.solver, estimator.learning_rate_init) == FEW_UPDATES

@@ -48,7 +48,7 @@ def test_chains_png_takes_the_steps_between_frames(dbn, tmp_path):
     # `dbn --quick` draws its chains 100 Gibbs steps apart, not 1,000 (issue 29); device: cpu
     from matplotlib.image import imread
 
-    from weightinit.cli.dbn import write_chains
+    from weightinit.experiments.dbn import write_chains
 
     model, digits = dbn
     write_chains(model, digits, tmp_path / "chains.png", seed=0, steps=3)

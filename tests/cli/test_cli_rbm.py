@@ -116,13 +116,14 @@ def _one_thread():
 
 
 def _settings(argv, n_train, n_visible):
-    from weightinit.boltzmann.recipes import recipe_config
     from weightinit.cli import build_parser
-    from weightinit.cli.rbm import run_settings
+    from weightinit.cli.rbm import rbm_config
+    from weightinit.experiments._config import names
+    from weightinit.experiments.rbm import fit_to
 
-    args = build_parser().parse_args(["rbm", *argv])
-    config, _ = recipe_config(args.recipe, epochs=args.epochs, device="cpu")
-    return run_settings(args, config, n_train, n_visible)
+    args = build_parser().parse_args(["rbm", *argv, "--device", "cpu"])
+    settings, line = fit_to(rbm_config(args), n_train, n_visible, base="the recipe's")
+    return settings.train, settings.ais_steps, settings.raise_images, names(line, options=True)
 
 
 def test_the_defaults_are_mnists_on_mnist_and_6000_updates_on_digits():

@@ -65,41 +65,51 @@ DIGITS = ["--dataset", "digits"]
 
 # (argv, what the one line must say). Each row: exit 2, one line, nothing written, no work.
 BAD_INPUTS = [
-    # integers and numbers out of range: refused by the parser, naming the option
+    # integers and numbers out of range: refused by the config they fill, naming the option (an experiment's
+    # config) or the parameter of that name (TrainConfig, RBMConfig); the parser only converts types
     (["compare", *DIGITS, "--seed", "1180591620717411303424"],
-     "argument --seed: seed must be in [0, 4294967295], got 1180591620717411303424"),
-    (["rbm", *DIGITS, "--seed", "-1"], "argument --seed: seed must be >= 0, got -1"),
-    (["compare", *DIGITS, "--epochs", "99999999999999999999"], "argument --epochs: epochs must be in [1, "),
+     "--seed must be in [0, 4294967295], got 1180591620717411303424"),
+    (["rbm", *DIGITS, "--seed", "-1"], "--seed must be >= 0, got -1"),
+    (["dbn", *DIGITS, "--seed", "4294967296"], "--seed must be in [0, 4294967295], got 4294967296"),
+    (["diagnose", *DIGITS, "--seed", "-3"], "--seed must be >= 0, got -3"),
+    (["reproduce", "lecture", "--quick", "--seed", "4294967296"], "--seed must be in [0, 4294967295], got 4294967296"),
+    (["compare", *DIGITS, "--epochs", "99999999999999999999"], "--epochs must be in [1, 9223372036854775807], got "),
     (["compare", *DIGITS, "--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
-    (["compare", *DIGITS, "--batch-size", "0"], "argument --batch-size: batch_size must be >= 1, got 0"),
-    (["compare", *DIGITS, "--seeds", "0"], "argument --seeds: seeds must be >= 1, got 0"),
-    (["compare", *DIGITS, "--lr", "-0.1"], "argument --lr: lr must be > 0, got -0.1"),
-    (["compare", *DIGITS, "--lr", "inf"], "argument --lr: lr must be a finite number, got inf"),
-    (["compare", *DIGITS, "--optimizer", "sgd", "--momentum", "1"], "argument --momentum: momentum must be in [0, 1)"),
-    (["dbn", *DIGITS, "--pretrain-epochs", "0"], "argument --pretrain-epochs: pretrain_epochs must be >= 1, got 0"),
-    (["dbn", *DIGITS, "--finetune-epochs", "0"], "argument --finetune-epochs: finetune_epochs must be >= 1, got 0"),
-    (["dbn", *DIGITS, "--dropout", "1.0"], "argument --dropout: dropout must be in [0, 1), got 1.0"),
-    (["dbn", *DIGITS, "--input-dropout", "-0.1"], "argument --input-dropout: input_dropout must be in [0, 1)"),
-    (["dbn", *DIGITS, "--ema", "1"], "argument --ema: ema must be in [0, 1), got 1.0"),
-    (["dbn", *DIGITS, "--lr-decay", "0"], "argument --lr-decay: lr_decay must be in (0, 1], got 0.0"),
-    (["dbn", *DIGITS, "--n-valid", "0"], "argument --n-valid: n_valid must be >= 1, got 0"),
+    (["compare", *DIGITS, "--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["compare", *DIGITS, "--seeds", "0"], "--seeds must be >= 1, got 0"),
+    (["compare", *DIGITS, "--lr", "-0.1"], "--lr must be > 0, got -0.1"),
+    (["compare", *DIGITS, "--lr", "inf"], "--lr must be a finite number, got inf"),
+    (["compare", *DIGITS, "--optimizer", "sgd", "--momentum", "1"], "--momentum must be in [0, 1), got 1.0"),
+    (["dbn", *DIGITS, "--pretrain-epochs", "0"], "--pretrain-epochs must be >= 1, got 0"),
+    (["dbn", *DIGITS, "--finetune-epochs", "0"], "--finetune-epochs must be >= 1, got 0"),
+    (["dbn", *DIGITS, "--dropout", "1.0"], "--dropout must be in [0, 1), got 1.0"),
+    (["dbn", *DIGITS, "--input-dropout", "-0.1"], "--input-dropout must be in [0, 1), got -0.1"),
+    (["dbn", *DIGITS, "--ema", "1"], "--ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got 1.0"),
+    (["dbn", *DIGITS, "--lr-decay", "0"], "--lr-decay must be in (0, 1], got 0.0"),
+    (["dbn", *DIGITS, "--n-valid", "0"], "--n-valid must be >= 1, got 0"),
+    (["rbm", *DIGITS, "--ais-steps", "0"], "--ais-steps must be >= 1, got 0"),
+    (["rbm", *DIGITS, "--ais-chains", "0"], "--ais-chains must be >= 1, got 0"),
+    (["rbm", *DIGITS, "--hidden", "10000000"], "--hidden must be in [1, 1048576], got 10000000"),
+    (["rbm", *DIGITS, "--k", "0"], "--k must be >= 1, got 0"),
+    (["rbm", *DIGITS, "--lr", "nan"], "--lr must be a finite number, got nan"),
+    (["rbm", *DIGITS, "--momentum", "1"], "--momentum must be in [0, 1), got 1.0"),
+    (["rbm", *DIGITS, "--weight-decay", "-1"], "--weight-decay must be >= 0, got -1.0"),
+    (["rbm", *DIGITS, "--sample-steps", "0"], "--sample-steps must be >= 1, got 0"),
+    (["diagnose", *DIGITS, "--batch", "1"], "--batch must be >= 2, got 1"),
+    (["reproduce", "he2015", "--quick", "--epochs", "0"], "--epochs must be >= 1, got 0"),
+    (["dbn", *DIGITS, "--lr", "0"], "--lr must be > 0, got 0.0"),
+    (["dbn", *DIGITS, "--momentum", "1"], "--momentum must be in [0, 1), got 1.0"),
+    (["rbm", *DIGITS, "--raise-images", "99999999"], "--raise-images must be in [0, 1048576], got 99999999"),
+    # checked by the parser still: the config they fill would name them as another option is named
     (["dbn", *DIGITS, "--pretrain-lr", "nan"], "argument --pretrain-lr: pretrain_lr must be a finite number"),
-    (["rbm", *DIGITS, "--ais-steps", "0"], "argument --ais-steps: ais_steps must be >= 1, got 0"),
-    (["rbm", *DIGITS, "--ais-chains", "0"], "argument --ais-chains: ais_chains must be >= 1, got 0"),
-    (["rbm", *DIGITS, "--hidden", "10000000"], "argument --hidden: hidden must be in [1, 1048576], got 10000000"),
-    (["rbm", *DIGITS, "--k", "0"], "argument --k: k must be >= 1, got 0"),
-    (["rbm", *DIGITS, "--lr", "nan"], "argument --lr: lr must be a finite number, got nan"),
-    (["rbm", *DIGITS, "--momentum", "1"], "argument --momentum: momentum must be in [0, 1), got 1.0"),
-    (["rbm", *DIGITS, "--weight-decay", "-1"], "argument --weight-decay: weight_decay must be >= 0, got -1.0"),
-    (["rbm", *DIGITS, "--sample-steps", "0"], "argument --sample-steps: sample_steps must be >= 1, got 0"),
-    (["diagnose", *DIGITS, "--batch", "1"], "argument --batch: batch must be >= 2, got 1"),
-    (["reproduce", "he2015", "--quick", "--epochs", "0"], "argument --epochs: epochs must be >= 1, got 0"),
     (["reproduce", "hinton2006", *DIGITS, "--control-epochs", "0"], "control_epochs must be >= 1, got 0"),
+    (["reproduce", "hinton2006", *DIGITS, "--method", "up-down", "--pretrain-epochs", "0"],
+     "--pretrain-epochs must be >= 1, got 0"),
     (["data", "fetch", "mnist", "--timeout", "0"], "argument --timeout: timeout must be > 0, got 0.0"),
     # options that do not apply: refused, not ignored
     (["reproduce", "glorot2010", "--quick", "--batch-size", "0"], "unrecognized arguments: --batch-size 0"),
     (["reproduce", "hinton2006", "--quick"], "unrecognized arguments: --quick"),
-    (["rbm", "--quick", "--epochs", "0"], "argument --epochs: epochs must be >= 1, got 0"),
+    (["rbm", "--quick", "--epochs", "0"], "--epochs must be >= 1, got 0"),
     # the rule gives digits Adam (issue 29): SGD's momentum, typed, is refused after the data is read, before work
     (["dbn", "--quick", "--momentum", "0.5"], "--momentum 0.5 applies to --optimizer sgd only"),
     (["compare", *DIGITS, "--momentum", "0.9"], "--momentum 0.9 applies to --optimizer sgd only"),
@@ -243,7 +253,7 @@ def test_diagnose_works_on_digits_with_no_other_option(here, capsys):
 
 
 def test_the_default_validation_split_is_a_sixth_of_the_training_set():
-    from weightinit.cli.dbn import default_n_valid
+    from weightinit.experiments.dbn import default_n_valid
 
     assert default_n_valid(60_000) == 10_000 and default_n_valid(1437) == 240
     assert default_n_valid(2) == 1 and default_n_valid(1) == 1

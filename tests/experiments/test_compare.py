@@ -130,7 +130,7 @@ def test_cli_compare_on_real_mnist_one_epoch(tmp_path, capsys):
         (["--activation", "swish"], "activation='swish' is not supported"),
         (["--epochs", "0"], "epochs must be >= 1, got 0"),
         (["--lr", "-0.1"], "lr must be > 0, got -0.1"),
-        (["--batch-size", "0"], "batch_size must be >= 1, got 0"),
+        (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
         (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
         (["--seeds", "0"], "seeds must be >= 1, got 0"),
     ],

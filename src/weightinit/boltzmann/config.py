@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .._checks import check_choice, check_int, check_number, check_positive_int
 from ..errors import UserError
 from ..runs.devices import DEVICES, PRECISIONS
+from ..training.config import INT64_MAX, SEED_MAX
 
 __all__ = ["RBMConfig", "LR_SCHEDULES"]
 
@@ -69,6 +70,11 @@ class RBMConfig:
         check_int("momentum_epochs", self.momentum_epochs, 0)
         check_number("weight_decay", self.weight_decay, minimum=0)
         check_int("seed", self.seed, 0)
+        for name in ("epochs", "batch_size", "k", "k_final", "momentum_epochs", "seed"):
+            value, maximum = getattr(self, name), SEED_MAX if name == "seed" else INT64_MAX
+            if value is not None and value > maximum:
+                low = 1 if name in ("epochs", "batch_size", "k", "k_final") else 0
+                raise UserError(f"{name} must be in [{low}, {maximum}], got {value!r}")
         check_choice("device", self.device, DEVICES)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)

@@ -1,9 +1,13 @@
 """What the commands share: how they speak (stderr for status, stdout for results), the option
-groups several of them take, and the option types that refuse a bad value at parse time.
+groups several of them take, and the option types.
 
-Every numeric option is parsed by :func:`integer` or :func:`number`, which check its range
-before anything runs: ``--seed 1180591620717411303424`` and ``--dropout 1`` are refused with
-``argument --seed: ...`` on one line, exit 2, as argparse refuses ``--epochs two``.
+A numeric option is parsed by ``int`` or ``float`` (``--epochs two`` is refused by argparse)
+and its range is checked once, by the config it fills, before anything runs:
+``--seed 1180591620717411303424`` and ``--dropout 1`` are refused on one line, exit 2, naming
+the option (a :class:`~weightinit.experiments._config.ConfigError`) or the parameter of the
+same name. :func:`integer` and :func:`number` check a range at parse time for the few options
+whose config would name them otherwise (``--pretrain-lr`` fills RBMConfig's ``lr``) or that
+fill no config (``--timeout``).
 """
 
 from __future__ import annotations
@@ -13,21 +17,17 @@ import math
 import sys
 from collections.abc import Callable
 
-from ..errors import UserError
+from ..experiments._config import INT64_MAX, sgd_momentum
 from ..runs import distributed
 from ..runs.devices import resolve_device
 from ..training.loop import TrainConfig
 
 __all__ = ["say", "describe", "emit", "split_list", "add_data_options", "add_output_options", "add_train_options",
-           "integer", "number", "SEED", "check_device", "train_config", "COMPILE_HELP", "QUICK_HELP",
-           "add_quick_option", "dataset_name", "INT64_MAX", "SEED_MAX", "MAX_UNITS", "momentum_for", "typed"]
+           "integer", "number", "check_device", "train_config", "COMPILE_HELP", "QUICK_HELP", "add_quick_option",
+           "dataset_name", "typed"]
 
 COMPILE_HELP = "fuse the RBM update with torch.compile: faster epochs after a one-off compile (needs a C++ compiler)"
 QUICK_HELP = "seconds, not minutes: scikit-learn's digits (unless --dataset says otherwise), a smaller run"
-
-INT64_MAX = 2**63 - 1  # what a torch/numpy integer holds: no option value may overflow one
-SEED_MAX = 2**32 - 1  # seeds: the range numpy, random and torch all accept (a run adds small offsets)
-MAX_UNITS = 2**20  # units in a layer, AIS chains: beyond this a value is a typo, and its matrices fill any memory
 
 
 def say(message: str) -> None:
@@ -101,9 +101,6 @@ def number(name: str, minimum: float | None = None, *, strictly: bool = False, b
     return parse
 
 
-SEED = integer("seed", 0, SEED_MAX)
-
-
 def check_device(device: str) -> None:
     """Refuse ``--device cuda`` (or a name torch does not know) on a machine without it before any
     work, not at the first batch; ``auto`` always resolves, where the work runs."""
@@ -144,24 +141,28 @@ def add_output_options(parser: argparse.ArgumentParser, kind: str, *, resumable:
 
 def add_train_options(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
-    parser.add_argument("--epochs", type=integer("epochs", 1), default=None,
+    parser.add_argument("--epochs", type=int, default=None,
                         help=f"training epochs (default {defaults.epochs}; --quick: fewer)")
     parser.add_argument("--optimizer", default=defaults.optimizer, help="adam or sgd (default %(default)s)")
-    parser.add_argument("--lr", type=number("lr", 0, strictly=True), default=defaults.lr,
+    parser.add_argument("--lr", type=float, default=defaults.lr,
                         help="learning rate (default %(default)g)")
-    parser.add_argument("--momentum", type=number("momentum", 0, below=1), default=None,
+    parser.add_argument("--momentum", type=float, default=None,
                         help="SGD momentum (default 0; not with --optimizer adam)")
-    parser.add_argument("--batch-size", type=integer("batch_size", 1), default=defaults.batch_size,
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
                         help="default %(default)s")
-    parser.add_argument("--seed", type=SEED, default=defaults.seed, help="base seed (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="base seed (default %(default)s)")
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda (default %(default)s)")
 
 
-def train_config(args: argparse.Namespace, *, epochs: int, sgd_momentum: float = 0.0, **fields) -> TrainConfig:
+def train_config(args: argparse.Namespace, *, epochs: int, sgd_default: float = 0.0, **fields) -> TrainConfig:
     """The TrainConfig of the options of :func:`add_train_options` (or a command's own of the
     same names). ``--momentum`` belongs to SGD: with ``--optimizer adam`` it is refused, not
-    ignored; without it SGD gets ``sgd_momentum``."""
-    momentum = momentum_for(args.optimizer, args.momentum, sgd_momentum, typed=typed(args, "momentum"))
+    ignored (:func:`~weightinit.experiments._config.sgd_momentum`); without it SGD gets
+    ``sgd_default``."""
+    momentum = args.momentum
+    if args.optimizer == "adam" and not typed(args, "momentum"):
+        momentum = None  # read back from an earlier run's settings.json (the old default): Adam always dropped it
+    momentum = sgd_momentum(args.optimizer, momentum, sgd_default)
     return TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=momentum, epochs=epochs,
                        batch_size=args.batch_size, seed=args.seed, device=args.device, **fields)
 
@@ -170,16 +171,3 @@ def typed(args: argparse.Namespace, dest: str) -> bool:
     """Whether option ``dest`` was typed on the command line (``main`` records them in
     ``args.given``), not a default or a value read back from a resumed run's settings."""
     return dest in getattr(args, "given", ())
-
-
-def momentum_for(optimizer: str, momentum: float | None, sgd_default: float, option: str = "--momentum",
-                 optimizer_option: str = "--optimizer", *, typed: bool = True) -> float:
-    """The SGD momentum to train with. A non-zero momentum typed with Adam is refused (Adam
-    keeps its own moment estimates and would ignore it); one that only comes from an earlier
-    run's settings (which stored the old default) is dropped, as Adam always dropped it."""
-    if optimizer == "adam":
-        if typed and momentum:
-            raise UserError(f"{option} {momentum:g} applies to {optimizer_option} sgd only; Adam keeps its own "
-                            f"moment estimates (drop {option}, or use {optimizer_option} sgd)")
-        return 0.0
-    return sgd_default if momentum is None else momentum

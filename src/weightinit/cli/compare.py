@@ -45,11 +45,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              "(a small ViT on 16 patches) (default %(default)s)")
     parser.add_argument("--inits", default=",".join(LECTURE_INITS),
                         help="comma-separated schemes (see `weightinit schemes`)")
-    parser.add_argument("--seeds", type=integer("seeds", 1), default=1,
+    parser.add_argument("--seeds", type=int, default=1,
                         help="runs per init, reported as mean ± std, drawn as a band in curves.png (default 1)")
     parser.add_argument("--nonlinearity", default="auto",
                         help="gain rule: auto (from the activation after each layer) or a name, e.g. linear for gain 1")
-    parser.add_argument("--pretrain-epochs", type=integer("pretrain_epochs", 1), default=None,
+    parser.add_argument("--pretrain-epochs", type=int, default=None,
                         help=f"RBM epochs per layer for --inits dbn (default {PRETRAIN_EPOCHS})")
     add_train_options(parser)
     parser.add_argument("--precision", default="float32", choices=["float32", "bf16"],

@@ -10,13 +10,11 @@ from ..experiments.diagnose import DIAGNOSE_INITS, DiagnoseConfig, diagnose_init
 from ..models.builders import MODELS, parse_arch
 from ..runs.files import run_folder
 from .common import (
-    SEED,
     add_data_options,
     add_output_options,
     add_quick_option,
     dataset_name,
     describe,
-    integer,
     split_list,
 )
 from .execute import report
@@ -44,9 +42,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--activation", default=None, help="hidden activation (default tanh); --model mlp only")
     parser.add_argument("--inits", default=",".join(DIAGNOSE_INITS),
                         help="comma-separated schemes (default %(default)s)")
-    parser.add_argument("--batch", type=integer("batch", 2), default=256,
+    parser.add_argument("--batch", type=int, default=256,
                         help="samples in the batch (default %(default)s)")
-    parser.add_argument("--seed", type=SEED, default=0)
+    parser.add_argument("--seed", type=int, default=0)
     add_output_options(parser, "diagnose")
     parser.set_defaults(run=run)
 

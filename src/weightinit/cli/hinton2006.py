@@ -1,5 +1,9 @@
 """``weightinit reproduce hinton2006``: the DBN of Hinton, Osindero & Teh 2006 beside random inits
-(``--method backprop``), or as the paper trained it (``--method up-down``)."""
+(``--method backprop``), or as the paper trained it (``--method up-down``).
+
+The options of the controls (``--control-*``) and of up-down (``--top-*``, ``--updown-*``) keep
+their range checks at parse time: the configs they fill (TrainConfig, RBMConfig, UpDownConfig)
+would name them ``epochs`` or ``lr``, as the DBN's own options are named."""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ from ..boltzmann.updown import UpDownConfig
 from ..data.datasets import load_dataset
 from ..data.transforms import split_validation
 from ..errors import UserError
-from ..experiments.dbn import DBNConfig
+from ..experiments._config import count, sgd_momentum
+from ..experiments.dbn import SGD_MOMENTUM
 from ..experiments.reproduce.hinton2006 import UPDOWN_TOP, UpDownExperimentConfig, hinton2006, hinton2006_updown
-from .common import check_device, describe, integer, momentum_for, number, say, typed
-from .dbn import SGD_MOMENTUM, add_dbn_options, run_pipeline, typed_configs
+from .common import check_device, describe, integer, number, say, typed
+from .dbn import add_dbn_options, dbn_config, run_pipeline, typed_configs
 from .execute import run_experiment
 from .run_folder import check_out_before_work
 
@@ -47,7 +52,7 @@ def add_hinton2006(papers: argparse._SubParsersAction) -> None:
                         "paper's own method, labels in the top RBM, contrastive wake-sleep fine-tuning, "
                         "classification by free energy (the fine-tuning options above do not apply)")
     updown = hinton.add_argument_group("--method up-down")
-    updown.add_argument("--top-hidden", type=integer("top_hidden", 1), default=UPDOWN_TOP,
+    updown.add_argument("--top-hidden", type=int, default=UPDOWN_TOP,
                         help="hidden units of the top RBM over [500 units + labels] (default %(default)s)")
     updown.add_argument("--top-epochs", type=integer("top_epochs", 1), default=30,
                         help="CD-1 epochs of the top RBM (default %(default)s, as the paper)")
@@ -76,10 +81,11 @@ def cd_steps(text: str) -> tuple[int, ...]:
 def run_updown(args: argparse.Namespace) -> int:
     """``--method up-down``: check everything, then pre-train, train the top RBM with the labels,
     fine-tune by up-down; the result writes updown.pt, results.json and report.md."""
+    count("pretrain_epochs", args.pretrain_epochs)  # RBMConfig would name it epochs, as --top-epochs
     config = UpDownExperimentConfig(
         pretrain=RBMConfig(epochs=args.pretrain_epochs, lr=args.pretrain_lr, k=args.k, persistent=args.pcd,
                            seed=args.seed, device=args.device, precision=args.precision, compile=args.compile),
-        top=RBMConfig(epochs=args.top_epochs, lr=args.top_lr, batch_size=args.batch_size, seed=args.seed + 1,
+        top=RBMConfig(epochs=args.top_epochs, lr=args.top_lr, batch_size=args.batch_size, seed=(args.seed + 1) % 2**32,
                       device=args.device),
         updown=UpDownConfig(epochs=args.updown_epochs, batch_size=args.batch_size, lr=args.updown_lr,
                             cd_steps=cd_steps(args.cd_steps), seed=args.seed + 2),
@@ -110,11 +116,11 @@ def run_hinton2006(args: argparse.Namespace) -> int:
     if check_choice("method", args.method, METHODS) == "up-down":
         return run_updown(args)
     pretrain, train = typed_configs(args)
-    momentum = momentum_for(args.control_optimizer, args.control_momentum, SGD_MOMENTUM, "--control-momentum",
-                            "--control-optimizer", typed=typed(args, "control_momentum"))
+    momentum = args.control_momentum
+    if args.control_optimizer == "adam" and not typed(args, "control_momentum"):
+        momentum = None  # read back from an earlier run's settings.json (the old default): Adam always dropped it
+    momentum = sgd_momentum(args.control_optimizer, momentum, SGD_MOMENTUM, "control_momentum", "control_optimizer")
     control_train = replace(train, optimizer=args.control_optimizer, lr=args.control_lr, momentum=momentum,
                             lr_decay=1.0, epochs=args.control_epochs, ema=0.0)
     # the paper's hidden layers over the data's features: 784-500-500-2000 on MNIST
-    config = DBNConfig(pretrain=pretrain, train=train, control_train=control_train, n_valid=args.n_valid,
-                       dropout=args.dropout, input_dropout=args.input_dropout, refit=args.refit)
-    return run_pipeline(args, "hinton2006", config, hinton2006)
+    return run_pipeline(args, "hinton2006", dbn_config(args, pretrain, train, control_train=control_train), hinton2006)

@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _as_option(message: str, given: frozenset[str]) -> str:
+    """A library config's refusal that starts with a parameter the user typed as an option
+    (``seed must be in [0, 4294967295], got ...`` from ``--seed``) names the option instead."""
+    name = message.split(" ", 1)[0]
+    return f"--{name.replace('_', '-')}{message[len(name):]}" if name in given else message
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -135,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         clean = True
         return code
     except UserError as error:  # a config's refusal names the option, as argparse's do
-        message = error.for_options() if isinstance(error, ConfigError) else str(error)
+        message = error.for_options() if isinstance(error, ConfigError) else \
+            _as_option(str(error), getattr(args, "given", frozenset()))
         print(f"weightinit: error: {_one_line(message)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # stdout closed by its reader (`weightinit schemes | head -1`): not an error

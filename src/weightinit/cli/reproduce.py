@@ -9,14 +9,12 @@ from ..experiments.reproduce.glorot2010 import Glorot2010Config, glorot2010
 from ..experiments.reproduce.he2015 import He2015Config, he2015
 from ..experiments.reproduce.lecture import LectureConfig, lecture, lecture_epochs
 from .common import (
-    SEED,
     add_data_options,
     add_output_options,
     add_quick_option,
     check_device,
     dataset_name,
     describe,
-    integer,
 )
 from .execute import run_experiment
 from .hinton2006 import add_hinton2006
@@ -41,11 +39,11 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
         "(softmax, N(0, 1): lab 09-1 since 2019-03), 94.23% (N(0, 1)), 98.05% (xavier) and 98.19% (deep). "
         "Writes results.json, report.md and curves.png (training loss and correct test accuracy per epoch).")
     add_data_options(lecture_parser, default=None)
-    lecture_parser.add_argument("--seeds", type=integer("seeds", 1), default=1,
+    lecture_parser.add_argument("--seeds", type=int, default=1,
                                 help="runs per model (seeds 777, 778, ...), reported as mean ± std (default 1)")
-    lecture_parser.add_argument("--epochs", type=integer("epochs", 1), default=None,
+    lecture_parser.add_argument("--epochs", type=int, default=None,
                                 help="training epochs (default 15, the course's; --quick: 10, 2 on MNIST-sized data)")
-    lecture_parser.add_argument("--seed", type=SEED, default=777, help="the first seed (default %(default)s)")
+    lecture_parser.add_argument("--seed", type=int, default=777, help="the first seed (default %(default)s)")
     lecture_parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     add_quick_option(lecture_parser, "10 epochs (2 on MNIST-sized data)")
     add_output_options(lecture_parser, "lecture", resumable=True)
@@ -68,10 +66,10 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
     ):
         paper = papers.add_parser(name, help=help_text, description=description)
         add_data_options(paper, default=None)
-        paper.add_argument("--epochs", type=integer("epochs", 1), default=None,
+        paper.add_argument("--epochs", type=int, default=None,
                            help=f"training epochs (default 5; --quick {QUICK_PAPER_EPOCHS[name]})")
-        paper.add_argument("--seed", type=SEED, default=0, help="the first seed (default %(default)s)")
-        paper.add_argument("--seeds", type=integer("seeds", 1), default=1,
+        paper.add_argument("--seed", type=int, default=0, help="the first seed (default %(default)s)")
+        paper.add_argument("--seeds", type=int, default=1,
                            help="runs per network (seed, seed + 1, ...); the findings are stated on their mean ± std "
                                 "(default 1)")
         paper.add_argument("--device", default="auto", help="auto, cpu or cuda")

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 from torch import nn
 
-from .._checks import check_choice, check_int, check_positive_int
+from .._checks import check_choice
 from ..boltzmann.trainer import RBMConfig
 from ..data.datasets import Dataset, Split
 from ..diagnostics.dynamics import Dynamics
@@ -44,7 +44,7 @@ from ..training.history import History
 from ..training.loop import TrainConfig, evaluate, fit
 from ._common import checkpoint_in, progress_bar, versions
 from ._compare_result import INIT_LOSS_ROWS, CompareResult, CompareRun, InitSummary, summarize
-from ._config import ConfigError, literal, param, quick_epochs
+from ._config import ConfigError, count, literal, param, quick_epochs
 
 __all__ = ["INIT_LOSS_ROWS", "LECTURE_INITS", "PRETRAIN_EPOCHS", "CompareConfig", "CompareRun", "InitSummary",
            "CompareResult", "compare", "summarize", "compare_epochs"]
@@ -93,10 +93,10 @@ class CompareConfig:
                               f"{literal(','.join(self.inits))}); drop it")
         if self.activation not in ACTIVATIONS:
             raise UserError(f"activation={self.activation!r} is not supported; use one of {list(ACTIVATIONS)}")
-        check_positive_int("seeds", self.seeds)
-        check_positive_int("pretrain_epochs", self.dbn_pretrain_epochs)
+        count("seeds", self.seeds)
+        count("pretrain_epochs", self.dbn_pretrain_epochs)
         check_choice("model", self.model, MODELS)
-        check_int("dynamics_every", self.dynamics_every, 0)
+        count("dynamics_every", self.dynamics_every, 0)
         if self.model != "mlp" and (self.arch != "lecture" or self.activation != "relu"):
             raise UserError(f"arch and activation describe the MLP; model={self.model!r} has its own "
                             f"(got arch={self.arch!r}, activation={self.activation!r})")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice
 from ..data.datasets import Dataset
 from ..diagnostics.layer_stats import TABLE_KEY, Report, diagnose
 from ..modelinit.activations import ACTIVATIONS
@@ -17,7 +17,7 @@ from ..modelinit.plan import init_model
 from ..modelinit.schemes import SCHEMES, check_schemes
 from ..models.builders import MODELS, NAMED_ARCHS, build_model, describe_model, parse_arch
 from ..reporting.plots import plot_histograms, plot_std_by_layer
-from ._config import ConfigError, literal, param
+from ._config import ConfigError, check_seed, count, literal, param
 from ._result import ResultBase, output_folder, write_json
 
 __all__ = ["DiagnoseConfig", "DiagnoseResult", "diagnose_inits", "HIDDEN", "DIAGNOSE_INITS"]
@@ -53,7 +53,8 @@ class DiagnoseConfig:
         check_choice("activation", self.hidden_activation, ACTIVATIONS)
         if self.arch is not None and self.arch not in NAMED_ARCHS:
             parse_arch(self.arch)
-        check_int("batch", self.batch, 2)
+        count("batch", self.batch, 2)
+        check_seed("seed", self.seed)
 
     @property
     def hidden_activation(self) -> str:

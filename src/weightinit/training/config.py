@@ -12,6 +12,8 @@ from ..runs.devices import DEVICES, PRECISIONS
 __all__ = ["TrainConfig", "OPTIMIZERS"]
 
 OPTIMIZERS = ("adam", "sgd")
+INT64_MAX = 2**63 - 1  # what a torch/numpy integer holds: no count may overflow one
+SEED_MAX = 2**32 - 1  # seeds: the range numpy, random and torch all accept (a run adds small offsets)
 
 
 @dataclass
@@ -43,6 +45,10 @@ class TrainConfig:
         check_positive_int("epochs", self.epochs)
         check_positive_int("batch_size", self.batch_size)
         check_int("seed", self.seed, 0)
+        for name, maximum in (("epochs", INT64_MAX), ("batch_size", INT64_MAX), ("seed", SEED_MAX)):
+            if getattr(self, name) > maximum:
+                low = 0 if name == "seed" else 1
+                raise UserError(f"{name} must be in [{low}, {maximum}], got {getattr(self, name)!r}")
         check_choice("device", self.device, DEVICES)
         if not 0 <= check_number("ema", self.ema) < 1:
             raise UserError(f"ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got {self.ema!r}")

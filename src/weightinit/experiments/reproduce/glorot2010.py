@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from ..._checks import check_int, check_positive_int
+from ..._checks import check_positive_int
 from ...data.datasets import Dataset
 from ...diagnostics.layer_stats import Report, diagnose
 from ...modelinit.plan import init_model
@@ -20,6 +20,7 @@ from ...reporting.plots import plot_std_by_layer
 from ...runs import distributed
 from ...training.loop import TrainConfig, fit_resumable
 from .._common import checkpoint_in, mean_std, versions
+from .._config import check_seed, count
 from .._result import artifact, group_by, output_folder, run_key
 from ._paper import PaperResult
 
@@ -60,8 +61,8 @@ class Glorot2010Config:
         object.__setattr__(self, "hidden", tuple(check_positive_int("hidden", h) for h in self.hidden))
         object.__setattr__(self, "activations", tuple(self.activations))
         for name in ("epochs", "seeds"):
-            check_positive_int(name, getattr(self, name))
-        check_int("seed", self.seed, 0)
+            count(name, getattr(self, name))
+        check_seed("seed", self.seed)
 
 
 @dataclass

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 import torch
 
-from ..._checks import check_int, check_positive_int
+from ..._checks import check_positive_int
 from ...data.datasets import Dataset
 from ...modelinit.plan import init_model
 from ...models.builders import mlp
 from ...runs import distributed
 from ...training.loop import TrainConfig, fit_resumable
 from .._common import checkpoint_in, mean_std, versions
+from .._config import check_seed, count
 from .._result import group_by, run_key
 from ._paper import PaperResult
 
@@ -60,8 +61,8 @@ class He2015Config:
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", tuple(check_positive_int("depths", d) for d in self.depths))
         for name in ("width", "epochs", "seeds"):
-            check_positive_int(name, getattr(self, name))
-        check_int("seed", self.seed, 0)
+            count(name, getattr(self, name))
+        check_seed("seed", self.seed)
 
 
 @dataclass

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-from ..._checks import check_int
 from ...boltzmann.dbn import DBN
 from ...boltzmann.rbm import RBM
 from ...boltzmann.trainer import RBMConfig, RBMHistory
@@ -22,8 +21,9 @@ from ...data.transforms import split_validation
 from ...runs.files import write_weights
 from ...training.loop import TrainConfig
 from .._common import versions
+from .._config import MAX_UNITS, count
 from .._result import ResultBase, artifact, output_folder, plain_fields, write_json, write_texts
-from ..dbn import Control, DBNConfig, DBNResult, dbn_experiment, default_n_valid
+from ..dbn import Control, DBNConfig, DBNResult, dbn_experiment, default_n_valid, resolve
 
 __all__ = ["LAYERS", "REFERENCES", "controls", "hinton2006", "UPDOWN_LAYERS", "UPDOWN_TOP", "UpDownResult",
            "UpDownExperimentConfig", "hinton2006_updown"]
@@ -54,10 +54,11 @@ def hinton2006(dataset: Dataset, config: DBNConfig, *, checkpoint_dir: str | os.
     """The DBN of :data:`LAYERS` (its hidden layers over the data's features: the paper's
     network on MNIST) pre-trained with ``config.pretrain`` and fine-tuned with ``config.train``;
     the :func:`controls` with ``config.control_train`` (default ``config.train``); the
-    published errors in ``references``. ``config.layers`` and ``config.controls`` are the paper's."""
+    published errors in ``references``. ``config.layers`` and ``config.controls`` are the paper's;
+    the settings left as None are fitted to the data first (:func:`~weightinit.experiments.dbn.resolve`)."""
+    config = resolve(replace(config, layers=(dataset.n_features, *LAYERS[1:])), dataset)
     control_train = config.control_train or config.train
-    config = replace(config, layers=(dataset.n_features, *LAYERS[1:]), controls=controls(control_train),
-                     control_train=control_train)
+    config = replace(config, controls=controls(control_train), control_train=control_train)
     result = dbn_experiment(dataset, config, checkpoint_dir=checkpoint_dir, progress=progress, on_layer=on_layer)
     result.experiment = "hinton2006"
     result.references = dict(REFERENCES)
@@ -77,9 +78,9 @@ class UpDownExperimentConfig:
     top_hidden: int = UPDOWN_TOP
 
     def __post_init__(self) -> None:
-        check_int("top_hidden", self.top_hidden, 1)
+        count("top_hidden", self.top_hidden, 1, MAX_UNITS)
         if self.n_valid is not None:
-            check_int("n_valid", self.n_valid, 1)
+            count("n_valid", self.n_valid)
 
     def n_valid_for(self, dataset: Dataset) -> int:
         return default_n_valid(len(dataset.train)) if self.n_valid is None else self.n_valid

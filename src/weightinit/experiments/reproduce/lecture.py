@@ -45,14 +45,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..._checks import check_int, check_positive_int
 from ...data.datasets import Dataset, Split
 from ...modelinit.plan import init_model
 from ...models.builders import mlp
 from ...reporting.plots import plot_curves
 from ...training.loop import TrainConfig, evaluate, fit_resumable
 from .._common import checkpoint_in, versions
-from .._config import quick_epochs
+from .._config import check_seed, count, quick_epochs
 from .._result import ResultBase, output_folder, plain_fields, run_key, write_json, write_texts
 
 __all__ = ["PUBLISHED", "RAW_SCALE", "LectureConfig", "LectureModel", "LectureRow", "LectureResult", "lecture",
@@ -138,9 +137,9 @@ class LectureConfig:
     raw_scale: float | None = None
 
     def __post_init__(self) -> None:
-        check_positive_int("seeds", self.seeds)
-        check_positive_int("epochs", self.epochs)
-        check_int("seed", self.seed, 0)
+        count("seeds", self.seeds)
+        count("epochs", self.epochs)
+        check_seed("seed", self.seed)
 
 
 def lecture_epochs(dataset: str, epochs: int | None = None, quick: bool = False) -> int:
