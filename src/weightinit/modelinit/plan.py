@@ -16,7 +16,7 @@ is what really follows; without one it is read from module order
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,10 +27,12 @@ from .. import init
 from .._checks import check_choice, check_generator, check_number
 from ..errors import UserError
 from .fans import layer_nonlinearities
-from .residual import Residual, branch_factors
-from .rules import RECURRENT_CHOICES, Block, Fill, RuleContext, rule_for
+from .only import select
+from .residual import Residual, apply_residual, branch_factors
+from .rules import RECURRENT_CHOICES, Block, RuleContext
 from .schemes import BIAS_RULES, SCHEMES
 from .tracing import traced_nonlinearities
+from .walk import buffer_recipes, collect_blocks
 
 __all__ = ["PlanRow", "InitPlan", "plan_init", "init_model", "as_model_input"]
 
@@ -81,9 +83,15 @@ class InitPlan:
     untouched: list[str]  # "module.parameter" of every parameter no rule covers
     blocks: list[Block] = field(repr=False, default_factory=list)
     tensors: list[torch.Tensor] = field(repr=False, default_factory=list)  # the view each block fills
+    _: KW_ONLY
+    recipes: list[Any] = field(repr=False, default_factory=list)  # modules' own recipes, run before the blocks
+    notes: list[str] = field(default_factory=list)  # what the table adds in words: what only= left alone, ...
 
     def apply(self, generator: torch.Generator | None = None) -> InitPlan:
-        """Fill every block (in plan order, every draw from ``generator``) and record its std."""
+        """Run the modules' own recipes, then fill every block (in plan order, every draw from
+        ``generator``) and record its std."""
+        for recipe in self.recipes:
+            recipe.run(generator)
         with torch.no_grad():
             for block, tensor, row in zip(self.blocks, self.tensors, self.rows):
                 block.fill(tensor, generator)
@@ -109,6 +117,7 @@ class InitPlan:
             text.append("* gain read from module order; pass example_input= to trace what follows each layer")
         if self.untouched:
             text.append("left as they were (no rule): " + ", ".join(self.untouched))
+        text += self.notes
         return "\n".join(text)
 
 
@@ -132,36 +141,6 @@ def _gains(model: nn.Module, nonlinearity: str, example_input: torch.Tensor | No
     return gain_of
 
 
-def _then_zero(fill: Fill) -> Fill:
-    """``fill``, then zero the tensor: the draws are made, so every other parameter gets the same ones."""
-    def zeroed(t: torch.Tensor, g: torch.Generator | None) -> None:
-        fill(t, g)
-        t.zero_()
-    return zeroed
-
-
-def _then_scale(fill: Fill, factor: float) -> Fill:
-    """``fill``, then multiply the tensor by ``factor``."""
-    def scaled(t: torch.Tensor, g: torch.Generator | None) -> None:
-        fill(t, g)
-        t.mul_(factor)
-    return scaled
-
-
-def _apply_residual(blocks: list[Block], factors: dict[str, tuple[str, float]]) -> None:
-    """Scale or zero the weights (and a zeroed layer's bias) of the modules residual rules touch."""
-    for block in blocks:
-        if block.module not in factors or block.parameter not in ("weight", "bias", "in_proj_weight", "in_proj_bias"):
-            continue
-        action, factor = factors[block.module]
-        if action == "zero":  # drawn, then zeroed: every other parameter gets the draws it gets without
-            block.fill = _then_zero(block.fill)
-            block.rule = f"zeros (residual branch end; was {block.rule})"
-        elif block.parameter in ("weight", "in_proj_weight"):
-            block.fill = _then_scale(block.fill, factor)
-            block.rule = f"{block.rule} x {factor:.3g} (residual)"
-
-
 def plan_init(
     model: nn.Module,
     scheme: str,
@@ -172,6 +151,7 @@ def plan_init(
     recurrent: str = "orthogonal",
     forget_bias: float | None | str = "auto",
     residual: Residual | None = None,
+    only: Any = None,
 ) -> InitPlan:
     """Decide how :func:`init_model` initializes each parameter of ``model``, changing nothing.
     Arguments as for :func:`init_model`; ``scheme`` must be a per-layer scheme (not ``dbn``/``lsuv``)."""
@@ -206,32 +186,39 @@ def plan_init(
     context = RuleContext(
         scheme=spec, gain_of=_gains(model, nonlinearity, example_input), bias=spec.bias if bias == "auto" else bias,
         recurrent=recurrent, forget_bias=forget_bias,
-        gains_fixed=None if nonlinearity == "auto" else init.calculate_gain(nonlinearity))
+        gains_fixed=None if nonlinearity == "auto" else init.calculate_gain(nonlinearity),
+        modules=dict(model.named_modules()))
 
-    blocks: list[Block] = []
-    covered: set[tuple[str, str]] = set()
-    seen: set[int] = set()  # a parameter shared by two modules (tied weights) is initialized once, by the first
-    untouched: list[str] = []
-    for name, module in model.named_modules():
-        own = [(p, t) for p, t in module.named_parameters(recurse=False) if id(t) not in seen]
-        if not own:
-            continue
-        rule = rule_for(module)
-        found = [b for b in rule(name, module, context) if id(getattr(module, b.parameter)) not in seen] if rule else []
-        blocks += found
-        covered |= {(b.module, b.parameter) for b in found}
-        for parameter, tensor in own:
-            seen.add(id(tensor))
-            if (name, parameter) not in covered:
-                untouched.append(f"{name}.{parameter}" if name else parameter)
+    blocks, missing = collect_blocks(model, context)
+    modules = context.modules
+
+    def tensor_of(block: Block) -> torch.Tensor:
+        return getattr(modules[block.module], block.parameter)
+
+    selection = select(model, only)
+    notes: list[str] = []
+    if selection is not None:
+        chosen, kept_line = selection
+        notes.append(kept_line)
+        blocks = [b for b in blocks if id(tensor_of(b)) in chosen]
+        missing = [(n, i) for n, i in missing if i in chosen]
     if residual is not None:
-        _apply_residual(blocks, branch_factors(model, residual))
+        apply_residual(blocks, branch_factors(model, residual))
+    recipes = list({id(b.recipe): b.recipe for b in blocks if b.recipe is not None}.values())
+    if scheme != "default":
+        for recipe in buffer_recipes(model):
+            recipes.insert(0, recipe)
+            notes.append(f"buffers of {type(recipe.model).__name__}: recomputed by its own init_weights(), "
+                         "every parameter left to the rows above")
+    for recipe in recipes:  # what each recipe may change: its rows' parameters, no other
+        recipe.targets = {id(tensor_of(b)) for b in blocks if b.recipe is recipe}  # none for buffer recipes
+        recipe.keep_buffers = selection is not None
 
-    modules = dict(model.named_modules())
     rows, tensors = [], []
     for block in blocks:
-        parameter = getattr(modules[block.module], block.parameter)
+        parameter = tensor_of(block)
         tensor = parameter if block.rows is None else parameter[block.rows]
+        tensor = tensor if block.cols is None else tensor[:, block.cols]
         if isinstance(context.bias, float) and "bias" in block.parameter and \
                 abs(context.bias) > torch.finfo(parameter.dtype).max:
             raise UserError(f"bias={context.bias!r} is beyond what {block.module!r}'s {parameter.dtype} "
@@ -239,7 +226,7 @@ def plan_init(
         tensors.append(tensor)
         rows.append(PlanRow(block.module, block.parameter, block.label, tuple(tensor.shape), block.rule, block.fan_in,
                             block.fan_out, block.gain, block.gain_guessed))
-    return InitPlan(scheme, rows, untouched, blocks, tensors)
+    return InitPlan(scheme, rows, [n for n, _ in missing], blocks, tensors, recipes=recipes, notes=notes)
 
 
 def init_model(
@@ -255,6 +242,7 @@ def init_model(
     recurrent: str = "orthogonal",
     forget_bias: float | None | str = "auto",
     residual: Residual | None = None,
+    only: Any = None,
     strict: bool = False,
     verbose: bool = False,
 ) -> nn.Module:
@@ -290,6 +278,10 @@ def init_model(
         forget_bias: an LSTM's forget-gate bias (``"auto"``: 1, or torch's own under ``default``;
             None: the bias rule).
         residual: a :class:`~weightinit.modelinit.residual.Residual` rule for residual branches.
+        only: initialize only some parameters (:mod:`weightinit.modelinit.only`): a state dict
+            (the parameters missing from it: a new head on a loaded backbone), or parameter
+            names, glob patterns (``"classifier.*"``) or module names. The others are left
+            exactly as they are, and the plan's table says how many.
         strict: raise instead of warning when a parameter has no rule.
         verbose: print the plan (:meth:`InitPlan.table`) after applying it.
 
@@ -303,6 +295,9 @@ def init_model(
     check_generator(generator)
     spec = SCHEMES[scheme]
     if spec.needs_data:
+        if only is not None:
+            raise UserError(f"scheme={scheme!r} is data-driven and initializes the whole model; only= works with "
+                            "the per-layer schemes")
         if data is None:
             raise UserError(f"scheme={scheme!r} needs data=: training inputs (a tensor or a numpy array)")
         spec.init_model(model, as_model_input(data, model, "data"), generator, config)
@@ -312,7 +307,7 @@ def init_model(
                         f"{[s for s, v in SCHEMES.items() if v.needs_data]} do); to trace the activations "
                         "after each layer, pass example_input=")
     plan = plan_init(model, scheme, nonlinearity=nonlinearity, bias=bias, example_input=example_input,
-                     recurrent=recurrent, forget_bias=forget_bias, residual=residual)
+                     recurrent=recurrent, forget_bias=forget_bias, residual=residual, only=only)
     if plan.untouched:
         message = (f"{len(plan.untouched)} parameter(s) of {type(model).__name__} have no initialization rule and "
                    f"were left as they were: {', '.join(plan.untouched)} (weightinit.register_rule adds one)")
@@ -320,7 +315,7 @@ def init_model(
             raise UserError(message)
         if plan.rows:
             warnings.warn(message, stacklevel=2)
-    if not plan.rows:
+    if not plan.rows and only is None:
         warnings.warn(f"{type(model).__name__} has no parameters weightinit knows how to initialize; "
                       "nothing was initialized", stacklevel=2)
     plan.apply(generator)

@@ -32,12 +32,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from .._checks import check_choice
 from ..errors import UserError
+from .rules import Block, Fill
 
-__all__ = ["RESIDUAL_KINDS", "Residual", "find_branches"]
+__all__ = ["RESIDUAL_KINDS", "Residual", "find_branches", "branch_factors", "apply_residual"]
 
 RESIDUAL_KINDS = ("gpt2", "zero", "fixup")
 
@@ -97,3 +99,33 @@ def branch_factors(model: nn.Module, residual: Residual) -> dict[str, tuple[str,
             for inner in branch[:-1]:
                 factors[inner] = ("scale", scale)
     return factors
+
+
+def _then_zero(fill: Fill) -> Fill:
+    """``fill``, then zero the tensor: the draws are made, so every other parameter gets the same ones."""
+    def zeroed(t: torch.Tensor, g: torch.Generator | None) -> None:
+        fill(t, g)
+        t.zero_()
+    return zeroed
+
+
+def _then_scale(fill: Fill, factor: float) -> Fill:
+    """``fill``, then multiply the tensor by ``factor``."""
+    def scaled(t: torch.Tensor, g: torch.Generator | None) -> None:
+        fill(t, g)
+        t.mul_(factor)
+    return scaled
+
+
+def apply_residual(blocks: list[Block], factors: dict[str, tuple[str, float]]) -> None:
+    """Scale or zero the weights (and a zeroed layer's bias) of the modules residual rules touch."""
+    for block in blocks:
+        if block.module not in factors or block.parameter not in ("weight", "bias", "in_proj_weight", "in_proj_bias"):
+            continue
+        action, factor = factors[block.module]
+        if action == "zero":  # drawn, then zeroed: every other parameter gets the draws it gets without
+            block.fill = _then_zero(block.fill)
+            block.rule = f"zeros (residual branch end; was {block.rule})"
+        elif block.parameter in ("weight", "in_proj_weight"):
+            block.fill = _then_scale(block.fill, factor)
+            block.rule = f"{block.rule} x {factor:.3g} (residual)"

@@ -4,8 +4,9 @@ parameter (or block of a packed parameter) named with the formula it gets.
 ===========================  =================================================================
 module                       what each parameter gets, under a scheme with formula f(fan_in, fan_out, gain)
 ===========================  =================================================================
-Linear, ConvNd,              weight: f(true fans, gain of the activation after it); bias: the bias rule
-ConvTransposeNd
+Linear, ConvNd,              weight: f(true fans, gain of the activation after it); bias: the bias rule.
+ConvTransposeNd              A Linear with out = 3·in inside an attention module (packed q/k/v,
+                             :func:`.structure.packed_qkv`): q, k, v each f(d, d, 1)
 Bilinear                     weight (out, in1, in2): f(in1·in2, out·(in1+in2)/2, gain); bias: bias rule
 Embedding, EmbeddingBag      weight: N(0, 1/d) (U(±√(3/d)) under the uniform schemes), d the
                              embedding size, so that a vector's expected squared norm is 1; torch's
@@ -29,8 +30,11 @@ PReLU                        0.25, He et al. 2015's initial slope
 ===========================  =================================================================
 
 The ``default`` scheme is PyTorch's own ``reset_parameters`` for every module (drawn from the
-given generator). A parameter no rule covers is left as it was and named in one warning; a
-user adds a rule with :func:`register_rule`.
+given generator). A module no rule here covers is recognized by its structure where it can be
+(:mod:`weightinit.modelinit.foreign`: norms, transposed linear layers, learned vectors, a
+module's own ``reset_parameters()`` under ``default``); a transformers model under ``default``
+gets its own recipe (:mod:`weightinit.modelinit.recipes`). A parameter still without a rule is
+left as it was and named in one warning; a user adds a rule with :func:`register_rule`.
 
 Why orthogonal recurrent weights by default: the recurrence multiplies the hidden state by
 the same matrix at every step, so its singular values, all 1 for an orthogonal matrix, decide
@@ -44,6 +48,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,6 +57,7 @@ from .. import init
 from ..errors import UserError
 from .fans import layer_fans
 from .schemes import Scheme, torch_default_bound
+from .structure import packed_qkv
 
 __all__ = ["Block", "RuleContext", "Rule", "RULES", "register_rule", "rule_for", "NORMS", "RECURRENT_CHOICES"]
 
@@ -70,11 +76,13 @@ class Block:
     fill: Fill
     _: KW_ONLY
     rows: slice | None = None  # the block of rows, None for the whole parameter
+    cols: slice | None = None  # the block of columns (a transposed layer's q/k/v), None for all
     label: str = ""  # the block's name: "forget gate", "q", ...
     fan_in: float | None = None
     fan_out: float | None = None
     gain: float | None = None  # the gain in the formula (None where the formula has none)
     gain_guessed: bool = False  # the gain was read from module order, not from a traced forward pass
+    recipe: Any = None  # a module's own recipe (weightinit.modelinit.recipes) that fills it; ``fill`` is then a no-op
 
 
 @dataclass
@@ -88,6 +96,11 @@ class RuleContext:
     forget_bias: float | None = 1.0
     gains_fixed: float | None = None  # a gain given for every layer (nonlinearity=name), else None
     extra: dict = field(default_factory=dict)
+    modules: dict[str, nn.Module] = field(default_factory=dict)  # the model's modules by qualified name
+
+    def parent(self, name: str) -> nn.Module | None:
+        """The module that holds module ``name`` (None for the model itself or an unknown name)."""
+        return self.modules.get(name.rpartition(".")[0]) if name else None
 
 
 Rule = Callable[[str, nn.Module, RuleContext], list[Block]]
@@ -97,52 +110,69 @@ def _scheme_fill(ctx: RuleContext, fan_in: float, fan_out: float, gain: float) -
     return lambda t, g: ctx.scheme.init_weight(t, fan_in, fan_out, gain, g)
 
 
-def _weight(ctx: RuleContext, name: str, parameter: str, fan_in: float, fan_out: float, gain: float,
-            guessed: bool = False, rows: slice | None = None, label: str = "") -> Block:
+def weight_block(ctx: RuleContext, name: str, parameter: str, fan_in: float, fan_out: float, gain: float,
+                 guessed: bool = False, rows: slice | None = None, label: str = "", cols: slice | None = None,
+                 rule: str | None = None) -> Block:
     """A block filled by the scheme's formula with these fans and gain."""
     used = gain if ctx.scheme.uses_gain else None
-    return Block(name, parameter, ctx.scheme.name, _scheme_fill(ctx, fan_in, fan_out, gain), rows=rows, label=label,
-                 fan_in=fan_in, fan_out=fan_out, gain=used, gain_guessed=guessed and ctx.scheme.uses_gain)
+    return Block(name, parameter, rule or ctx.scheme.name, _scheme_fill(ctx, fan_in, fan_out, gain), rows=rows,
+                 cols=cols, label=label, fan_in=fan_in, fan_out=fan_out, gain=used,
+                 gain_guessed=guessed and ctx.scheme.uses_gain)
 
 
-def _uniform_fill(bound: float) -> Fill:
+def packed_blocks(ctx: RuleContext, name: str, module: nn.Module, rule: str | None = None) -> list[Block] | None:
+    """q, k and v of a packed projection inside an attention module (:func:`.structure.packed_qkv`),
+    each a d × d layer with fans (d, d) and gain 1, as for MultiheadAttention's ``in_proj``;
+    None if ``module`` is no packed projection or the scheme is ``default`` (torch's own, over the
+    whole matrix)."""
+    packed = packed_qkv(module, ctx.parent(name))
+    if packed is None or ctx.scheme.name == "default":
+        return None
+    d = packed.d
+    return [weight_block(ctx, name, "weight", d, d, 1.0, label=label, rule=rule,
+                         **({"cols": part} if packed.transposed else {"rows": part}))
+            for label, part in packed.blocks()]
+
+
+def uniform_fill(bound: float) -> Fill:
     return lambda t, g: init.uniform_(t, -bound, bound, g)
 
 
-def _constant(name: str, parameter: str, value: float, rule: str | None = None, rows: slice | None = None,
-              label: str = "") -> Block:
+def constant_block(name: str, parameter: str, value: float, rule: str | None = None, rows: slice | None = None,
+                   label: str = "") -> Block:
     return Block(name, parameter, rule or f"constant {value:g}", lambda t, g: init.constant_(t, value), rows=rows,
                  label=label)
 
 
-def _kept(name: str, parameter: str, rows: slice | None = None, label: str = "") -> Block:
+def kept_block(name: str, parameter: str, rows: slice | None = None, label: str = "") -> Block:
     """A block left as it is, on purpose (bias="keep")."""
     return Block(name, parameter, "kept (bias='keep')", lambda t, g: None, rows=rows, label=label)
 
 
-def _bias(ctx: RuleContext, name: str, parameter: str, torch_bound: float, rows: slice | None = None,
-          label: str = "") -> list[Block]:
+def bias_blocks(ctx: RuleContext, name: str, parameter: str, torch_bound: float, rows: slice | None = None,
+                label: str = "") -> list[Block]:
     """The bias rule for one bias (or block): zeros, a number, torch's U(±torch_bound), or kept."""
     if ctx.bias == "keep":
-        return [_kept(name, parameter, rows, label)]
+        return [kept_block(name, parameter, rows, label)]
     if ctx.bias == "default":
-        return [Block(name, parameter, f"U(±{torch_bound:.3g}) (torch)", _uniform_fill(torch_bound), rows=rows,
+        return [Block(name, parameter, f"U(±{torch_bound:.3g}) (torch)", uniform_fill(torch_bound), rows=rows,
                       label=label)]
     if ctx.bias == "zeros":
-        return [_constant(name, parameter, 0.0, "zeros", rows, label)]
-    return [_constant(name, parameter, float(ctx.bias), None, rows, label)]
+        return [constant_block(name, parameter, 0.0, "zeros", rows, label)]
+    return [constant_block(name, parameter, float(ctx.bias), None, rows, label)]
 
 
 # ---------------------------------------------------------------- Linear, Conv, Bilinear
 def linear_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]:
-    """Linear, ConvNd, ConvTransposeNd: the scheme with the layer's true fans."""
+    """Linear, ConvNd, ConvTransposeNd: the scheme with the layer's true fans; a Linear that packs
+    q, k and v (out = 3·in, inside an attention module) as three d × d layers."""
     if isinstance(module.weight, nn.parameter.UninitializedParameter):
         raise UserError(f"layer {name!r} is lazy and not materialized yet; run one forward pass first")
     fan_in, fan_out = layer_fans(module)
     gain, guessed = ctx.gain_of(name)
-    blocks = [_weight(ctx, name, "weight", fan_in, fan_out, gain, guessed)]
+    blocks = packed_blocks(ctx, name, module) or [weight_block(ctx, name, "weight", fan_in, fan_out, gain, guessed)]
     if module.bias is not None:
-        blocks += _bias(ctx, name, "bias", torch_default_bound(module.weight))
+        blocks += bias_blocks(ctx, name, "bias", torch_default_bound(module.weight))
     return blocks
 
 
@@ -153,12 +183,12 @@ def bilinear_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]
     out, in1, in2 = module.weight.shape
     torch_bound = 1.0 / math.sqrt(in1)
     if ctx.scheme.name == "default":
-        blocks = [Block(name, "weight", f"U(±{torch_bound:.3g}) (torch)", _uniform_fill(torch_bound))]
+        blocks = [Block(name, "weight", f"U(±{torch_bound:.3g}) (torch)", uniform_fill(torch_bound))]
     else:
         gain, guessed = ctx.gain_of(name)
-        blocks = [_weight(ctx, name, "weight", in1 * in2, out * (in1 + in2) / 2, gain, guessed)]
+        blocks = [weight_block(ctx, name, "weight", in1 * in2, out * (in1 + in2) / 2, gain, guessed)]
     if module.bias is not None:
-        blocks += _bias(ctx, name, "bias", torch_bound)
+        blocks += bias_blocks(ctx, name, "bias", torch_bound)
     return blocks
 
 
@@ -177,7 +207,7 @@ def embedding_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
     elif scheme in ("normal", "default"):
         fill, rule = (lambda t, g: init.normal_(t, 0.0, 1.0, g)), "N(0, 1) (torch)"
     elif scheme.endswith("uniform"):
-        fill, rule = _uniform_fill(math.sqrt(3.0 / d)), "U(±√(3/d))"
+        fill, rule = uniform_fill(math.sqrt(3.0 / d)), "U(±√(3/d))"
     else:
         fill, rule = (lambda t, g: init.normal_(t, 0.0, 1.0 / math.sqrt(d), g)), "N(0, 1/d)"
     padding = getattr(module, "padding_idx", None)
@@ -222,27 +252,27 @@ def recurrent_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
             continue  # not a recurrent parameter: left to the warning
         kind, which = match.group(1), match.group(2)
         if ctx.scheme.name == "default" and not (kind == "bias" and ctx.bias != "default"):
-            blocks.append(Block(name, parameter, f"U(±{torch_bound:.3g}) (torch)", _uniform_fill(torch_bound)))
+            blocks.append(Block(name, parameter, f"U(±{torch_bound:.3g}) (torch)", uniform_fill(torch_bound)))
             continue
         if which == "hr":  # the LSTM's projection (proj, hidden): a linear layer
-            blocks.append(_weight(ctx, name, parameter, hidden, proj, 1.0))
+            blocks.append(weight_block(ctx, name, parameter, hidden, proj, 1.0))
             continue
         for index, (gate, activation) in enumerate(gates):
             rows = slice(index * hidden, (index + 1) * hidden)
             label = f"{gate} gate" if gate else ""
             if kind == "bias":
-                if gate == "forget" and ctx.forget_bias is not None and ctx.bias != "keep":  # keep: _bias keeps
+                if gate == "forget" and ctx.forget_bias is not None and ctx.bias != "keep":  # keep: bias_blocks keeps
                     value = ctx.forget_bias if which == "ih" else 0.0  # b_ih + b_hh = forget_bias
-                    blocks.append(_constant(name, parameter, value, f"forget bias {value:g}", rows, label))
+                    blocks.append(constant_block(name, parameter, value, f"forget bias {value:g}", rows, label))
                 else:
-                    blocks += _bias(ctx, name, parameter, torch_bound, rows, label)
+                    blocks += bias_blocks(ctx, name, parameter, torch_bound, rows, label)
                 continue
             gain = ctx.gains_fixed if ctx.gains_fixed is not None else init.calculate_gain(activation)
             if which == "hh" and ctx.recurrent == "orthogonal":
                 blocks.append(Block(name, parameter, "orthogonal", lambda t, g: init.orthogonal_(t, 1.0, g), rows=rows,
                                     label=label, fan_in=float(tensor.shape[1]), fan_out=float(hidden), gain=1.0))
             else:
-                blocks.append(_weight(ctx, name, parameter, tensor.shape[1], hidden, gain, rows=rows, label=label))
+                blocks.append(weight_block(ctx, name, parameter, tensor.shape[1], hidden, gain, rows=rows, label=label))
     return blocks
 
 
@@ -257,8 +287,8 @@ def attention_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
                                 lambda t, g: init.xavier_uniform_(t, generator=g)))
         else:
             for index, label in enumerate("qkv"):
-                blocks.append(_weight(ctx, name, "in_proj_weight", e, e, 1.0, rows=slice(index * e, (index + 1) * e),
-                                      label=label))
+                blocks.append(weight_block(ctx, name, "in_proj_weight", e, e, 1.0,
+                                           rows=slice(index * e, (index + 1) * e), label=label))
     else:
         for label, size in (("q", e), ("k", module.kdim), ("v", module.vdim)):
             parameter = f"{label}_proj_weight"
@@ -266,17 +296,17 @@ def attention_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
                 blocks.append(Block(name, parameter, "xavier_uniform (torch)",
                                     lambda t, g: init.xavier_uniform_(t, generator=g)))
             else:
-                blocks.append(_weight(ctx, name, parameter, size, e, 1.0, label=label))
+                blocks.append(weight_block(ctx, name, parameter, size, e, 1.0, label=label))
     if module.in_proj_bias is not None:
-        blocks += [_constant(name, "in_proj_bias", 0.0, "zeros")] if ctx.bias == "default" else \
-            _bias(ctx, name, "in_proj_bias", 0.0)
+        blocks += [constant_block(name, "in_proj_bias", 0.0, "zeros")] if ctx.bias == "default" else \
+            bias_blocks(ctx, name, "in_proj_bias", 0.0)
     for parameter in ("bias_k", "bias_v"):
         if getattr(module, parameter) is not None:
             if ctx.scheme.name == "default":  # torch: xavier_normal_ on (1, 1, E), std 1/√E
                 blocks.append(Block(name, parameter, "N(0, 1/E) (torch)",
                                     lambda t, g: init.normal_(t, 0.0, 1.0 / math.sqrt(e), g)))
             else:
-                blocks.append(_weight(ctx, name, parameter, e, e, 1.0))
+                blocks.append(weight_block(ctx, name, parameter, e, e, 1.0))
     return blocks
 
 
@@ -289,15 +319,15 @@ def norm_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]:
     """Norms: scale 1, shift 0, the identity they start as."""
     blocks = []
     if getattr(module, "weight", None) is not None:
-        blocks.append(_constant(name, "weight", 1.0, "ones"))
+        blocks.append(constant_block(name, "weight", 1.0, "ones"))
     if getattr(module, "bias", None) is not None:
-        blocks.append(_kept(name, "bias") if ctx.bias == "keep" else _constant(name, "bias", 0.0, "zeros"))
+        blocks.append(kept_block(name, "bias") if ctx.bias == "keep" else constant_block(name, "bias", 0.0, "zeros"))
     return blocks
 
 
 def prelu_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]:
     """PReLU: slope 0.25 (He et al. 2015)."""
-    return [_constant(name, "weight", 0.25)]
+    return [constant_block(name, "weight", 0.25)]
 
 
 # ---------------------------------------------------------------- the registry
