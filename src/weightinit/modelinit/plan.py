@@ -28,6 +28,7 @@ from .._checks import check_choice, check_generator, check_number
 from ..errors import UserError
 from .fans import layer_nonlinearities
 from .only import select
+from .presets import apply_preset
 from .residual import Residual, apply_residual, branch_factors
 from .rules import RECURRENT_CHOICES, Block, RuleContext
 from .schemes import BIAS_RULES, SCHEMES
@@ -202,6 +203,8 @@ def plan_init(
         notes.append(kept_line)
         blocks = [b for b in blocks if id(tensor_of(b)) in chosen]
         missing = [(n, i) for n, i in missing if i in chosen]
+    if spec.preset is not None:
+        apply_preset(spec.preset, blocks, model, modules)
     if residual is not None:
         apply_residual(blocks, branch_factors(model, residual))
     recipes = list({id(b.recipe): b.recipe for b in blocks if b.recipe is not None}.values())

@@ -37,6 +37,7 @@ from torch import nn
 
 from .._checks import check_choice
 from ..errors import UserError
+from .depth import residual_branches
 from .rules import Block, Fill
 
 __all__ = ["RESIDUAL_KINDS", "Residual", "find_branches", "branch_factors", "apply_residual"]
@@ -64,7 +65,9 @@ def _names_of_branches(branches) -> bool:
 
 
 def find_branches(model: nn.Module) -> list[list[str]]:
-    """The residual branches of the Transformer layers in ``model``, each as its layers' names."""
+    """The residual branches in ``model``, each as its layers' names: those of torch's Transformer
+    layers, else those found by structure in any stack of blocks
+    (:func:`weightinit.modelinit.depth.residual_branches`: GPT-2, Llama, BERT, T5, ViT, ...)."""
     branches = []
     for name, module in model.named_modules():
         prefix = f"{name}." if name else ""
@@ -73,7 +76,7 @@ def find_branches(model: nn.Module) -> list[list[str]]:
             if isinstance(module, nn.TransformerDecoderLayer):
                 branches.append([f"{prefix}multihead_attn", f"{prefix}multihead_attn.out_proj"])
             branches.append([f"{prefix}linear1", f"{prefix}linear2"])
-    return branches
+    return branches or [list(branch.layers) for branch in residual_branches(model)]
 
 
 def branch_factors(model: nn.Module, residual: Residual) -> dict[str, tuple[str, float]]:

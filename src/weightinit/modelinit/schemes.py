@@ -47,6 +47,8 @@ class Scheme:
         bias: the bias rule ``bias="auto"`` stands for.
         init_model: a model-level scheme that needs data (``dbn``, ``lsuv``):
             ``(model, data, generator, config) -> None``.
+        preset: a recipe that gives each weight a draw by its role in the model (an embedding,
+            the last layer of a residual branch, any other weight): :mod:`.presets`.
     """
 
     name: str
@@ -57,6 +59,7 @@ class Scheme:
     bias: str = "zeros"
     init_model: ModelInit | None = None
     auto_gain: bool = True
+    preset: Any = None  # a recipe by role (weightinit.modelinit.presets.Preset), applied over the rules' blocks
 
     @property
     def needs_data(self) -> bool:

@@ -1,0 +1,153 @@
+"""The field's recipes as schemes (weightinit.modelinit.presets) and the depth they read off a
+model's structure (weightinit.modelinit.depth): checked against transformers' own GPT-2 init
+parameter by parameter, and against the papers' formulas where the reference code is not
+installable (Megatron-LM, OLMo, GPT-NeoX).
+
+Device: CPU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import weightinit as wi
+from weightinit.modelinit.depth import residual_branches
+from weightinit.modelinit.presets import PRESETS
+
+T = pytest.importorskip("transformers")
+T.logging.set_verbosity_error()
+
+TRUNCATED_STD = 0.9865881  # std of a unit normal cut at ±3
+
+
+def g(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def gpt2(width: int = 32, layers: int = 2) -> nn.Module:
+    return T.GPT2LMHeadModel(T.GPT2Config(n_embd=width, n_layer=layers, n_head=4, vocab_size=1000, n_positions=256,
+                                          bos_token_id=0, eos_token_id=0))
+
+
+def llama(width: int = 32, layers: int = 2) -> nn.Module:
+    return T.LlamaForCausalLM(T.LlamaConfig(hidden_size=width, intermediate_size=2 * width, num_hidden_layers=layers,
+                                            num_attention_heads=4, num_key_value_heads=2, vocab_size=1000))
+
+
+MODELS = {
+    "gpt2": (gpt2, {"attn.c_proj", "mlp.c_proj"}),
+    "llama": (llama, {"self_attn.o_proj", "mlp.down_proj"}),
+    "bert": (lambda: T.BertModel(T.BertConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                              num_attention_heads=2, vocab_size=100)),
+             {"attention.output.dense", "output.dense"}),
+    "t5": (lambda: T.T5ForConditionalGeneration(T.T5Config(d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                                                           vocab_size=100)),
+           {"layer.0.SelfAttention.o", "layer.1.EncDecAttention.o", "layer.1.DenseReluDense.wo",
+            "layer.2.DenseReluDense.wo"}),
+    "vit": (lambda: T.ViTModel(T.ViTConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                           num_attention_heads=2, image_size=16, patch_size=8)),
+            {"attention.o_proj", "mlp.fc2"}),
+    "torch": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 2, 64), 2, enable_nested_tensor=False),
+              {"self_attn.out_proj", "linear2"}),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_residual_branch_outputs_are_found_by_structure(name):
+    build, suffixes = MODELS[name]
+    branches = residual_branches(build())
+    ends = {b.end.split(".", 3 if name == "t5" else 2)[-1] for b in branches}
+    ends = {e.split(".", 1)[1] if e[0].isdigit() else e for e in ends}  # drop the block index
+    assert ends == suffixes
+    assert all(b.width == 32 and b.depth == 2 and b.block in (0, 1) for b in branches)
+
+
+def test_a_model_without_a_stack_has_no_branches():
+    assert residual_branches(nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8))) == []
+
+
+def _tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {name: t.detach() for name, t in model.named_parameters()}
+
+
+def test_gpt2_reproduces_transformers_own_gpt2_init_parameter_by_parameter():
+    """Same family, zeros and ones exact, std within 1% on every tensor of 50,000 values or more."""
+    reference = _tensors(wi.init_model(gpt2(256, 4), "default", generator=g(0)))  # the model's own _init_weights
+    ours = _tensors(wi.init_model(gpt2(256, 4), "gpt2", generator=g(1)))
+    assert ours.keys() == reference.keys()
+    checked = 0
+    for name, mine in ours.items():
+        theirs = reference[name]
+        if bool((theirs == theirs.flatten()[0]).all()):  # constant: biases 0, norms 1
+            assert torch.equal(mine, theirs), name
+        elif theirs.numel() >= 50_000:
+            assert mine.std().item() == pytest.approx(theirs.std().item(), rel=0.01), name
+            assert abs(mine.mean().item()) < 3 * theirs.std().item() / math.sqrt(theirs.numel()) + 1e-6, name
+            checked += 1
+    assert checked == 2 + 4 * 4  # wte, wpe; per block c_attn, c_fc and both c_proj (the latter two at 0.02/√8)
+    assert ours["transformer.h.0.attn.c_proj.weight"].std().item() == pytest.approx(0.02 / math.sqrt(8), rel=0.01)
+
+
+def _std_of(model: nn.Module, suffix: str) -> float:
+    values = torch.cat([t.detach().flatten() for n, t in model.named_parameters() if n.endswith(suffix)])
+    return values.std().item()
+
+
+@pytest.mark.parametrize("preset", ["megatron", "gpt2"])
+def test_megatron_scales_the_output_layers_by_sqrt_2L(preset):
+    model = wi.init_model(llama(256, 4), preset, generator=g())
+    assert _std_of(model, "o_proj.weight") == pytest.approx(0.02 / math.sqrt(8), rel=0.01)
+    assert _std_of(model, "down_proj.weight") == pytest.approx(0.02 / math.sqrt(8), rel=0.01)
+    for suffix in ("q_proj.weight", "k_proj.weight", "up_proj.weight", "gate_proj.weight", "embed_tokens.weight"):
+        assert _std_of(model, suffix) == pytest.approx(0.02, rel=0.01), suffix
+    assert all(bool((t == 1).all()) for n, t in model.named_parameters() if n.endswith("norm.weight"))
+
+
+def test_olmo2_cuts_every_weight_at_three_std():
+    model = wi.init_model(llama(256, 4), "olmo2", generator=g())
+    for name, t in model.named_parameters():
+        if name.endswith("norm.weight"):
+            assert bool((t == 1).all())
+            continue
+        assert t.abs().max().item() <= 3 * 0.02 + 1e-7, name
+        if t.numel() >= 50_000:
+            assert t.std().item() == pytest.approx(0.02 * TRUNCATED_STD, rel=0.01), name
+            assert t.abs().max().item() > 2.5 * 0.02, name  # cut at 3σ, not earlier
+
+
+def test_small_init_and_wang_init_follow_gpt_neox():
+    d, layers = 256, 4
+    small = wi.init_model(llama(d, layers), "small_init", generator=g())
+    wang = wi.init_model(llama(d, layers), "wang_init", generator=g())
+    for suffix in ("q_proj.weight", "up_proj.weight", "embed_tokens.weight", "o_proj.weight", "down_proj.weight"):
+        assert _std_of(small, suffix) == pytest.approx(math.sqrt(2 / (5 * d)), rel=0.01), suffix
+    for suffix in ("o_proj.weight", "down_proj.weight"):
+        assert _std_of(wang, suffix) == pytest.approx(2 / (layers * math.sqrt(d)), rel=0.01), suffix
+    assert _std_of(wang, "q_proj.weight") == pytest.approx(math.sqrt(2 / (5 * d)), rel=0.01)
+
+
+def test_the_plan_names_each_role():
+    table = wi.plan_init(gpt2(), "gpt2").table()
+    assert "N(0, 0.01²) (residual output, L=2)" in table  # 0.02/√4
+    assert "N(0, 0.02²) (embedding)" in table and "N(0, 0.02²) (weight)" in table
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_every_preset_covers_an_mlp_with_the_fan_in_as_width(preset):
+    model = nn.Sequential(nn.Linear(400, 100), nn.ReLU(), nn.Linear(100, 10))
+    plan = wi.plan_init(model, preset)
+    assert plan.untouched == [] and "residual output" not in plan.table()
+    wi.init_model(model, preset, generator=g())
+    assert torch.equal(model[0].bias, torch.zeros(100))
+
+
+def test_residual_gpt2_now_finds_the_branches_of_a_transformers_model():
+    """Residual(kind) without branches= used to find only torch's Transformer layers."""
+    model = wi.init_model(gpt2(64, 2), "xavier_uniform", residual=wi.Residual("zero"), generator=g())
+    for block in model.transformer.h:
+        assert not block.attn.c_proj.weight.any() and not block.mlp.c_proj.weight.any()
+        assert block.attn.c_attn.weight.any()
