@@ -132,15 +132,16 @@ def test_small_init_and_wang_init_follow_gpt_neox():
 
 def test_the_plan_names_each_role():
     table = wi.plan_init(gpt2(), "gpt2").table()
-    assert "N(0, 0.01²) (residual output, L=2)" in table  # 0.02/√4
-    assert "N(0, 0.02²) (embedding)" in table and "N(0, 0.02²) (weight)" in table
+    assert "N(0, 0.01²) (attn_out, block 0 of 2)" in table  # 0.02/√4
+    assert "N(0, 0.01²) (mlp_out, block 1 of 2)" in table
+    assert "N(0, 0.02²) (embedding)" in table and "N(0, 0.02²) (q, block 0 of 2)" in table
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_every_preset_covers_an_mlp_with_the_fan_in_as_width(preset):
     model = nn.Sequential(nn.Linear(400, 100), nn.ReLU(), nn.Linear(100, 10))
     plan = wi.plan_init(model, preset)
-    assert plan.untouched == [] and "residual output" not in plan.table()
+    assert plan.untouched == [] and " of " not in plan.table()
     wi.init_model(model, preset, generator=g())
     assert torch.equal(model[0].bias, torch.zeros(100))
 
@@ -151,3 +152,55 @@ def test_residual_gpt2_now_finds_the_branches_of_a_transformers_model():
     for block in model.transformer.h:
         assert not block.attn.c_proj.weight.any() and not block.mlp.c_proj.weight.any()
         assert block.attn.c_attn.weight.any()
+
+
+def test_mitchell_follows_olmo1_per_block():
+    d, layers = 256, 4
+    model = wi.init_model(llama(d, layers), "mitchell", generator=g())
+    cut = TRUNCATED_STD  # the std of N(0, σ²) cut at ±3σ, over σ
+    assert _std_of(model, "embed_tokens.weight") == pytest.approx(cut / math.sqrt(d), rel=0.01)
+    assert _std_of(model, "q_proj.weight") == pytest.approx(cut / math.sqrt(d), rel=0.01)
+    for block in range(layers):
+        layer = model.model.layers[block]
+        assert layer.self_attn.o_proj.weight.std().item() == \
+            pytest.approx(cut / math.sqrt(2 * d * (block + 1)), rel=0.02)
+        assert layer.mlp.down_proj.weight.std().item() == \
+            pytest.approx(cut / math.sqrt(2 * 2 * d * (block + 1)), rel=0.02)  # fan_in of down_proj: 2d
+        assert layer.mlp.down_proj.weight.abs().max().item() <= 3 / math.sqrt(2 * 2 * d * (block + 1)) + 1e-7
+
+
+def test_deepnet_scales_v_the_attention_output_and_the_mlp_by_beta():
+    d, layers = 256, 4
+    model = wi.init_model(T.BertModel(T.BertConfig(hidden_size=d, intermediate_size=4 * d, num_hidden_layers=layers,
+                                                   num_attention_heads=4, vocab_size=1000)), "deepnet", generator=g())
+    beta = (8 * layers) ** -0.25
+    xavier = math.sqrt(2 / (d + d))
+    assert _std_of(model, "attention.self.query.weight") == pytest.approx(xavier, rel=0.01)
+    assert _std_of(model, "attention.self.value.weight") == pytest.approx(beta * xavier, rel=0.01)
+    assert _std_of(model, "attention.output.dense.weight") == pytest.approx(beta * xavier, rel=0.01)
+    assert _std_of(model, "intermediate.dense.weight") == pytest.approx(beta * math.sqrt(2 / (5 * d)), rel=0.01)
+
+
+def test_deepnet_tells_the_encoder_from_the_decoder_of_t5():
+    d, n = 256, 4
+    model = wi.init_model(T.T5ForConditionalGeneration(T.T5Config(d_model=d, d_kv=64, d_ff=4 * d, num_layers=n,
+                                                                  num_heads=4, vocab_size=1000)),
+                          "deepnet", generator=g())
+    xavier = math.sqrt(2 / (d + d))
+    encoder = _std_of(model.encoder, "SelfAttention.v.weight")
+    decoder = _std_of(model.decoder, "SelfAttention.v.weight")
+    assert encoder == pytest.approx(0.87 * (n ** 4 * n) ** (-1 / 16) * xavier, rel=0.01)
+    assert decoder == pytest.approx((12 * n) ** -0.25 * xavier, rel=0.01)
+    assert _std_of(model.decoder, "EncDecAttention.q.weight") == pytest.approx(xavier, rel=0.01)
+
+
+def test_t_fixup_scales_the_branches_and_the_embeddings():
+    d, layers = 256, 4
+    model = wi.init_model(llama(d, layers), "t_fixup", generator=g())
+    scale = 0.67 * layers ** -0.25
+    assert _std_of(model, "v_proj.weight") == pytest.approx(scale * math.sqrt(2 / (d + d // 2)), rel=0.01)  # GQA v
+    assert _std_of(model, "down_proj.weight") == pytest.approx(scale * math.sqrt(2 / (3 * d)), rel=0.01)
+    assert _std_of(model, "q_proj.weight") == pytest.approx(math.sqrt(2 / (2 * d)), rel=0.01)
+    assert _std_of(model, "embed_tokens.weight") == pytest.approx((9 * layers) ** -0.25 / math.sqrt(d), rel=0.01)
+    bound = scale * math.sqrt(2 / (3 * d)) * math.sqrt(3)
+    assert model.model.layers[0].mlp.down_proj.weight.abs().max().item() <= bound + 1e-7  # uniform, as Xavier's

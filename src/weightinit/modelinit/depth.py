@@ -20,6 +20,14 @@ found by structure:
 
 ``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLayer`` keep their exact branches
 (:func:`weightinit.modelinit.residual.find_branches`).
+
+:func:`layer_roles` names the role of each linear layer inside the blocks, as recipes such as
+DeepNet and T-Fixup need them: in a part that holds an attention module (one with a head count
+or "Attention" in its class name), the first linear layers are the q, k and v projections (or
+one packed projection, whose row blocks its rule labels q, k, v) and the last is the attention
+output; in any other part, the layers are the MLP's, the one that maps back to width ``d`` its
+output. A model with two stacks is an encoder-decoder: the stack whose blocks hold two attention
+parts (self- and cross-attention) is the decoder.
 """
 
 from __future__ import annotations
@@ -28,9 +36,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .structure import linear_shape
+from .structure import is_attention, linear_shape
 
-__all__ = ["Branch", "linear_io", "stacks", "residual_branches"]
+__all__ = ["Branch", "LayerRole", "linear_io", "stacks", "residual_branches", "layer_roles"]
 
 
 @dataclass(frozen=True)
@@ -100,3 +108,73 @@ def residual_branches(model: nn.Module) -> list[Branch]:
                 if inside and inside[-1][1][1] == width:
                     branches.append(Branch(tuple(n for n, _ in inside), index, len(blocks), width))
     return branches
+
+
+@dataclass(frozen=True)
+class LayerRole:
+    """A linear layer's place in a stack of blocks: ``kind`` is "q", "k", "v", "qkv" (packed, or
+    a MultiheadAttention's in-projection), "attn_out", "mlp_in" or "mlp_out"; ``block`` its
+    block's index, ``depth`` the stack's length, ``width`` the residual stream's, ``stack``
+    "encoder", "decoder" or "single" (one stack), and ``encoder_depth``, ``decoder_depth`` the
+    two stacks' lengths in an encoder-decoder (else 0)."""
+
+    kind: str
+    block: int
+    depth: int
+    width: int
+    stack: str
+    encoder_depth: int = 0
+    decoder_depth: int = 0
+
+
+def _attention_parts(block: nn.Module, prefix: str) -> list[tuple[str, nn.Module]]:
+    return [(name, part) for name, part in _parts(block, prefix)
+            if any(is_attention(sub) or isinstance(sub, nn.MultiheadAttention) for sub in part.modules())]
+
+
+def _attention_kinds(names: list[str], part: nn.Module, part_name: str) -> dict[str, str]:
+    """q, k, v (or qkv) and attn_out for the linear layers of an attention part, in order."""
+    kinds = {}
+    in_proj = [name for name, sub in part.named_modules(prefix=part_name)
+               if isinstance(sub, nn.MultiheadAttention)]
+    for name in in_proj:
+        kinds[name] = "qkv"
+    if not names:
+        return kinds
+    *projections, last = names
+    kinds[last] = "attn_out"
+    if len(projections) == 3:
+        kinds.update(zip(projections, ("q", "k", "v")))
+    else:
+        kinds.update({name: "qkv" for name in projections})
+    return kinds
+
+
+def layer_roles(model: nn.Module) -> dict[str, LayerRole]:
+    """The role of every linear layer (and MultiheadAttention in-projection) in the stacks of
+    ``model``, by qualified module name (module docstring)."""
+    found = stacks(model)
+    kinds_of = {}
+    for stack_name, blocks in found:
+        prefix = f"{stack_name}.0." if stack_name else "0."
+        kinds_of[stack_name] = "decoder" if len(_attention_parts(blocks[0], prefix)) >= 2 else "encoder"
+    if len(found) == 1:
+        kinds_of = {name: "single" for name in kinds_of}
+    depths = {kind: sum(len(blocks) for name, blocks in found if kinds_of[name] == kind)
+              for kind in ("encoder", "decoder")}
+    roles = {}
+    for stack_name, blocks in found:
+        for index, block in enumerate(blocks):
+            prefix = f"{stack_name}.{index}." if stack_name else f"{index}."
+            width = _linears(block, prefix.rstrip("."))[0][1][0]
+            attention = {name for name, _ in _attention_parts(block, prefix)}
+            for part_name, part in _parts(block, prefix):
+                inside = _linears(part, part_name)
+                if part_name in attention:
+                    kinds = _attention_kinds([n for n, _ in inside], part, part_name)
+                else:
+                    kinds = {n: "mlp_out" if io[1] == width else "mlp_in" for n, io in inside}
+                for name, kind in kinds.items():
+                    roles[name] = LayerRole(kind, index, len(blocks), width, kinds_of[stack_name],
+                                            depths["encoder"], depths["decoder"])
+    return roles

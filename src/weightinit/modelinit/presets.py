@@ -1,33 +1,38 @@
-r"""The field's recipes for transformers, as schemes: a fixed std (or one of the model's
-width) for every weight matrix and embedding, and another for the layers that end a residual
-branch, which depth-aware recipes shrink so that the residual stream's variance does not grow
-with depth. Biases start at 0 and norms at 1 under every preset.
+r"""The field's recipes for transformers, as schemes: each weight gets a draw by its role in the
+model (an embedding; q, k or v; the attention output; an MLP layer; the last layer of a residual
+branch), read off the model's structure by :func:`weightinit.modelinit.depth.layer_roles`, with
+the depth L of its stack, its block's index l, the residual stream's width d and its own fans.
+Biases start at 0 and norms at 1 under every preset.
 
-===============  =====================================================  ======================================
-preset           weights and embeddings; residual-branch outputs         source
-===============  =====================================================  ======================================
-``gpt2``         N(0, 0.02²); N(0, (0.02/√(2L))²)                        Radford et al. 2019 (GPT-2); transformers'
-                                                                        ``GPT2PreTrainedModel._init_weights``
-``megatron``     N(0, 0.02²); N(0, (0.02/√(2L))²)                        Shoeybi et al. 2019 (Megatron-LM):
-                                                                        ``init_method_normal``,
-                                                                        ``scaled_init_method_normal``
-``olmo2``        N(0, 0.02²) cut at ±3σ, outputs alike                   OLMo 2 (Team OLMo 2024): every weight,
-                                                                        embeddings included
-``small_init``   N(0, 2/(5d)), outputs alike                             Nguyen & Salazar 2019 ("Transformers
-                                                                        without Tears"); GPT-NeoX ``small_init``
-``wang_init``    N(0, 2/(5d)); N(0, (2/(L√d))²)                          GPT-NeoX's default pair: ``small_init``,
-                                                                        and ``wang_init`` (Wang & Komatsuzaki
-                                                                        2021, GPT-J) on the output layers
-===============  =====================================================  ======================================
+==============  ==================================================================  ====================================
+preset          what each weight gets                                               source
+==============  ==================================================================  ====================================
+``gpt2``        N(0, 0.02²); residual-branch outputs N(0, (0.02/√(2L))²)            Radford et al. 2019 (GPT-2);
+                                                                                    transformers' GPT-2 init
+``megatron``    the same numbers: ``init_method_normal(0.02)``, and                 Shoeybi et al. 2019 (Megatron-LM)
+                ``scaled_init_method_normal`` on attention and MLP outputs
+``olmo2``       N(0, 0.02²) cut at ±3σ, every weight and embedding                  Team OLMo 2024 (OLMo 2)
+``mitchell``    cut at ±3σ: N(0, 1/d) embeddings, N(0, 1/fan_in) weights, outputs   Groeneveld et al. 2024 (OLMo-1,
+                N(0, 1/(2·fan_in·(l+1)))                                            ``InitFnType.mitchell``)
+``small_init``  N(0, 2/(5d)), every weight and embedding                            Nguyen & Salazar 2019; GPT-NeoX
+``wang_init``   small_init; residual-branch outputs N(0, (2/(L√d))²)                GPT-NeoX's default pair (Wang &
+                                                                                    Komatsuzaki 2021, GPT-J)
+``deepnet``     Xavier normal, gain β on v, attention output and MLP layers         Wang et al. 2022 (DeepNet), its
+                (β = (8L)^-1/4; encoder-decoder: 0.87(N⁴M)^-1/16 and (12M)^-1/4)    algorithm as the paper states it
+``t_fixup``     Xavier uniform, v, attention output and MLP layers × 0.67·N^-1/4    Huang et al. 2020 (T-Fixup),
+                (decoder: (9M)^-1/4); embeddings N(0, 1/d) × (9N)^-1/4              its algorithm as the paper states it
+==============  ==================================================================  ====================================
 
-L is the number of blocks in the stack a layer belongs to (GPT-2's ``n_layer``: two residual
-branches per block, hence 2L), d the width of the residual stream; both are read off the model's
-structure (:mod:`weightinit.modelinit.depth`), as are the residual-branch outputs (GPT-2's
-``c_proj``, Llama's ``o_proj`` and ``down_proj``, BERT's ``output.dense``, T5's ``o`` and ``wo``).
-In a model without a stack of blocks (an MLP) nothing is an output layer and d is each layer's
-fan-in. ``gpt2`` and ``megatron`` give the same numbers: two names for the same recipe, each
-with its source. ``gpt2`` on transformers' GPT-2 reproduces the model's own ``_init_weights``
-(tests/modelinit/test_presets.py checks it parameter by parameter).
+In an encoder-decoder, N and M are the encoder's and the decoder's number of blocks; a single
+stack (GPT, BERT, ViT) counts as an encoder for T-Fixup (its blocks have the encoder's two
+branches) and uses N = M = L for DeepNet. DeepNet's α (the residual multiplier of
+x + α·f(x) before the norm) and T-Fixup's removal of every norm and of the learning-rate
+warm-up change the model and its training, not its initialization: they are yours to make.
+In a model without a stack of blocks (an MLP) nothing has a role but "weight", and d is each
+layer's fan-in. ``gpt2`` on transformers' GPT-2 reproduces the model's own ``_init_weights``
+(tests/modelinit/test_presets.py checks it parameter by parameter); the others are checked
+against their papers' formulas, whose reference code (Megatron-LM, OLMo, GPT-NeoX, torchscale,
+the T-Fixup repository) is not installable here.
 """
 
 from __future__ import annotations
@@ -40,104 +45,179 @@ import torch
 from torch import nn
 
 from .. import init
-from .depth import Branch, residual_branches
+from .depth import LayerRole, layer_roles
 from .rules import Block, Fill
 from .schemes import Scheme, register_scheme
 
-__all__ = ["Draw", "Preset", "PRESETS", "apply_preset"]
+__all__ = ["Draw", "Role", "Preset", "PRESETS", "apply_preset"]
 
 GPT2_STD = 0.02  # GPT-2's, Megatron's and OLMo 2's std (transformers' initializer_range)
+OUTPUTS = ("attn_out", "mlp_out")  # the layers that end a residual branch
+BRANCH = ("v", "attn_out", "mlp_in", "mlp_out")  # the layers DeepNet and T-Fixup scale
 
 
 @dataclass(frozen=True)
 class Draw:
-    """N(0, std²), cut at ±``cut``·std when ``cut`` is given (the std of the normal before the cut)."""
+    """N(0, std²), cut at ±``cut``·std when ``cut`` is given (std: the normal's before the
+    cut), or with ``uniform`` U(±√3·std), which has that std."""
 
     std: float
     cut: float | None = None
+    uniform: bool = False
 
     def fill(self) -> Fill:
         std, cut = self.std, self.cut
+        if self.uniform:
+            return lambda t, g: init.uniform_(t, -math.sqrt(3.0) * std, math.sqrt(3.0) * std, g)
         if cut is None:
             return lambda t, g: init.normal_(t, 0.0, std, g)
         return lambda t, g: init.trunc_normal_(t, 0.0, std, -cut * std, cut * std, g)
 
     def text(self) -> str:
+        if self.uniform:
+            return f"U(±{math.sqrt(3.0) * self.std:.3g})"
         return f"N(0, {self.std:.3g}²)" + ("" if self.cut is None else f" cut at ±{self.cut:g}σ")
 
 
 @dataclass(frozen=True)
+class Role:
+    """A weight block's role: ``kind`` ("embedding", "weight", or a
+    :class:`~weightinit.modelinit.depth.LayerRole` kind), its place in a stack (``layer``,
+    None outside one), the residual stream's width ``d`` (outside a stack: the fan-in, or an
+    embedding's dimension), the block's fans, and the depth of the model's (encoder) stack."""
+
+    kind: str
+    layer: LayerRole | None
+    d: int
+    fan_in: float
+    fan_out: float
+    model_depth: int = 1  # outside a stack: the blocks of the model's (encoder) stack, 1 without one
+
+    @property
+    def depth(self) -> int:
+        """L: the blocks of this layer's stack (outside a stack, :attr:`model_depth`)."""
+        return self.model_depth if self.layer is None else self.layer.depth
+
+    def xavier(self, gain: float = 1.0) -> float:
+        """Glorot & Bengio's std, gain·√(2/(fan_in + fan_out))."""
+        return gain * math.sqrt(2.0 / (self.fan_in + self.fan_out))
+
+
+@dataclass(frozen=True)
 class Preset:
-    """A recipe: ``weight(d)`` for every weight matrix and embedding of a model whose residual
-    stream has width d, ``output(d, L)`` for a layer that ends a residual branch in a stack of L
-    blocks."""
+    """A recipe: the :class:`Draw` each :class:`Role` gets."""
 
     name: str
     formula: str
-    weight: Callable[[int], Draw]
-    output: Callable[[int, int], Draw]
+    draw: Callable[[Role], Draw]
 
 
-def _fixed(std: float, cut: float | None = None) -> Callable[..., Draw]:
-    return lambda *_: Draw(std, cut)
+def _gpt2(role: Role) -> Draw:
+    return Draw(GPT2_STD / math.sqrt(2 * role.depth) if role.kind in OUTPUTS else GPT2_STD)
 
 
-def _small_init(d: int) -> Draw:
-    return Draw(math.sqrt(2.0 / (5.0 * d)))
+def _mitchell(role: Role) -> Draw:
+    if role.kind == "embedding":
+        return Draw(1.0 / math.sqrt(role.d), 3.0)
+    block = 0 if role.layer is None else role.layer.block
+    if role.kind in OUTPUTS:
+        return Draw(1.0 / math.sqrt(2.0 * role.fan_in * (block + 1)), 3.0)
+    return Draw(1.0 / math.sqrt(role.fan_in), 3.0)
+
+
+def _small_init(role: Role) -> Draw:
+    return Draw(math.sqrt(2.0 / (5.0 * role.d)))
+
+
+def _wang_init(role: Role) -> Draw:
+    return Draw(2.0 / (role.depth * math.sqrt(role.d))) if role.kind in OUTPUTS else _small_init(role)
+
+
+def _deepnet_beta(layer: LayerRole) -> float:
+    if layer.stack == "encoder":
+        return 0.87 * (layer.encoder_depth ** 4 * layer.decoder_depth) ** (-1 / 16)
+    if layer.stack == "decoder":
+        return (12 * layer.depth) ** -0.25
+    return (8 * layer.depth) ** -0.25
+
+
+def _deepnet(role: Role) -> Draw:
+    if role.kind == "embedding":
+        return Draw(1.0 / math.sqrt(role.d))
+    gain = _deepnet_beta(role.layer) if role.layer is not None and role.kind in BRANCH else 1.0
+    return Draw(role.xavier(gain))
+
+
+def _t_fixup(role: Role) -> Draw:
+    layer = role.layer
+    if role.kind == "embedding":
+        return Draw((9 * role.depth) ** -0.25 / math.sqrt(role.d))
+    scale = 1.0
+    if layer is not None and role.kind in BRANCH:
+        scale = (9 * layer.depth) ** -0.25 if layer.stack == "decoder" else 0.67 * layer.depth ** -0.25
+    return Draw(scale * role.xavier(), uniform=True)
 
 
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("gpt2", "N(0, 0.02²); residual-branch outputs N(0, (0.02/√(2L))²), L blocks: GPT-2 (Radford et al. 2019)",
-           _fixed(GPT2_STD), lambda d, depth: Draw(GPT2_STD / math.sqrt(2 * depth))),
+           _gpt2),
     Preset("megatron", "N(0, 0.02²); attention and MLP output layers N(0, (0.02/√(2L))²): Megatron-LM "
-           "(Shoeybi et al. 2019)", _fixed(GPT2_STD), lambda d, depth: Draw(GPT2_STD / math.sqrt(2 * depth))),
+           "(Shoeybi et al. 2019)", _gpt2),
     Preset("olmo2", "N(0, 0.02²) cut at ±3σ for every weight and embedding: OLMo 2 (Team OLMo 2024)",
-           _fixed(GPT2_STD, 3.0), _fixed(GPT2_STD, 3.0)),
+           lambda role: Draw(GPT2_STD, 3.0)),
+    Preset("mitchell", "cut at ±3σ: N(0, 1/d) embeddings, N(0, 1/fan_in) weights, residual-branch outputs "
+           "N(0, 1/(2·fan_in·(l+1))): OLMo-1 (Groeneveld et al. 2024)", _mitchell),
     Preset("small_init", "N(0, 2/(5d)), d the model width, every weight and embedding: Nguyen & Salazar 2019 "
-           "(GPT-NeoX small_init)", _small_init, lambda d, depth: _small_init(d)),
+           "(GPT-NeoX small_init)", _small_init),
     Preset("wang_init", "small_init; residual-branch outputs N(0, (2/(L√d))²): GPT-NeoX's default pair "
-           "(wang_init: Wang & Komatsuzaki 2021)", _small_init, lambda d, depth: Draw(2.0 / (depth * math.sqrt(d)))),
+           "(wang_init: Wang & Komatsuzaki 2021)", _wang_init),
+    Preset("deepnet", "Xavier normal, gain β = (8L)^-1/4 on v, attention output and MLP layers (encoder-decoder: "
+           "0.87(N⁴M)^-1/16, (12M)^-1/4): DeepNet (Wang et al. 2022)", _deepnet),
+    Preset("t_fixup", "Xavier uniform, v, attention output and MLP layers x 0.67·N^-1/4 (decoder (9M)^-1/4), "
+           "embeddings N(0, 1/d) x (9N)^-1/4: T-Fixup (Huang et al. 2020)", _t_fixup),
 )}
 
 
-def _role(block: Block, module: nn.Module, ends: dict[str, Branch]) -> str | None:
-    """"embedding", "output" (a residual branch's last layer) or "weight"; None for a block the
-    preset leaves to its rule (a bias, a norm, a constant)."""
-    if block.fan_in is None or block.parameter in ("bias", "in_proj_bias") or "bias" in block.parameter:
+def _role(block: Block, module: nn.Module, roles: dict[str, LayerRole], width: int | None,
+          depth: int) -> Role | None:
+    """The role of a weight block; None for a block the preset leaves to its rule (a bias, a
+    norm, a constant)."""
+    if block.fan_in is None or "bias" in block.parameter:
         return None
+    fan_in, fan_out = float(block.fan_in), float(block.fan_out)
     if isinstance(module, nn.Embedding) or "learned vectors" in block.rule:
-        return "embedding"
-    if block.module in ends:
-        return "output"
-    return "weight"
+        return Role("embedding", None, width or int(fan_out), fan_in, fan_out, depth)
+    layer = roles.get(block.module)
+    if layer is None:
+        return Role("weight", None, width or max(1, int(fan_in)), fan_in, fan_out, depth)
+    kind = block.label if layer.kind == "qkv" and block.label in ("q", "k", "v") else layer.kind
+    return Role(kind, layer, layer.width, fan_in, fan_out, depth)
 
 
 def apply_preset(preset: Preset, blocks: list[Block], model: nn.Module, modules: dict[str, nn.Module]) -> None:
-    """Give every weight and embedding block of ``model`` the preset's draw (module docstring)."""
-    branches = residual_branches(model)
-    ends = {branch.end: branch for branch in branches}
-    width = branches[0].width if branches else None
+    """Give every weight and embedding block of ``model`` the preset's draw for its role."""
+    roles = layer_roles(model)
+    first = next(iter(roles.values()), None)
+    width = None if first is None else first.width
+    depth = 1 if first is None else first.encoder_depth or first.depth
     for block in blocks:
-        role = _role(block, modules[block.module], ends)
+        role = _role(block, modules[block.module], roles, width, depth)
         if role is None:
             continue
-        d = width if width is not None else int(block.fan_out if role == "embedding" else block.fan_in)
-        if role == "output":
-            branch = ends[block.module]
-            draw, where = preset.output(branch.width, branch.depth), f"residual output, L={branch.depth}"
-        else:
-            draw, where = preset.weight(d), role
+        draw = preset.draw(role)
+        where = role.kind if role.layer is None else f"{role.kind}, block {role.layer.block} of {role.layer.depth}"
         block.fill, block.rule, block.gain, block.gain_guessed = draw.fill(), f"{draw.text()} ({where})", None, False
 
 
 def _base(preset: Preset) -> Callable[..., None]:
     """The per-layer draw the rules use before :func:`apply_preset` gives each block its role
-    (d = the layer's fan-in): what a block the preset does not reach gets."""
+    (the role "weight", d = the layer's fan-in): what a block the preset does not reach gets."""
     def fill(w: torch.Tensor, fan_in: float, fan_out: float, gain: float, g: torch.Generator | None) -> None:
-        preset.weight(max(1, int(fan_in))).fill()(w, g)
+        preset.draw(Role("weight", None, max(1, int(fan_in)), fan_in, fan_out)).fill()(w, g)
     return fill
 
 
 for _preset in PRESETS.values():
     register_scheme(Scheme(_preset.name, _preset.formula, _base(_preset), uses_gain=False, auto_gain=False,
                            preset=_preset))
+
