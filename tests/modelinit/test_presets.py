@@ -204,3 +204,48 @@ def test_t_fixup_scales_the_branches_and_the_embeddings():
     assert _std_of(model, "embed_tokens.weight") == pytest.approx((9 * layers) ** -0.25 / math.sqrt(d), rel=0.01)
     bound = scale * math.sqrt(2 / (3 * d)) * math.sqrt(3)
     assert model.model.layers[0].mlp.down_proj.weight.abs().max().item() <= bound + 1e-7  # uniform, as Xavier's
+
+
+def _mimetic_products(layout: str):
+    """(Wq Wkᵀ of head 0, Wv Wo, d, d_h) in the paper's x @ W layout, after init_model(..., "mimetic")."""
+    d, heads = 64, 4
+    if layout == "gpt2":
+        model = T.GPT2Model(T.GPT2Config(n_embd=d, n_layer=1, n_head=heads, vocab_size=100, n_positions=32))
+        attn = model.h[0].attn
+        get = lambda: (attn.c_attn.weight[:, :d], attn.c_attn.weight[:, d:2 * d], attn.c_attn.weight[:, 2 * d:],  # noqa: E731
+                       attn.c_proj.weight)
+    elif layout == "llama":
+        model = T.LlamaModel(T.LlamaConfig(hidden_size=d, intermediate_size=2 * d, num_hidden_layers=1,
+                                           num_attention_heads=heads, num_key_value_heads=heads, vocab_size=50))
+        attn = model.layers[0].self_attn
+        get = lambda: tuple(w.T for w in (attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight,  # noqa: E731
+                                          attn.o_proj.weight))
+    else:
+        model = nn.TransformerEncoder(nn.TransformerEncoderLayer(d, heads, 2 * d, batch_first=True), 1,
+                                      enable_nested_tensor=False)
+        attn = model.layers[0].self_attn
+        get = lambda: tuple(w.T for w in (attn.in_proj_weight[:d], attn.in_proj_weight[d:2 * d],  # noqa: E731
+                                          attn.in_proj_weight[2 * d:], attn.out_proj.weight))
+    wi.init_model(model, "mimetic", generator=g())
+    q, k, v, o = (w.detach().double() for w in get())
+    d_h = d // heads
+    return q[:, :d_h] @ k[:, :d_h].T, v @ o, d, d_h
+
+
+@pytest.mark.parametrize("layout", ["gpt2", "llama", "torch"])
+def test_mimetic_gives_attention_the_structure_of_trained_layers(layout):
+    """Trockman & Kolter 2023: Wq Wkᵀ ≈ 0.7 Z + 0.7 I per head (rank d_h), Wv Wo = 0.4 Z - 0.4 I,
+    Z ~ N(0, 1/d): in packed transposed (GPT-2), separate (Llama) and torch's in_proj layouts."""
+    qk, vo, d, d_h = _mimetic_products(layout)
+    assert torch.linalg.matrix_rank(qk).item() == d_h
+    assert qk.diag().mean().item() > 0.2  # the identity part: each token attends to itself
+    assert vo.diag().mean().item() == pytest.approx(-0.4, abs=0.05)
+    off = vo - torch.diag(vo.diag())
+    assert off.std().item() == pytest.approx(0.4 / math.sqrt(d), rel=0.15)
+
+
+def test_mimetic_leaves_grouped_query_attention_to_the_plain_draw_and_says_so():
+    model = llama(64, 1)  # 4 query heads, 2 key-value heads: the paper has no variant for it
+    rules = [row.rule for row in wi.plan_init(model, "mimetic").rows if "self_attn" in row.module]
+    assert rules and all("plain draw" in rule for rule in rules if "weight" in rule or "N(0" in rule)
+    wi.init_model(model, "mimetic", generator=g())

@@ -19,6 +19,8 @@ preset          what each weight gets                                           
                                                                                     Komatsuzaki 2021, GPT-J)
 ``deepnet``     Xavier normal, gain β on v, attention output and MLP layers         Wang et al. 2022 (DeepNet), its
                 (β = (8L)^-1/4; encoder-decoder: 0.87(N⁴M)^-1/16 and (12M)^-1/4)    algorithm as the paper states it
+``mimetic``     attention: Wq Wkᵀ ≈ 0.7 Z + 0.7 I per head, Wv Wo ≈ 0.4 Z − 0.4 I;      Trockman & Kolter 2023
+                every other weight N(0, 0.02²)                                      (:mod:`.mimetic`)
 ``t_fixup``     Xavier uniform, v, attention output and MLP layers × 0.67·N^-1/4    Huang et al. 2020 (T-Fixup),
                 (decoder: (9M)^-1/4); embeddings N(0, 1/d) × (9N)^-1/4              its algorithm as the paper states it
 ==============  ==================================================================  ====================================
@@ -46,6 +48,7 @@ from torch import nn
 
 from .. import init
 from .depth import LayerRole, layer_roles
+from .mimetic import apply_mimetic
 from .rules import Block, Fill
 from .schemes import Scheme, register_scheme
 
@@ -110,6 +113,7 @@ class Preset:
     name: str
     formula: str
     draw: Callable[[Role], Draw]
+    joint: Callable[..., None] | None = None  # redraws blocks together (mimetic's q with k, v with the output)
 
 
 def _gpt2(role: Role) -> Draw:
@@ -173,6 +177,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            "(wang_init: Wang & Komatsuzaki 2021)", _wang_init),
     Preset("deepnet", "Xavier normal, gain β = (8L)^-1/4 on v, attention output and MLP layers (encoder-decoder: "
            "0.87(N⁴M)^-1/16, (12M)^-1/4): DeepNet (Wang et al. 2022)", _deepnet),
+    Preset("mimetic", "attention: Wq Wkᵀ ≈ 0.7 Z + 0.7 I per head, Wv Wo ≈ 0.4 Z - 0.4 I (Z ~ N(0, 1/d)); the "
+           "rest N(0, 0.02²): mimetic init (Trockman & Kolter 2023)", lambda role: Draw(GPT2_STD), apply_mimetic),
     Preset("t_fixup", "Xavier uniform, v, attention output and MLP layers x 0.67·N^-1/4 (decoder (9M)^-1/4), "
            "embeddings N(0, 1/d) x (9N)^-1/4: T-Fixup (Huang et al. 2020)", _t_fixup),
 )}
@@ -200,13 +206,24 @@ def apply_preset(preset: Preset, blocks: list[Block], model: nn.Module, modules:
     first = next(iter(roles.values()), None)
     width = None if first is None else first.width
     depth = 1 if first is None else first.encoder_depth or first.depth
+    kinds = {}
     for block in blocks:
         role = _role(block, modules[block.module], roles, width, depth)
         if role is None:
             continue
+        kinds[id(block)] = role.kind
         draw = preset.draw(role)
         where = role.kind if role.layer is None else f"{role.kind}, block {role.layer.block} of {role.layer.depth}"
         block.fill, block.rule, block.gain, block.gain_guessed = draw.fill(), f"{draw.text()} ({where})", None, False
+    if preset.joint is not None:
+        preset.joint(blocks, kinds, lambda block: _view(block, modules), modules)
+
+
+def _view(block: Block, modules: dict[str, nn.Module]) -> torch.Tensor:
+    """The part of its parameter a block fills."""
+    tensor = getattr(modules[block.module], block.parameter)
+    tensor = tensor if block.rows is None else tensor[block.rows]
+    return tensor if block.cols is None else tensor[:, block.cols]
 
 
 def _base(preset: Preset) -> Callable[..., None]:
