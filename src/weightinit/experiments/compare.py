@@ -10,6 +10,11 @@ learns, it chooses nothing on the test set. Before the first step each network's
 measured on the first :data:`INIT_LOSS_ROWS` training images: a well-scaled init predicts
 nearly uniformly, so that loss is close to ln(n_classes) (2.303 for 10 classes); far above it,
 the init is confidently wrong before it has learned anything.
+
+``model="gpt"`` trains a small character-level GPT (:mod:`weightinit.models.gpt`) on a text data
+set (``shakespeare``) instead: its measures are per character, on the validation windows
+(:mod:`weightinit.experiments._text`: the sizes, the training settings, what an epoch is), and
+the loss at init is read against ln(vocabulary).
 """
 
 from __future__ import annotations
@@ -45,9 +50,10 @@ from ..training.loop import TrainConfig, evaluate, fit
 from ._common import checkpoint_in, progress_bar, versions
 from ._compare_result import INIT_LOSS_ROWS, CompareResult, CompareRun, InitSummary, summarize
 from ._config import ConfigError, count, literal, param, quick_epochs
+from ._text import GPT_INITS, eval_windows, evenly, gpt_sizes, gpt_train_config, is_text, windows_for
 
-__all__ = ["INIT_LOSS_ROWS", "LECTURE_INITS", "PRETRAIN_EPOCHS", "CompareConfig", "CompareRun", "InitSummary",
-           "CompareResult", "compare", "summarize", "compare_epochs"]
+__all__ = ["INIT_LOSS_ROWS", "LECTURE_INITS", "GPT_INITS", "PRETRAIN_EPOCHS", "CompareConfig", "CompareRun",
+           "InitSummary", "CompareResult", "compare", "summarize", "compare_epochs", "gpt_sizes", "gpt_train_config"]
 
 LECTURE_INITS = (
     "normal",
@@ -84,6 +90,8 @@ class CompareConfig:
     pretrain_epochs: int | None = None  # RBM epochs per layer for init "dbn" (None: PRETRAIN_EPOCHS); dbn only
     train: TrainConfig = field(default_factory=TrainConfig)
     diagnose: bool = False  # also diagnose each init at epoch 0 (the result's std_by_layer.png)
+    gpt_size: tuple[int, ...] = gpt_sizes()  # model "gpt": (layers, width, heads, context)
+    eval_rows: int | None = None  # model "gpt": validation windows evaluated per epoch (None: 16,384 characters)
 
     def __post_init__(self) -> None:
         self.inits = check_schemes(self.inits)
@@ -102,6 +110,22 @@ class CompareConfig:
                             f"(got arch={self.arch!r}, activation={self.activation!r})")
         if self.model != "mlp" and "dbn" in self.inits:
             raise UserError(f"init 'dbn' pre-trains the layers of an MLP; model={self.model!r} has none to pre-train")
+        self.gpt_size = tuple(self.gpt_size)
+        if len(self.gpt_size) != 4:
+            raise ConfigError(f"{param('gpt_size')} takes layers, width, heads, context; got "
+                              f"{literal(list(self.gpt_size))}")
+        for name, value in zip(("layers", "width", "heads", "context"), self.gpt_size):
+            count(f"gpt_size {name}", value)
+        if self.gpt_size[1] % self.gpt_size[2]:
+            raise ConfigError(f"{param('gpt_size')}: width {self.gpt_size[1]} must be a multiple of heads "
+                              f"{self.gpt_size[2]}")
+        if self.eval_rows is not None:
+            count("eval_rows", self.eval_rows)
+
+    @property
+    def gpt_eval_rows(self) -> int:
+        """The validation (and loss-at-init) windows of a GPT run."""
+        return eval_windows(self.gpt_size[3]) if self.eval_rows is None else self.eval_rows
 
     @property
     def dbn_pretrain_epochs(self) -> int:
@@ -121,11 +145,14 @@ class _Start:
         return cls(resume["init_seconds"], resume.get("initial_loss", math.nan))
 
 
-def _initial_loss(model: nn.Module, dataset: Dataset) -> float:
+def _initial_loss(model: nn.Module, dataset: Dataset, config: CompareConfig) -> float:
     """On the CPU, before the model goes anywhere; every process of a data-parallel run computes
-    the same value alone (no collective on CPU tensors)."""
+    the same value alone (no collective on CPU tensors). A GPT's on ``gpt_eval_rows`` training
+    windows spread over the corpus."""
+    rows = (evenly(dataset.train, config.gpt_eval_rows) if config.model == "gpt" else
+            Split(dataset.train.x[:INIT_LOSS_ROWS], dataset.train.y[:INIT_LOSS_ROWS]))
     with distributed.independent():
-        return evaluate(model, Split(dataset.train.x[:INIT_LOSS_ROWS], dataset.train.y[:INIT_LOSS_ROWS]))[0]
+        return evaluate(model, rows)[0]
 
 
 def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init: str, seed: int,
@@ -151,11 +178,11 @@ def _initialized(dataset: Dataset, sizes: list[int], config: CompareConfig, init
         on_init(init, seed, model)
     if resume is not None:
         return model, _Start.of(resume)
-    return model, _Start(seconds, _initial_loss(model, dataset))
+    return model, _Start(seconds, _initial_loss(model, dataset, config))
 
 
 def _result(init: str, seed: int, history: History, start: _Start, dynamics: Dynamics | None = None) -> CompareRun:
-    return CompareRun(init=init, seed=seed, test_accuracy=history.last.eval_accuracy,
+    return CompareRun(init=init, seed=seed, test_accuracy=history.last.eval_accuracy, eval_loss=history.last.eval_loss,
                       final_train_loss=history.last.train_loss, first_epoch_loss=history.epochs[0].train_loss,
                       seconds_per_epoch=statistics.fmean(r.seconds for r in history.epochs),
                       init_seconds=start.init_seconds, diverged=history.diverged, diverged_at=history.diverged_at,
@@ -184,9 +211,10 @@ def _train_one(dataset: Dataset, sizes: list[int], config: CompareConfig, init: 
     model, start = _initialized(dataset, sizes, config, init, seed, on_init, resume)
     train = replace(config.train, seed=seed)
     dynamics = Dynamics(model, config.dynamics_every) if config.dynamics_every else None
-    with progress_bar(train.epochs * math.ceil(len(dataset.train) / train.batch_size), f"{init} (seed {seed})",
-                      progress) as bar:
-        history = fit(model, dataset.train, train, evaluate_on=("test", dataset.test), on_batch=bar.update,
+    rows = min(len(dataset.train), train.epoch_rows or len(dataset.train))
+    with progress_bar(train.epochs * math.ceil(rows / train.batch_size), f"{init} (seed {seed})", progress) as bar:
+        held_out = ("valid" if config.model == "gpt" else "test", dataset.test)
+        history = fit(model, dataset.train, train, evaluate_on=held_out, on_batch=bar.update,
                       checkpoint=_saver(checkpoint, start), resume=resume, dynamics=dynamics)
     if dynamics is not None:
         dynamics.remove()
@@ -260,7 +288,13 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     torchrun each process trains every N-th run and all of them return all the results.
     """
     config = config or CompareConfig()
-    sizes = parse_arch(config.arch, dataset.n_features, dataset.n_classes)
+    if (config.model == "gpt") != is_text(dataset):
+        raise UserError(f"model {config.model!r} cannot read data set {dataset.name!r}: model 'gpt' reads text "
+                        "(--dataset shakespeare), the other models read images")
+    if config.model == "gpt":
+        dataset = windows_for(dataset, config.gpt_size[3], config.gpt_eval_rows)
+    sizes = list(config.gpt_size) if config.model == "gpt" else parse_arch(config.arch, dataset.n_features,
+                                                                            dataset.n_classes)
     reports: dict[str, Report] = {}
     if config.diagnose:  # the per-layer picture at epoch 0, on training data
         probe = (dataset.train.x[:PROBE_ROWS], dataset.train.y[:PROBE_ROWS])
@@ -293,9 +327,11 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
         activation=config.activation,
         config={"model": config.model, "inits": list(config.inits), "seeds": config.seeds,
                 "nonlinearity": config.nonlinearity, "pretrain_epochs": config.dbn_pretrain_epochs,
-                "batched": config.batched, "dynamics_every": config.dynamics_every, **asdict(config.train)},
+                "batched": config.batched, "dynamics_every": config.dynamics_every, **asdict(config.train),
+                **({"gpt_size": list(config.gpt_size), "eval_rows": config.gpt_eval_rows} if config.model == "gpt"
+                   else {})},
         versions=versions(),
-        summary=summarize(runs),
+        summary=summarize(runs, by_loss=config.model == "gpt"),
         runs=runs,
         n_classes=dataset.n_classes,
         diagnostics={init: r.to_dict() for init, r in reports.items()} if reports else None,

@@ -130,7 +130,11 @@ def apply_mimetic(blocks: list[Block], kinds: dict[int, str], tensor_of: Callabl
             heads[owner] = next((h for h in map(heads_of, (modules[n] for n in chain)) if h is not None), None)
     for owner, parts in layers.items():
         count = heads[owner]
-        if set(parts) != {"q", "k", "v", "attn_out"} or count is None:
+        if set(parts) != {"q", "k", "v", "attn_out"}:
+            continue
+        if count is None:
+            for block in parts.values():
+                block.rule += " (mimetic: no head count on the attention module: plain draw)"
             continue
         shapes = {kind: _shape(block, tensor_of(block), modules) for kind, block in parts.items()}
         q_out, d = shapes["q"]

@@ -1,5 +1,8 @@
 """Model builders from a spec string: ``mlp("784-256-256-10", activation="relu")``.
 
+The models ``compare`` trains (:data:`MODELS`): ``mlp``, ``lstm`` and ``transformer`` read images;
+``gpt`` (:mod:`weightinit.models.gpt`) reads text.
+
 Named architectures take their input and output sizes from the data:
 
 ========  =========================================================================
@@ -18,6 +21,7 @@ from torch import nn
 from .._checks import check_choice, check_number
 from ..errors import UserError
 from ..modelinit.activations import ACTIVATIONS
+from .gpt import GPT
 
 __all__ = ["NAMED_ARCHS", "MODELS", "parse_arch", "mlp", "RowLSTM", "PatchTransformer", "build_model",
            "describe_model"]
@@ -124,16 +128,22 @@ class PatchTransformer(nn.Module):
         return self.head(self.norm(self.encoder(tokens).mean(1)))
 
 
-MODELS = ("mlp", "lstm", "transformer")
+MODELS = ("mlp", "lstm", "transformer", "gpt")
 
 
 def build_model(kind: str, sizes: list[int], activation: str, image_shape: tuple[int, ...],
                 n_classes: int) -> nn.Module:
     """The network ``compare`` trains: an MLP of ``sizes`` with ``activation``, a
-    :class:`RowLSTM` or a :class:`PatchTransformer` of the images."""
+    :class:`RowLSTM` or a :class:`PatchTransformer` of the images, or a character-level
+    :class:`~weightinit.models.gpt.GPT` whose ``sizes`` are ``[layers, width, heads, context]``
+    and whose vocabulary is ``n_classes`` (``activation`` and ``image_shape`` unused)."""
     check_choice("model", kind, MODELS)
     if kind == "mlp":
         return mlp(sizes, activation)
+    if kind == "gpt":
+        if len(sizes) != 4:
+            raise UserError(f"model='gpt' takes sizes [layers, width, heads, context], got {list(sizes)}")
+        return GPT(n_classes, *sizes)
     if len(image_shape) != 2:
         raise UserError(f"model={kind!r} reads images; this data has feature shape {image_shape}")
     return RowLSTM(image_shape, n_classes) if kind == "lstm" else PatchTransformer(image_shape, n_classes)
@@ -145,4 +155,7 @@ def describe_model(kind: str, sizes: list[int], image_shape: tuple[int, ...]) ->
         return "-".join(map(str, sizes))
     if kind == "lstm":
         return f"LSTM over {image_shape[0]} rows of {image_shape[-1]} pixels, 128 units"
+    if kind == "gpt":
+        layers, width, heads, context = sizes
+        return f"GPT: {layers} layers, width {width}, {heads} heads, context {context}"
     return "ViT: 16 patches, dim 64, 2 pre-norm layers, GELU"

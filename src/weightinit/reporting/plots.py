@@ -17,7 +17,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator, ScalarFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from ..diagnostics.dynamics import UPDATE_RATIO_REFERENCE
@@ -55,7 +55,8 @@ def _diverged(history: list[dict], flagged: bool) -> bool:
 
 
 def plot_curves(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title: str, *,
-                evaluated_on: str = "test", diverged: Sequence[bool] | None = None) -> Path:
+                evaluated_on: str = "test", diverged: Sequence[bool] | None = None, measure: str = "accuracy",
+                chance: float | None = None) -> Path:
     """Train loss (log scale) and accuracy on the evaluated split per epoch, one line per
     label: the mean over the runs that share it, with a band of ± one std when there are
     several (seeds): ``curves.png``.
@@ -64,10 +65,15 @@ def plot_curves(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title:
     :meth:`weightinit.training.History.to_dicts`; ``evaluated_on`` names their split ("test" or
     "valid"); ``diverged`` flags the runs that diverged (a run whose loss is NaN/inf counts
     anyway). A diverged run is left out of its label's mean and band and drawn on its own,
-    dashed, with a × where it stopped; the label says how many diverged."""
+    dashed, with a × where it stopped; the label says how many diverged.
+
+    ``measure="loss"`` draws the evaluated split's loss in the right panel instead of its
+    accuracy (a language model's), with plain numbers on the training loss's log axis;
+    ``chance`` draws a dotted line at a uniform guess's loss (ln(classes)) in the training-loss
+    panel, where a history's epoch-0 record can show the loss at initialization."""
     fig = Figure(figsize=(11, 4.4))
     ax_loss, ax_acc = fig.subplots(1, 2)
-    panels = ((ax_loss, "train_loss", True), (ax_acc, f"{evaluated_on}_accuracy", False))
+    panels = ((ax_loss, "train_loss", True), (ax_acc, f"{evaluated_on}_{measure}", False))
     split = _SPLIT_NAMES.get(evaluated_on, evaluated_on)
     flags = list(diverged) if diverged is not None else [False] * len(runs)
     any_band = any_diverged = False
@@ -108,7 +114,15 @@ def plot_curves(runs: Sequence[tuple[str, list[dict]]], path: str | Path, title:
             any_diverged = True
     ax_loss.set(yscale="log", xlabel="epoch", ylabel="training loss (mean over the epoch's batches, log scale)",
                 title="Training loss")
-    ax_acc.set(xlabel="epoch", ylabel=f"{split} accuracy", title=f"{split.capitalize()} accuracy")
+    ax_acc.set(xlabel="epoch", ylabel=f"{split} {measure}", title=f"{split.capitalize()} {measure}")
+    if measure == "loss":
+        ax_loss.yaxis.set_major_formatter(ScalarFormatter())
+        ax_loss.yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
+    if chance is not None:
+        ax_loss.axhline(chance, color="gray", linestyle=":", linewidth=1.2)
+        ax_loss.text(0.99, chance, f"uniform guess: ln({round(math.exp(chance))}) = {chance:.2f}",
+                     transform=blended_transform_factory(ax_loss.transAxes, ax_loss.transData), ha="right",
+                     va="bottom", fontsize=7, color="gray")
     for ax in (ax_loss, ax_acc):
         ax.grid(True, which="both", alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
@@ -191,7 +205,7 @@ def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, titl
             if key == "inactive":
                 ax.set_ylim(-0.03, 1.03)
                 if not ax.lines:
-                    ax.text(0.5, 0.5, "no activation follows this layer\n(it gives the logits)", ha="center",
+                    ax.text(0.5, 0.5, "no activation follows this layer\n(its output is linear)", ha="center",
                             va="center", transform=ax.transAxes, fontsize=8, color="gray")
             ax.grid(True, which="both", alpha=0.3)
             ax.set_title(f"{column}\n" + (labels or {}).get(layer, f"module {layer!r}"), fontsize=9)
@@ -204,13 +218,13 @@ def plot_dynamics(runs: Sequence[tuple[str, list[dict]]], path: str | Path, titl
     rows = -(-len(labels) // columns)
     height = fig.get_figheight()
     fig.legend(list(handles.values()), labels, fontsize=8, loc="lower center", ncol=columns, frameon=False)
-    return _save(fig, path, dpi=100, bottom=(0.22 * rows + 0.15) / height)
+    return _save(fig, path, dpi=100, bottom=(0.22 * rows + 0.15) / height, top=1 - 0.45 / height)
 
 
-def _save(fig: Figure, path: str | Path, dpi: int, bottom: float = 0.0) -> Path:
+def _save(fig: Figure, path: str | Path, dpi: int, bottom: float = 0.0, top: float = 1.0) -> Path:
     """Write ``fig`` as a PNG atomically (``bottom``: the share of its height kept free for a
-    legend)."""
-    fig.tight_layout(rect=(0, bottom, 1, 1))
+    legend; ``top``: where the panels end, below the title)."""
+    fig.tight_layout(rect=(0, bottom, 1, top))
     path = Path(path)
     with atomic_writer(path) as handle:
         fig.savefig(handle, format="png", dpi=dpi)

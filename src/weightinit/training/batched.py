@@ -51,11 +51,11 @@ __all__ = ["can_batch", "fit_batched"]
 
 def can_batch(models: Sequence[nn.Module], configs: Sequence[TrainConfig]) -> bool:
     """Whether these runs can train as one stacked model: MLPs of one shape (Linear layers and
-    stateless activation modules), one training setting but the seed, no dropout, no averaging."""
+    stateless activation modules), one training setting but the seed, no dropout, no averaging, whole-split epochs."""
     if len(models) < 2 or len(models) != len(configs):
         return False
     first = configs[0]
-    if first.ema or any(replace(c, seed=first.seed) != first for c in configs):
+    if first.ema or first.epoch_rows is not None or any(replace(c, seed=first.seed) != first for c in configs):
         return False
     shapes = [_shape(m) for m in models]
     return shapes[0] is not None and all(s == shapes[0] for s in shapes)

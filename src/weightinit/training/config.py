@@ -30,6 +30,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" = cuda when available, else cpu
     ema: float = 0.0  # decay of an exponential moving average of the weights (0 = none), see WeightAverage
     precision: str = "float32"  # or "bf16": forward pass under bfloat16 autocast, float32 weights and optimizer
+    epoch_rows: int | None = None  # an epoch trains on this many rows, drawn afresh each epoch (None: all of them)
 
     def __post_init__(self) -> None:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -53,3 +54,5 @@ class TrainConfig:
         if not 0 <= check_number("ema", self.ema) < 1:
             raise UserError(f"ema must be in [0, 1) (0 = no averaging; 0.999 is typical), got {self.ema!r}")
         check_choice("precision", self.precision, PRECISIONS)
+        if self.epoch_rows is not None:
+            check_positive_int("epoch_rows", self.epoch_rows)

@@ -3,7 +3,8 @@
 :func:`evaluate` measures one model (under torch.distributed each rank its share of the rows);
 :func:`evaluate_runs` measures R runs at once through a forward pass that maps (b, D) rows to
 (R, b, classes) logits (the stacked model of :mod:`weightinit.training.batched`). Both walk the
-split with one loop, :func:`split_totals`.
+split with one loop, :func:`split_totals`. A sequence model's (b, T, classes) logits and (b, T)
+targets count every position (:func:`token_cross_entropy`): its loss and accuracy are per token.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ from torch import nn
 from ..data.datasets import Split
 from ..runs import distributed
 
-__all__ = ["evaluate", "evaluate_runs", "split_totals"]
+__all__ = ["evaluate", "evaluate_runs", "split_totals", "token_cross_entropy"]
 
 CHUNK = 10_000  # rows per forward pass: bounds the activations' memory on large splits
+
+
+def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """``F.cross_entropy`` of (b, classes) logits and (b,) labels, or of a sequence model's
+    (b, T, classes) logits and (b, T) targets over all b·T positions (leading dims flattened)."""
+    if logits.dim() > 2:
+        logits, labels = logits.flatten(0, -2), labels.flatten()
+    return F.cross_entropy(logits, labels, reduction=reduction)
 
 
 @torch.no_grad()
@@ -38,12 +47,14 @@ def split_totals(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
     results read back from earlier runs stay comparable bit for bit.
     """
     totals = torch.zeros((2,) if runs is None else (2, runs), dtype=torch.float64, device=x.device)
+    if runs is None and y.dim() > 1:  # sequences: a chunk of rows holds about ``chunk`` targets
+        chunk = max(1, chunk // y[0].numel())
     for start in range(0, len(y), chunk):
         logits = forward(x[start : start + chunk])
         labels = y[start : start + chunk]
         if runs is None:
-            totals[0] += F.cross_entropy(logits, labels, reduction="sum").double()
-            totals[1] += (logits.argmax(dim=1) == labels).sum()
+            totals[0] += token_cross_entropy(logits, labels, reduction="sum").double()
+            totals[1] += (logits.argmax(dim=-1) == labels).sum()
         else:
             losses = F.cross_entropy(logits.transpose(1, 2), labels.expand(runs, -1), reduction="none")  # (R, b)
             totals[0] += losses.double().sum(1)
@@ -53,7 +64,8 @@ def split_totals(forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
 
 @torch.no_grad()
 def evaluate(model: nn.Module, split: Split, chunk: int = CHUNK) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``split`` (tensors on the model's device).
+    """Mean cross-entropy and accuracy of ``model`` on ``split`` (tensors on the model's device);
+    for a sequence model ((b, T, classes) logits, (b, T) targets) per token.
     Under torch.distributed each rank evaluates its share of the rows and the sums are reduced."""
     was_training = model.training
     model.eval()
@@ -65,7 +77,7 @@ def evaluate(model: nn.Module, split: Split, chunk: int = CHUNK) -> tuple[float,
     totals = split_totals(model, x, y, chunk=chunk)
     distributed.all_reduce_sum([totals])
     model.train(was_training)
-    n = max(len(split), 1)
+    n = max(split.y.numel(), 1)  # rows, or a sequence model's targets (accuracy per token)
     return float(totals[0]) / n, float(totals[1]) / n
 
 

@@ -53,7 +53,6 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..data.datasets import Split
@@ -65,7 +64,7 @@ from ..runs.devices import resolve_device
 from .config import TrainConfig
 from .divergence import DIVERGENCE_LOSS, first_divergence
 from .ema import WeightAverage
-from .evaluation import evaluate
+from .evaluation import evaluate, token_cross_entropy
 from .history import EpochRecord, History
 from .optimizer import make_optimizer
 from .order import EpochOrder, epoch_order
@@ -158,26 +157,28 @@ class _Epoch:
 
 
 def _begin_epoch(run: _Run, n: int, n_batches: int) -> _Epoch:
-    """A fresh permutation, or the half-done epoch a resumed run stopped in."""
+    """A fresh permutation (its first ``epoch_rows`` rows), or the half-done epoch a resumed run stopped in."""
     losses = torch.empty(n_batches, device=run.device)
     where, run.position = run.position, None
     if where is not None:
         losses[: where.batch] = where.losses.to(run.device)
-    return _Epoch(epoch_order(n, run.order, run.device, resumed=None if where is None else where.order()), losses)
+    return _Epoch(epoch_order(n, run.order, run.device, resumed=None if where is None else where.order(),
+                              rows=run.config.epoch_rows), losses)
 
 
 def _batch_loss(net: nn.Module, train: Split, index: torch.Tensor, world: int,
                 rank: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss to back-propagate for the batch ``index`` and its share of the batch mean.
 
-    One process: the batch's mean cross-entropy. Data parallel: this rank's slice, summed and
-    scaled so that DDP's mean of the gradients over ranks is the global batch mean's."""
+    One process: the batch's mean cross-entropy (over every position of a sequence model). Data
+    parallel: this rank's slice, summed and scaled so that DDP's mean of the gradients over ranks
+    is the global batch mean's."""
     if world == 1:
-        loss = F.cross_entropy(net(train.x.index_select(0, index)), train.y.index_select(0, index))
+        loss = token_cross_entropy(net(train.x.index_select(0, index)), train.y.index_select(0, index))
         return loss, loss.detach()
-    size, index = len(index), index.tensor_split(world)[rank]
-    loss = F.cross_entropy(net(train.x.index_select(0, index)), train.y.index_select(0, index),
-                           reduction="sum") * (world / size)
+    size, index = len(index) * train.y[0].numel(), index.tensor_split(world)[rank]  # targets per global batch
+    loss = token_cross_entropy(net(train.x.index_select(0, index)), train.y.index_select(0, index),
+                               reduction="sum") * (world / size)
     return loss, loss.detach() / world  # summed over ranks below
 
 
@@ -219,8 +220,10 @@ def fit(
     """Train ``model`` (logits out) with cross-entropy on ``train``.
 
     Args:
-        model: an ``nn.Module`` mapping (B, D) features to (B, n_classes) logits; it is moved
-            to the config's device and stays there (see "Devices" in the module docstring).
+        model: an ``nn.Module`` mapping (B, D) features to (B, n_classes) logits, or a sequence
+            model mapping (B, T) inputs to (B, T, n_classes) logits for (B, T) targets (the loss
+            is then the mean over every position); it is moved to the config's device and stays
+            there (see "Devices" in the module docstring).
         train: the training split, left as it is; its tensors are copied to the device once.
         config: the hyperparameters (default: the lecture's).
         evaluate_on: ``(name, split)`` evaluated after every epoch, its measures recorded as
@@ -259,7 +262,7 @@ def fit(
     run = _Run(model, config, device, keep_best, name)
     state = None if resume is None else run.resume(resume, keep_best)
     n, batch = len(train), config.batch_size
-    n_batches = math.ceil(n / batch)
+    n_batches = math.ceil(min(n, config.epoch_rows or n) / batch)
     stops = Checkpointing(checkpoint, run.state)  # under DDP every rank stops together; rank 0 writes
 
     with torch.random.fork_rng(devices=run.cuda_devices), stops.running():

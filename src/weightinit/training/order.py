@@ -47,7 +47,7 @@ class EpochOrder:
 
 
 def epoch_order(n: int, generator: torch.Generator, device: torch.device | str,
-                resumed: EpochOrder | None = None) -> EpochOrder:
+                resumed: EpochOrder | None = None, rows: int | None = None) -> EpochOrder:
     """The order of an epoch over ``n`` rows, on ``device``.
 
     Args:
@@ -57,7 +57,10 @@ def epoch_order(n: int, generator: torch.Generator, device: torch.device | str,
         device: where the permutation goes (the training data's device).
         resumed: the epoch a resumed run stopped in (its permutation, the batch to continue
             from and the seconds spent): it continues, and ``generator`` is not drawn from.
+        rows: an epoch of this many rows (``TrainConfig.epoch_rows``): the first ``rows`` of the
+            permutation, a sample without replacement drawn afresh every epoch; None: all ``n``.
     """
     if resumed is not None:
         return EpochOrder(resumed.permutation.to(device), resumed.first_batch, resumed.elapsed)
-    return EpochOrder(torch.randperm(n, generator=generator, device=generator.device).to(device))
+    permutation = torch.randperm(n, generator=generator, device=generator.device)
+    return EpochOrder((permutation if rows is None else permutation[:rows]).to(device))
