@@ -249,3 +249,46 @@ def test_mimetic_leaves_grouped_query_attention_to_the_plain_draw_and_says_so():
     rules = [row.rule for row in wi.plan_init(model, "mimetic").rows if "self_attn" in row.module]
     assert rules and all("plain draw" in rule for rule in rules if "weight" in rule or "N(0" in rule)
     wi.init_model(model, "mimetic", generator=g())
+
+
+def _vit(width: int = 256, classes: int = 1000) -> nn.Module:
+    return T.ViTForImageClassification(T.ViTConfig(hidden_size=width, intermediate_size=4 * width,
+                                                   num_hidden_layers=2, num_attention_heads=4, image_size=64,
+                                                   patch_size=16, num_labels=classes))
+
+
+def test_vit_jax_follows_timms_jax_mode():
+    """timm's init_weights('jax'), formulas read from timm's source (timm does not import here)."""
+    d, classes = 256, 1000
+    model = wi.init_model(_vit(d, classes), "vit_jax_nlhb", generator=g())
+    assert not model.classifier.weight.any()
+    assert torch.equal(model.classifier.bias, torch.full((classes,), -math.log(classes)))
+    assert _std_of(model, "q_proj.weight") == pytest.approx(math.sqrt(2 / (2 * d)), rel=0.02)  # Xavier uniform
+    assert _std_of(model, "fc1.weight") == pytest.approx(math.sqrt(2 / (5 * d)), rel=0.02)
+    assert _std_of(model, "fc1.bias") == pytest.approx(1e-6, rel=0.1) and not _std_of(model, "q_proj.bias")
+    patch = model.vit.embeddings.patch_embeddings.projection.weight  # LeCun normal: std 1/√fan_in, cut at ±2σ
+    fan_in = 3 * 16 * 16
+    assert patch.std().item() == pytest.approx(1 / math.sqrt(fan_in), rel=0.03)
+    assert patch.abs().max().item() <= 2 / math.sqrt(fan_in) / 0.87962566 + 1e-7
+    assert model.vit.embeddings.cls_token.std().item() < 1e-5
+    assert model.vit.embeddings.position_embeddings.std().item() == pytest.approx(0.02, rel=0.2)
+
+
+def test_vit_jax_draws_a_packed_qkv_as_one_matrix_and_moco_as_three():
+    from weightinit.models import PatchTransformer
+    d = 64
+    jax = wi.init_model(PatchTransformer((28, 28), 10, dim=d), "vit_jax", generator=g())
+    moco = wi.init_model(PatchTransformer((28, 28), 10, dim=d), "vit_moco", generator=g())
+    bound = lambda model: model.encoder.layers[0].self_attn.in_proj_weight.abs().max().item()  # noqa: E731
+    assert bound(jax) == pytest.approx(math.sqrt(6 / (d + 3 * d)), rel=0.02)
+    assert bound(moco) == pytest.approx(math.sqrt(6 / (d + d)), rel=0.02)
+    assert not jax.head.weight.any() and moco.head.weight.any()
+
+
+def test_vit_timm_keeps_torchs_patch_convolution():
+    model = wi.init_model(_vit(), "vit_timm", generator=g())
+    patch = model.vit.embeddings.patch_embeddings.projection
+    assert patch.weight.abs().max().item() <= 1 / math.sqrt(3 * 16 * 16) + 1e-7
+    assert patch.bias.any()  # torch's own U(±1/√fan_in), as timm leaves it
+    assert _std_of(model, "o_proj.weight") == pytest.approx(0.02, rel=0.02)
+    assert model.vit.embeddings.cls_token.std().item() < 1e-5

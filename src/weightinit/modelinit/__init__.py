@@ -16,6 +16,7 @@ from .presets import PRESETS, Preset
 from .residual import Residual
 from .rules import Block, register_rule
 from .schemes import SCHEMES, Scheme, register_scheme
+from .vit_modes import VIT_MODES  # noqa: F401  registers timm's ViT modes as presets
 
 __all__ = ["plan_init", "init_model", "InitPlan", "PlanRow", "as_model_input", "Residual", "Block", "register_rule",
            "SCHEMES", "Scheme", "register_scheme", "layer_fans", "layer_nonlinearities", "LSUVConfig", "lsuv",

@@ -47,12 +47,12 @@ import torch
 from torch import nn
 
 from .. import init
-from .depth import LayerRole, layer_roles
+from .depth import LayerRole, layer_roles, linear_io
 from .mimetic import apply_mimetic
 from .rules import Block, Fill
 from .schemes import Scheme, register_scheme
 
-__all__ = ["Draw", "Role", "Preset", "PRESETS", "apply_preset"]
+__all__ = ["Draw", "Role", "Preset", "PRESETS", "apply_preset", "register_preset"]
 
 GPT2_STD = 0.02  # GPT-2's, Megatron's and OLMo 2's std (transformers' initializer_range)
 OUTPUTS = ("attn_out", "mlp_out")  # the layers that end a residual branch
@@ -70,6 +70,8 @@ class Draw:
 
     def fill(self) -> Fill:
         std, cut = self.std, self.cut
+        if std == 0:
+            return lambda t, g: init.zeros_(t)
         if self.uniform:
             return lambda t, g: init.uniform_(t, -math.sqrt(3.0) * std, math.sqrt(3.0) * std, g)
         if cut is None:
@@ -77,6 +79,8 @@ class Draw:
         return lambda t, g: init.trunc_normal_(t, 0.0, std, -cut * std, cut * std, g)
 
     def text(self) -> str:
+        if self.std == 0:
+            return "zeros"
         if self.uniform:
             return f"U(±{math.sqrt(3.0) * self.std:.3g})"
         return f"N(0, {self.std:.3g}²)" + ("" if self.cut is None else f" cut at ±{self.cut:g}σ")
@@ -84,7 +88,9 @@ class Draw:
 
 @dataclass(frozen=True)
 class Role:
-    """A weight block's role: ``kind`` ("embedding", "weight", or a
+    """A weight block's role: ``kind`` ("embedding"; "position" and "token" for learned vectors of
+    n > 1 and of 1 rows; "patch", a convolution outside the stacks; "head", the last linear layer
+    outside them, when it does not map to the stream's width; "weight"; or a
     :class:`~weightinit.modelinit.depth.LayerRole` kind), its place in a stack (``layer``,
     None outside one), the residual stream's width ``d`` (outside a stack: the fan-in, or an
     embedding's dimension), the block's fans, and the depth of the model's (encoder) stack."""
@@ -95,6 +101,12 @@ class Role:
     fan_in: float
     fan_out: float
     model_depth: int = 1  # outside a stack: the blocks of the model's (encoder) stack, 1 without one
+    packed: bool = False  # a q, k or v block of a packed projection (its matrix has 3 x fan_out rows)
+
+    @property
+    def is_embedding(self) -> bool:
+        """A lookup table or learned vectors: a token embedding, positions, a class token."""
+        return self.kind in ("embedding", "position", "token")
 
     @property
     def depth(self) -> int:
@@ -114,6 +126,7 @@ class Preset:
     formula: str
     draw: Callable[[Role], Draw]
     joint: Callable[..., None] | None = None  # redraws blocks together (mimetic's q with k, v with the output)
+    bias: Callable[[Role], Draw | float | None] | None = None  # a bias's draw or value by its layer's role (None: 0)
 
 
 def _gpt2(role: Role) -> Draw:
@@ -121,7 +134,7 @@ def _gpt2(role: Role) -> Draw:
 
 
 def _mitchell(role: Role) -> Draw:
-    if role.kind == "embedding":
+    if role.is_embedding:
         return Draw(1.0 / math.sqrt(role.d), 3.0)
     block = 0 if role.layer is None else role.layer.block
     if role.kind in OUTPUTS:
@@ -146,7 +159,7 @@ def _deepnet_beta(layer: LayerRole) -> float:
 
 
 def _deepnet(role: Role) -> Draw:
-    if role.kind == "embedding":
+    if role.is_embedding:
         return Draw(1.0 / math.sqrt(role.d))
     gain = _deepnet_beta(role.layer) if role.layer is not None and role.kind in BRANCH else 1.0
     return Draw(role.xavier(gain))
@@ -154,7 +167,7 @@ def _deepnet(role: Role) -> Draw:
 
 def _t_fixup(role: Role) -> Draw:
     layer = role.layer
-    if role.kind == "embedding":
+    if role.is_embedding:
         return Draw((9 * role.depth) ** -0.25 / math.sqrt(role.d))
     scale = 1.0
     if layer is not None and role.kind in BRANCH:
@@ -184,37 +197,69 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
 )}
 
 
-def _role(block: Block, module: nn.Module, roles: dict[str, LayerRole], width: int | None,
-          depth: int) -> Role | None:
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _role(block: Block, module: nn.Module, roles: dict[str, LayerRole], width: int | None, depth: int,
+          head: str | None) -> Role | None:
     """The role of a weight block; None for a block the preset leaves to its rule (a bias, a
     norm, a constant)."""
     if block.fan_in is None or "bias" in block.parameter:
         return None
     fan_in, fan_out = float(block.fan_in), float(block.fan_out)
-    if isinstance(module, nn.Embedding) or "learned vectors" in block.rule:
+    if "learned vectors" in block.rule:
+        rows = getattr(module, block.parameter).shape[-2]
+        return Role("token" if rows == 1 else "position", None, width or int(fan_out), fan_in, fan_out, depth)
+    if isinstance(module, nn.Embedding):
         return Role("embedding", None, width or int(fan_out), fan_in, fan_out, depth)
     layer = roles.get(block.module)
     if layer is None:
-        return Role("weight", None, width or max(1, int(fan_in)), fan_in, fan_out, depth)
-    kind = block.label if layer.kind == "qkv" and block.label in ("q", "k", "v") else layer.kind
-    return Role(kind, layer, layer.width, fan_in, fan_out, depth)
+        kind = "patch" if isinstance(module, _CONV) else "head" if block.module == head else "weight"
+        return Role(kind, None, width or max(1, int(fan_in)), fan_in, fan_out, depth)
+    packed = layer.kind == "qkv" and block.label in ("q", "k", "v")
+    kind = block.label if packed else layer.kind
+    return Role(kind, layer, layer.width, fan_in, fan_out, depth, packed=packed)
+
+
+def _head(model: nn.Module, roles: dict[str, LayerRole], width: int | None) -> str | None:
+    """The last linear layer outside the stacks, if it does not map back to the stream's width
+    (a classifier or a language model's head; a pooler maps d to d)."""
+    last = None
+    for name, module in model.named_modules():
+        io = linear_io(module)
+        if io is not None and name not in roles and not any(name.startswith(f"{r}.") for r in roles):
+            last = (name, io)
+    return last[0] if last is not None and last[1][1] != width else None
 
 
 def apply_preset(preset: Preset, blocks: list[Block], model: nn.Module, modules: dict[str, nn.Module]) -> None:
-    """Give every weight and embedding block of ``model`` the preset's draw for its role."""
+    """Give every weight and embedding block of ``model`` the preset's draw for its role, and
+    every bias the rules left at 0 the preset's bias, if it has one."""
     roles = layer_roles(model)
     first = next(iter(roles.values()), None)
     width = None if first is None else first.width
     depth = 1 if first is None else first.encoder_depth or first.depth
-    kinds = {}
+    head = _head(model, roles, width)
+    kinds, of_module = {}, {}
     for block in blocks:
-        role = _role(block, modules[block.module], roles, width, depth)
+        role = _role(block, modules[block.module], roles, width, depth, head)
         if role is None:
             continue
         kinds[id(block)] = role.kind
+        of_module.setdefault(block.module, role)
         draw = preset.draw(role)
         where = role.kind if role.layer is None else f"{role.kind}, block {role.layer.block} of {role.layer.depth}"
         block.fill, block.rule, block.gain, block.gain_guessed = draw.fill(), f"{draw.text()} ({where})", None, False
+    if preset.bias is not None:
+        for block in blocks:
+            role = of_module.get(block.module)
+            if "bias" not in block.parameter or block.rule != "zeros" or role is None:
+                continue
+            value = preset.bias(role)
+            if isinstance(value, Draw):
+                block.fill, block.rule = value.fill(), f"{value.text()} ({role.kind} bias)"
+            elif value is not None:
+                block.fill, block.rule = (lambda t, g, v=value: init.constant_(t, v)), f"{value:.4g} ({role.kind} bias)"
     if preset.joint is not None:
         preset.joint(blocks, kinds, lambda block: _view(block, modules), modules)
 
@@ -234,7 +279,12 @@ def _base(preset: Preset) -> Callable[..., None]:
     return fill
 
 
+def register_preset(preset: Preset) -> Scheme:
+    """Add ``preset`` to :data:`~weightinit.modelinit.schemes.SCHEMES` as a scheme of its name."""
+    return register_scheme(Scheme(preset.name, preset.formula, _base(preset), uses_gain=False, auto_gain=False,
+                                  preset=preset))
+
+
 for _preset in PRESETS.values():
-    register_scheme(Scheme(_preset.name, _preset.formula, _base(_preset), uses_gain=False, auto_gain=False,
-                           preset=_preset))
+    register_preset(_preset)
 
