@@ -292,3 +292,30 @@ def test_vit_timm_keeps_torchs_patch_convolution():
     assert patch.bias.any()  # torch's own U(±1/√fan_in), as timm leaves it
     assert _std_of(model, "o_proj.weight") == pytest.approx(0.02, rel=0.02)
     assert model.vit.embeddings.cls_token.std().item() < 1e-5
+
+
+def test_a_gated_mlp_tells_its_gate_from_its_up_projection_even_after_to_empty():
+    from weightinit.modelinit.depth import layer_roles
+    with torch.device("meta"):
+        model = llama(32, 2)
+    model = model.to_empty(device="cpu")  # garbage weights: the probe uses its own
+    state = torch.random.get_rng_state()
+    kinds = {n.rsplit(".", 1)[-1]: r.kind for n, r in layer_roles(model).items() if ".0.mlp." in n}
+    assert kinds == {"gate_proj": "mlp_gate", "up_proj": "mlp_up", "down_proj": "mlp_out"}
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_torchtitan_scales_the_output_down_and_up_projections_by_block():
+    d, layers = 256, 4
+    model = wi.init_model(llama(d, layers), "torchtitan", generator=g())
+    for block in range(layers):
+        layer = model.model.layers[block]
+        std = 0.02 / math.sqrt(2 * (block + 1))
+        for linear in (layer.self_attn.o_proj, layer.mlp.down_proj, layer.mlp.up_proj):
+            assert linear.weight.std().item() == pytest.approx(std, rel=0.02)
+        assert layer.mlp.gate_proj.weight.std().item() == pytest.approx(0.02, rel=0.02)
+        assert layer.self_attn.q_proj.weight.std().item() == pytest.approx(0.02, rel=0.02)
+    assert _std_of(model, "embed_tokens.weight") == pytest.approx(1.0, rel=0.01)
+    head = model.lm_head.weight
+    assert head.std().item() == pytest.approx(TRUNCATED_STD / math.sqrt(d), rel=0.01)
+    assert head.abs().max().item() <= 3 / math.sqrt(d) + 1e-7

@@ -26,19 +26,25 @@ DeepNet and T-Fixup need them: in a part that holds an attention module (one wit
 or "Attention" in its class name), the first linear layers are the q, k and v projections (or
 one packed projection, whose row blocks its rule labels q, k, v) and the last is the attention
 output; in any other part, the layers are the MLP's, the one that maps back to width ``d`` its
-output. A model with two stacks is an encoder-decoder: the stack whose blocks hold two attention
-parts (self- and cross-attention) is the decoder.
+output. In a gated MLP (SwiGLU: ``down(act(gate(x)) * up(x))``) the two input layers are told
+apart by a probe (:func:`gate_and_up`): the MLP's output is linear in the up projection's weight,
+not in the gate's. A model with two stacks is an encoder-decoder: the stack whose blocks hold two
+attention parts (self- and cross-attention) is the decoder.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from .structure import is_attention, linear_shape
 
-__all__ = ["Branch", "LayerRole", "linear_io", "stacks", "residual_branches", "layer_roles"]
+__all__ = ["Branch", "LayerRole", "MLP_IN", "linear_io", "stacks", "residual_branches", "layer_roles", "gate_and_up"]
+
+MLP_IN = ("mlp_in", "mlp_gate", "mlp_up")  # an MLP's input layers: plain, or a gated MLP's gate and up projections
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,8 @@ def residual_branches(model: nn.Module) -> list[Branch]:
 @dataclass(frozen=True)
 class LayerRole:
     """A linear layer's place in a stack of blocks: ``kind`` is "q", "k", "v", "qkv" (packed, or
-    a MultiheadAttention's in-projection), "attn_out", "mlp_in" or "mlp_out"; ``block`` its
+    a MultiheadAttention's in-projection), "attn_out", "mlp_in" (or a gated MLP's "mlp_gate" and
+    "mlp_up") or "mlp_out"; ``block`` its
     block's index, ``depth`` the stack's length, ``width`` the residual stream's, ``stack``
     "encoder", "decoder" or "single" (one stack), and ``encoder_depth``, ``decoder_depth`` the
     two stacks' lengths in an encoder-decoder (else 0)."""
@@ -174,7 +181,39 @@ def layer_roles(model: nn.Module) -> dict[str, LayerRole]:
                     kinds = _attention_kinds([n for n, _ in inside], part, part_name)
                 else:
                     kinds = {n: "mlp_out" if io[1] == width else "mlp_in" for n, io in inside}
+                    kinds.update(gate_and_up(part, part_name, inside))
                 for name, kind in kinds.items():
                     roles[name] = LayerRole(kind, index, len(blocks), width, kinds_of[stack_name],
                                             depths["encoder"], depths["decoder"])
     return roles
+
+
+def gate_and_up(part: nn.Module, part_name: str, inside: list[tuple[str, tuple[int, int]]]) -> dict[str, str]:
+    """``{name: "mlp_gate" | "mlp_up"}`` for the two input layers of a gated MLP (module
+    docstring), {} for any other part or when the probe cannot tell. The probe runs a copy of
+    ``part`` with weights of its own (the model's may be garbage after ``to_empty()``; its own
+    generator: the global RNG is untouched), in eval mode, without gradients, twice: the MLP's
+    output doubles when the up projection's weight does, not when the gate's does."""
+    if len(inside) != 3 or inside[0][1] != inside[1][1]:
+        return {}
+    probe = copy.deepcopy(part).eval()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for t in probe.parameters():
+            t.copy_(torch.randn(t.shape, generator=generator) / max(1, t.shape[-1]) ** 0.5)
+        modules = dict(probe.named_modules(prefix=part_name))
+        (first, (n_in, _)), (second, _) = inside[0], inside[1]
+        x = torch.randn(2, 3, n_in, generator=generator).to(next(probe.parameters()))
+        try:
+            base = probe(x)
+            for name, other in ((first, second), (second, first)):
+                for t in modules[name].parameters():
+                    t.mul_(2.0)
+                doubled = probe(x)
+                for t in modules[name].parameters():
+                    t.div_(2.0)
+                if torch.allclose(doubled, 2.0 * base, rtol=1e-4, atol=1e-6):
+                    return {name: "mlp_up", other: "mlp_gate"}
+        except (RuntimeError, TypeError, ValueError, IndexError):
+            pass  # a part whose forward takes more than one tensor: it cannot be probed, so no gate is named
+    return {}

@@ -14,6 +14,9 @@ preset          what each weight gets                                           
 ``olmo2``       N(0, 0.02²) cut at ±3σ, every weight and embedding                  Team OLMo 2024 (OLMo 2)
 ``mitchell``    cut at ±3σ: N(0, 1/d) embeddings, N(0, 1/fan_in) weights, outputs   Groeneveld et al. 2024 (OLMo-1,
                 N(0, 1/(2·fan_in·(l+1)))                                            ``InitFnType.mitchell``)
+``torchtitan``  attention output, MLP down and up projections of block l                 torchtitan's Llama
+                N(0, (0.02/√(2(l+1)))²); the rest N(0, 0.02²); token embeddings N(0, 1);  (``depth_init=True``)
+                the head N(0, 1/d) cut at ±3σ
 ``small_init``  N(0, 2/(5d)), every weight and embedding                            Nguyen & Salazar 2019; GPT-NeoX
 ``wang_init``   small_init; residual-branch outputs N(0, (2/(L√d))²)                GPT-NeoX's default pair (Wang &
                                                                                     Komatsuzaki 2021, GPT-J)
@@ -47,7 +50,7 @@ import torch
 from torch import nn
 
 from .. import init
-from .depth import LayerRole, layer_roles, linear_io
+from .depth import MLP_IN, LayerRole, layer_roles, linear_io
 from .mimetic import apply_mimetic
 from .rules import Block, Fill
 from .schemes import Scheme, register_scheme
@@ -56,7 +59,7 @@ __all__ = ["Draw", "Role", "Preset", "PRESETS", "apply_preset", "register_preset
 
 GPT2_STD = 0.02  # GPT-2's, Megatron's and OLMo 2's std (transformers' initializer_range)
 OUTPUTS = ("attn_out", "mlp_out")  # the layers that end a residual branch
-BRANCH = ("v", "attn_out", "mlp_in", "mlp_out")  # the layers DeepNet and T-Fixup scale
+BRANCH = ("v", "attn_out", *MLP_IN, "mlp_out")  # the layers DeepNet and T-Fixup scale
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,16 @@ def _t_fixup(role: Role) -> Draw:
     return Draw(scale * role.xavier(), uniform=True)
 
 
+def _torchtitan(role: Role) -> Draw:
+    if role.kind == "embedding":
+        return Draw(1.0)
+    if role.kind == "head":
+        return Draw(role.d ** -0.5, 3.0)
+    if role.kind in ("attn_out", "mlp_out", "mlp_up"):
+        return Draw(GPT2_STD / math.sqrt(2 * ((0 if role.layer is None else role.layer.block) + 1)))
+    return Draw(GPT2_STD)
+
+
 PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("gpt2", "N(0, 0.02²); residual-branch outputs N(0, (0.02/√(2L))²), L blocks: GPT-2 (Radford et al. 2019)",
            _gpt2),
@@ -184,6 +197,9 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
            lambda role: Draw(GPT2_STD, 3.0)),
     Preset("mitchell", "cut at ±3σ: N(0, 1/d) embeddings, N(0, 1/fan_in) weights, residual-branch outputs "
            "N(0, 1/(2·fan_in·(l+1))): OLMo-1 (Groeneveld et al. 2024)", _mitchell),
+    Preset("torchtitan", "depth init: the attention output, the MLP's down and up projections of block l "
+           "N(0, (0.02/√(2(l+1)))²), the rest N(0, 0.02²), token embeddings N(0, 1), head N(0, 1/d) cut at ±3σ: "
+           "torchtitan's Llama", _torchtitan),
     Preset("small_init", "N(0, 2/(5d)), d the model width, every weight and embedding: Nguyen & Salazar 2019 "
            "(GPT-NeoX small_init)", _small_init),
     Preset("wang_init", "small_init; residual-branch outputs N(0, (2/(L√d))²): GPT-NeoX's default pair "

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 
+from .depth import MLP_IN
 from .presets import PRESETS, Draw, Preset, Role, register_preset
 
 __all__ = ["VIT_MODES", "LECUN_TRUNCATED_STD"]
@@ -76,7 +77,7 @@ def _jax(role: Role) -> Draw:
 
 
 def _jax_bias(role: Role) -> Draw | None:
-    return Draw(TOKEN_STD) if role.kind in ("mlp_in", "mlp_out") else None
+    return Draw(TOKEN_STD) if role.kind in (*MLP_IN, "mlp_out") else None
 
 
 def _moco(role: Role) -> Draw:
