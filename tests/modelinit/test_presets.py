@@ -319,3 +319,35 @@ def test_torchtitan_scales_the_output_down_and_up_projections_by_block():
     head = model.lm_head.weight
     assert head.std().item() == pytest.approx(TRUNCATED_STD / math.sqrt(d), rel=0.01)
     assert head.abs().max().item() <= 3 / math.sqrt(d) + 1e-7
+
+
+@pytest.mark.parametrize("preset", ["gpt2", "olmo2", "mitchell", "t_fixup", "vit_timm"])
+def test_a_preset_keeps_the_padding_row_of_an_embedding_at_zero(preset):
+    model = wi.init_model(nn.Sequential(nn.Embedding(50, 16, padding_idx=3), nn.Linear(16, 4)), preset, generator=g())
+    assert not model[0].weight[3].any() and model[0].weight[4].any()
+
+
+def test_two_stacks_that_are_not_an_encoder_and_a_decoder_each_keep_their_own_depth():
+    def encoder(layers):
+        return nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 2, 64), layers, enable_nested_tensor=False)
+    model = nn.ModuleDict({"a": encoder(2), "b": encoder(4)})
+    for preset in ("deepnet", "t_fixup"):
+        wi.init_model(model, preset, generator=g())  # no encoder-decoder formulas with two encoders
+    table = wi.plan_init(model, "gpt2").table()
+    assert "(attn_out, block 0 of 2)" in table and "(attn_out, block 0 of 4)" in table
+
+
+def test_a_preset_refuses_residual_scaling_on_top_of_its_own():
+    with pytest.raises(wi.UserError, match="residual= would scale them a second time"):
+        wi.init_model(gpt2(), "gpt2", residual=wi.Residual("gpt2"))
+
+
+def test_a_mimetic_pair_is_one_draw_whichever_member_is_filled_first():
+    from weightinit.modelinit.mimetic import _Pair
+    pair = _Pair(lambda gen: (torch.randn(4, 4, generator=gen), torch.randn(4, 4, generator=gen)))
+    second, first = torch.empty(4, 4), torch.empty(4, 4)
+    pair.fill(1, False)(second, g(5))
+    pair.fill(0, False)(first, g(6))  # another generator: the pair must not draw again
+    reference = torch.Generator().manual_seed(5)
+    assert torch.equal(first, torch.randn(4, 4, generator=reference))
+    assert torch.equal(second, torch.randn(4, 4, generator=reference))

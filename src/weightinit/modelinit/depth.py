@@ -16,7 +16,8 @@ found by structure:
 - **the branches** of a block: for each part of it (its direct children, and the items of a
   list among them, as T5 keeps its sub-layers in one), the linear layers inside that part, in
   order; the part is a residual branch if its last linear layer maps back to width ``d``. The
-  branch ends at that layer.
+  branch ends at that layer; in an attention part it is the values' path, v (or the packed
+  q/k/v projection) then the output, as for torch's own Transformer layers.
 
 ``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLayer`` keep their exact branches
 (:func:`weightinit.modelinit.residual.find_branches`).
@@ -29,7 +30,9 @@ output; in any other part, the layers are the MLP's, the one that maps back to w
 output. In a gated MLP (SwiGLU: ``down(act(gate(x)) * up(x))``) the two input layers are told
 apart by a probe (:func:`gate_and_up`): the MLP's output is linear in the up projection's weight,
 not in the gate's. A model with two stacks is an encoder-decoder: the stack whose blocks hold two
-attention parts (self- and cross-attention) is the decoder.
+attention parts (self- and cross-attention) is the decoder; any other set of stacks (two encoders, say)
+counts as stacks of their own, each with its own depth. A list inside a block of a stack (a
+mixture of experts, T5's sub-layers) is part of that block, not a stack.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ class Branch:
 
     @property
     def end(self) -> str:
+        """The branch's last layer: its output is added to the residual stream."""
         return self.layers[-1]
 
 
@@ -80,10 +84,12 @@ def _linears(module: nn.Module, prefix: str) -> list[tuple[str, tuple[int, int]]
 
 def stacks(model: nn.Module) -> list[tuple[str, list[nn.Module]]]:
     """``(name, blocks)`` of every stack of repeated blocks in ``model`` (module docstring)."""
-    found = []
+    found: list[tuple[str, list[nn.Module]]] = []
     for name, module in model.named_modules():
         if not isinstance(module, nn.ModuleList) or len(module) == 0:
             continue
+        if any(name.startswith(f"{outer}.") for outer, _ in found):
+            continue  # a list inside a block (experts, heads, T5's sub-layers): part of that block
         items = list(module)
         if len({type(item) for item in items}) == 1 and all(len(_linears(item, "")) >= 2 for item in items):
             found.append((name, items))
@@ -109,9 +115,12 @@ def residual_branches(model: nn.Module) -> list[Branch]:
             prefix = f"{stack_name}.{index}." if stack_name else f"{index}."
             linears = _linears(block, prefix.rstrip("."))
             width = linears[0][1][0]
+            attention = {name for name, _ in _attention_parts(block, prefix)}
             for part_name, part in _parts(block, prefix):
                 inside = _linears(part, part_name)
                 if inside and inside[-1][1][1] == width:
+                    if part_name in attention:  # the values' path: v (or the packed q/k/v), then the output
+                        inside = inside[-2:]
                     branches.append(Branch(tuple(n for n, _ in inside), index, len(blocks), width))
     return branches
 
@@ -165,7 +174,7 @@ def layer_roles(model: nn.Module) -> dict[str, LayerRole]:
     for stack_name, blocks in found:
         prefix = f"{stack_name}.0." if stack_name else "0."
         kinds_of[stack_name] = "decoder" if len(_attention_parts(blocks[0], prefix)) >= 2 else "encoder"
-    if len(found) == 1:
+    if sorted(kinds_of.values()) != ["decoder", "encoder"]:  # not one encoder and one decoder: each its own
         kinds_of = {name: "single" for name in kinds_of}
     depths = {kind: sum(len(blocks) for name, blocks in found if kinds_of[name] == kind)
               for kind in ("encoder", "decoder")}

@@ -75,15 +75,16 @@ class _Pair:
     """The two weights of a pair (q, k or v, output), drawn together by whichever is filled first."""
 
     def __init__(self, draw: Callable[[torch.Generator | None], tuple[torch.Tensor, torch.Tensor]]) -> None:
-        self.draw, self.kept = draw, None
+        self.draw, self.kept, self.written = draw, None, set()
 
     def fill(self, which: int, transposed: bool) -> Fill:
         def write(t: torch.Tensor, g: torch.Generator | None) -> None:
-            if self.kept is None:
-                self.kept = self.draw(g)
+            if self.kept is None or which in self.written:  # the first of the pair (or a new apply) draws both
+                self.kept, self.written = self.draw(g), set()
             values = self.kept[which]
             t.copy_(values.T if transposed else values)
-            if which == 1:
+            self.written.add(which)
+            if len(self.written) == 2:
                 self.kept = None
         return write
 
@@ -131,6 +132,8 @@ def apply_mimetic(blocks: list[Block], kinds: dict[int, str], tensor_of: Callabl
     for owner, parts in layers.items():
         count = heads[owner]
         if set(parts) != {"q", "k", "v", "attn_out"}:
+            for block in parts.values():
+                block.rule += " (mimetic draws q with k and v with the output: not all here, plain draw)"
             continue
         if count is None:
             for block in parts.values():

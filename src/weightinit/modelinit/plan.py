@@ -175,6 +175,9 @@ def plan_init(
         forget_bias = check_number("forget_bias", forget_bias)
     if residual is not None and not isinstance(residual, Residual):
         raise TypeError(f"residual must be a weightinit.Residual or None, got {type(residual).__name__}")
+    if residual is not None and spec.preset is not None:
+        raise UserError(f"scheme={scheme!r} is a preset that gives each residual branch's layers their own draw "
+                        "already; residual= would scale them a second time (drop it, or use a per-layer scheme)")
     if example_input is not None and not isinstance(example_input, torch.Tensor):
         raise TypeError(f"example_input must be a torch.Tensor, got {type(example_input).__name__}")
     on_meta = [name for name, t in model.named_parameters() if t.is_meta]

@@ -72,6 +72,7 @@ class Draw:
     uniform: bool = False
 
     def fill(self) -> Fill:
+        """The fill of a block: ``(tensor, generator) -> None``."""
         std, cut = self.std, self.cut
         if std == 0:
             return lambda t, g: init.zeros_(t)
@@ -82,6 +83,7 @@ class Draw:
         return lambda t, g: init.trunc_normal_(t, 0.0, std, -cut * std, cut * std, g)
 
     def text(self) -> str:
+        """The draw in words, for the plan's rule column."""
         if self.std == 0:
             return "zeros"
         if self.uniform:
@@ -265,7 +267,11 @@ def apply_preset(preset: Preset, blocks: list[Block], model: nn.Module, modules:
         of_module.setdefault(block.module, role)
         draw = preset.draw(role)
         where = role.kind if role.layer is None else f"{role.kind}, block {role.layer.block} of {role.layer.depth}"
-        block.fill, block.rule, block.gain, block.gain_guessed = draw.fill(), f"{draw.text()} ({where})", None, False
+        fill, rule = draw.fill(), f"{draw.text()} ({where})"
+        padding = getattr(modules[block.module], "padding_idx", None) if role.kind == "embedding" else None
+        if padding is not None:
+            fill, rule = _padding_zeroed(fill, padding), f"{rule}, row {padding} (padding) 0"
+        block.fill, block.rule, block.gain, block.gain_guessed = fill, rule, None, False
     if preset.bias is not None:
         for block in blocks:
             role = of_module.get(block.module)
@@ -278,6 +284,14 @@ def apply_preset(preset: Preset, blocks: list[Block], model: nn.Module, modules:
                 block.fill, block.rule = (lambda t, g, v=value: init.constant_(t, v)), f"{value:.4g} ({role.kind} bias)"
     if preset.joint is not None:
         preset.joint(blocks, kinds, lambda block: _view(block, modules), modules)
+
+
+def _padding_zeroed(fill: Fill, row: int) -> Fill:
+    """``fill``, then the padding row of an embedding table set to 0, as the rules and torch do."""
+    def zeroed(t: torch.Tensor, g: torch.Generator | None) -> None:
+        fill(t, g)
+        t[row].zero_()
+    return zeroed
 
 
 def _view(block: Block, modules: dict[str, nn.Module]) -> torch.Tensor:

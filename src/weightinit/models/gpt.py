@@ -55,21 +55,33 @@ class CausalSelfAttention(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(b, t, d))
 
 
+class MLP(nn.Module):
+    """The block's feed-forward branch: width -> 4·width, GELU, -> width."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.up = nn.Linear(width, 4 * width)
+        self.gelu = nn.GELU()
+        self.down = nn.Linear(4 * width, width)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.down(self.gelu(self.up(h)))
+
+
 class Block(nn.Module):
-    """A pre-LayerNorm Transformer block: attention and a 4x GELU MLP, each on a residual branch."""
+    """A pre-LayerNorm Transformer block: attention and a 4x GELU MLP, each on a residual branch
+    (each its own submodule, so that a branch's layers sit together, as depth-aware inits find them)."""
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(width)
         self.attention = CausalSelfAttention(width, heads)
         self.ln_2 = nn.LayerNorm(width)
-        self.up = nn.Linear(width, 4 * width)
-        self.gelu = nn.GELU()
-        self.down = nn.Linear(4 * width, width)
+        self.mlp = MLP(width)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         h = h + self.attention(self.ln_1(h))
-        return h + self.down(self.gelu(self.up(self.ln_2(h))))
+        return h + self.mlp(self.ln_2(h))
 
 
 class GPT(nn.Module):
