@@ -317,3 +317,12 @@ def test_weights_of_an_earlier_version_still_load(tmp_path):
     loaded = weightinit.load(folder / "weights.pt")
     x = torch.rand(5, 64)
     assert torch.equal(loaded(x), net.eval()(x))
+
+
+def test_a_run_that_cannot_be_batched_is_initialized_once(synthetic):
+    """A single init (or ema) trains alone: the sweep decides that from the shapes and the settings
+    before it initializes anything, so on_init (and a dbn pre-training) happens once per run."""
+    seen = []
+    compare(synthetic, CompareConfig(arch="64-16-10", inits=("normal",), train=TrainConfig(epochs=1, device="cpu")),
+            on_init=lambda init, seed, model: seen.append(init))
+    assert seen == ["normal"]

@@ -69,3 +69,26 @@ def test_the_command_writes_its_files(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"] == "shakespeare" and results["config"]["inits"] == ["default", "orthogonal"]
     assert results["config"]["batch_size"] == 16 and results["config"]["epochs"] == 2
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_python_gets_the_gpt_run_the_command_line_runs(quick, monkeypatch, tmp_path):
+    """CompareConfig.gpt(quick) is the config `weightinit compare --model gpt [--quick]` hands
+    its experiment (the device aside)."""
+    from dataclasses import replace
+
+    import weightinit.cli.compare as cli_compare
+
+    seen = []
+
+    def capture(dataset, config, **kwargs):
+        seen.append(config)
+        raise SystemExit(0)  # stop before any training
+
+    monkeypatch.setattr(cli_compare, "compare", capture)
+    with pytest.raises(SystemExit):
+        main(["compare", "--model", "gpt", "--device", "cpu", "--no-progress", "--out", str(tmp_path / "run"),
+              *(["--quick"] if quick else [])])
+    (config,) = seen
+    expected = CompareConfig.gpt(quick)
+    assert config == replace(expected, train=replace(expected.train, device="cpu"))

@@ -13,6 +13,7 @@ from ..experiments.compare import (
     PRETRAIN_EPOCHS,
     CompareConfig,
     CompareResult,
+    check_dataset,
     compare,
     compare_epochs,
     gpt_sizes,
@@ -84,7 +85,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              "tensorboard/); with --dynamics, per-layer scalars and histograms too")
     parser.add_argument("--diagnose", action="store_true",
                         help="also write std_by_layer.png: per-layer activation/gradient std of each init at epoch 0")
-    add_quick_option(parser, "10 epochs (2 on MNIST-sized data); --model gpt: a 2-layer GPT of width 64, 4 short "
+    add_quick_option(parser, "10 epochs (2 on MNIST-sized data); --model gpt: a 2-layer GPT of width 64, 8 short "
                              "epochs")
     add_output_options(parser, "compare", resumable=True)
     parser.set_defaults(run=run)
@@ -133,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         require_tensorboard()
     check_out_before_work(args)
     dataset = load_dataset(name, args.data_dir)
+    check_dataset(config, dataset)  # text for the GPT, images for the others: before the run folder
     if args.model != "gpt":
         parse_arch(config.arch, dataset.n_features, dataset.n_classes)  # and a mismatch before any work
     describe(dataset)

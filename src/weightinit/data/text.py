@@ -140,7 +140,7 @@ def shorter_windows(x: torch.Tensor, y: torch.Tensor, context: int) -> tuple[tor
     return x.reshape(-1, context), y.reshape(-1, context)
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=1)
 def _encoded() -> tuple[tuple[torch.Tensor, ...], Vocabulary, str]:
     files = corpus_files()
     plays = [clean_play(text) for _, text in read_plays(files)]

@@ -29,7 +29,7 @@ from ..models.gpt import GPT_SIZES, QUICK_GPT_SIZES
 from ..training.config import TrainConfig
 
 __all__ = ["GPT_INITS", "GPT_TRAIN", "QUICK_GPT_TRAIN", "EVAL_CHARACTERS", "eval_windows", "gpt_sizes",
-           "gpt_train_config", "evenly", "windows_for", "is_text", "init_loss_note"]
+           "gpt_train_config", "evenly", "check_context", "windows_for", "is_text", "init_loss_note"]
 
 # the inits compared by default on the GPT: torch's default, Glorot's, and three of the field's recipes (presets)
 GPT_INITS = ("default", "xavier_uniform", "gpt2", "small_init", "mimetic")
@@ -69,12 +69,18 @@ def evenly(split: Split, rows: int | None) -> Split:
     return Split(split.x[index], split.y[index])
 
 
-def windows_for(dataset: Dataset, context: int, eval_rows: int | None) -> Dataset:
-    """``dataset`` as a GPT of ``context`` reads it: windows cut to ``context`` characters, and
-    its test split reduced to ``eval_rows`` windows spread evenly over it."""
+def check_context(dataset: Dataset, context: int) -> int:
+    """The data's window length, once ``context`` is known to divide it (else a UserError)."""
     window = dataset.image_shape[0]
     if context > window or window % context:
         raise UserError(f"the GPT's context {context} must divide the data's windows of {window} characters")
+    return window
+
+
+def windows_for(dataset: Dataset, context: int, eval_rows: int | None) -> Dataset:
+    """``dataset`` as a GPT of ``context`` reads it: windows cut to ``context`` characters, and
+    its test split reduced to ``eval_rows`` windows spread evenly over it."""
+    window = check_context(dataset, context)
     train, test = (Split(*shorter_windows(s.x, s.y, context)) for s in (dataset.train, dataset.test))
     return Dataset(dataset.name, train, evenly(test, eval_rows), (context,), dataset.n_classes,
                    dataset.source + (f"; cut to windows of {context}" if context < window else ""),

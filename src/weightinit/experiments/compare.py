@@ -50,10 +50,11 @@ from ..training.loop import TrainConfig, evaluate, fit
 from ._common import checkpoint_in, progress_bar, versions
 from ._compare_result import INIT_LOSS_ROWS, CompareResult, CompareRun, InitSummary, summarize
 from ._config import ConfigError, count, literal, param, quick_epochs
-from ._text import GPT_INITS, eval_windows, evenly, gpt_sizes, gpt_train_config, is_text, windows_for
+from ._text import GPT_INITS, check_context, eval_windows, evenly, gpt_sizes, gpt_train_config, is_text, windows_for
 
 __all__ = ["INIT_LOSS_ROWS", "LECTURE_INITS", "GPT_INITS", "PRETRAIN_EPOCHS", "CompareConfig", "CompareRun",
-           "InitSummary", "CompareResult", "compare", "summarize", "compare_epochs", "gpt_sizes", "gpt_train_config"]
+           "check_dataset", "InitSummary", "CompareResult", "compare", "summarize", "compare_epochs", "gpt_sizes",
+           "gpt_train_config"]
 
 LECTURE_INITS = (
     "normal",
@@ -121,6 +122,14 @@ class CompareConfig:
                               f"{self.gpt_size[2]}")
         if self.eval_rows is not None:
             count("eval_rows", self.eval_rows)
+
+    @classmethod
+    def gpt(cls, quick: bool = False, **fields) -> CompareConfig:
+        """What ``weightinit compare --model gpt [--quick]`` runs: the GPT of :func:`gpt_sizes`,
+        its inits :data:`GPT_INITS` and its training (:func:`gpt_train_config`), ``fields``
+        overriding any of them (``train=gpt_train_config(epochs=2)``, ``seeds=3``)."""
+        return cls(**{"model": "gpt", "inits": GPT_INITS, "train": gpt_train_config(quick),
+                      "gpt_size": gpt_sizes(quick), **fields})
 
     @property
     def gpt_eval_rows(self) -> int:
@@ -242,15 +251,18 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
     if saved is not None and not set(keys[i] for i in todo) <= set(saved["runs"]):
         return None  # a folder written one run at a time: it continues that way
     resumes = None if saved is None else [saved["states"][saved["runs"].index(keys[i])] for i in todo]
+    configs = [replace(config.train, seed=plan[i][1]) for i in todo]
+    with torch.device("meta"):  # the shapes alone, before any run is initialized (no draw, no pre-training)
+        shapes = [build_model(config.model, sizes, config.activation, dataset.image_shape, dataset.n_classes)
+                  for _ in todo]
+    if not can_batch(shapes, configs):
+        return None
     models, starts = [], []
     for k, i in enumerate(todo):
         resume = None if resumes is None else resumes[k]
         model, start = _initialized(dataset, sizes, config, *plan[i], on_init, resume)
         models.append(model)
         starts.append(start)
-    configs = [replace(config.train, seed=plan[i][1]) for i in todo]
-    if not can_batch(models, configs):
-        return None
 
     def save(states: list[dict]) -> None:
         sweep.save({"runs": [keys[i] for i in todo],
@@ -271,6 +283,17 @@ def _train_batched(dataset: Dataset, sizes: list[int], config: CompareConfig, pl
     return [done[i] for i in range(len(plan))]
 
 
+def check_dataset(config: CompareConfig, dataset: Dataset) -> None:
+    """Refuse a data set ``config``'s model cannot read (text for the GPT, images for the
+    others), or windows its context does not divide: before any run starts (the command line
+    calls it right after loading the data, before it makes the run folder)."""
+    if (config.model == "gpt") != is_text(dataset):
+        raise UserError(f"model {config.model!r} cannot read data set {dataset.name!r}: model 'gpt' reads text "
+                        "(--dataset shakespeare), the other models read images")
+    if config.model == "gpt":
+        check_context(dataset, config.gpt_size[3])
+
+
 def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: bool = False,
             on_init: Callable[[str, int, nn.Module], None] | None = None,
             on_run: Callable[[CompareRun, Dynamics | None], None] | None = None,
@@ -288,9 +311,7 @@ def compare(dataset: Dataset, config: CompareConfig | None = None, *, progress: 
     torchrun each process trains every N-th run and all of them return all the results.
     """
     config = config or CompareConfig()
-    if (config.model == "gpt") != is_text(dataset):
-        raise UserError(f"model {config.model!r} cannot read data set {dataset.name!r}: model 'gpt' reads text "
-                        "(--dataset shakespeare), the other models read images")
+    check_dataset(config, dataset)
     if config.model == "gpt":
         dataset = windows_for(dataset, config.gpt_size[3], config.gpt_eval_rows)
     sizes = list(config.gpt_size) if config.model == "gpt" else parse_arch(config.arch, dataset.n_features,

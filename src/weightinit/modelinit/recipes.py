@@ -44,7 +44,10 @@ def seeded(generator: torch.Generator | None, tensors: Iterable[torch.Tensor]) -
     seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
     devices = sorted({t.device.index or 0 for t in tensors if t.device.type == "cuda"})
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # not torch.manual_seed: it reseeds every CUDA device, forked or not
+        for device in devices:
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
         yield
 
 

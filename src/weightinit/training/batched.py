@@ -270,5 +270,5 @@ def fit_batched(
             sweep.record_epoch(epoch, losses, order.elapsed + time.perf_counter() - start, held_out)
             stops.save(epoch)  # every run's state; a run that diverged before this epoch keeps its last one
             sweep.freeze_diverged()
-            stops.stop_after(epoch, config.epochs)
+            stops.stop_after(epoch, config.epochs, more=sweep.any_alive())  # as fit: no stop with nothing left
     return sweep.finish(models)

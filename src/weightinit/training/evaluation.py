@@ -69,14 +69,16 @@ def evaluate(model: nn.Module, split: Split, chunk: int = CHUNK) -> tuple[float,
     Under torch.distributed each rank evaluates its share of the rows and the sums are reduced."""
     was_training = model.training
     model.eval()
-    x, y = split.x, split.y
-    world = distributed.world_size()
-    if world > 1:
-        rows = torch.arange(len(y), device=y.device).tensor_split(world)[distributed.rank()]
-        x, y = x.index_select(0, rows), y.index_select(0, rows)
-    totals = split_totals(model, x, y, chunk=chunk)
-    distributed.all_reduce_sum([totals])
-    model.train(was_training)
+    try:
+        x, y = split.x, split.y
+        world = distributed.world_size()
+        if world > 1:
+            rows = torch.arange(len(y), device=y.device).tensor_split(world)[distributed.rank()]
+            x, y = x.index_select(0, rows), y.index_select(0, rows)
+        totals = split_totals(model, x, y, chunk=chunk)
+        distributed.all_reduce_sum([totals])
+    finally:
+        model.train(was_training)
     n = max(split.y.numel(), 1)  # rows, or a sequence model's targets (accuracy per token)
     return float(totals[0]) / n, float(totals[1]) / n
 

@@ -118,9 +118,17 @@ class _Run:
                         history=self.history, best=self.best,
                         average=None if self.average is None else self.average.state_dict()).to_dict()
 
+    def seed(self, seed: int) -> None:
+        """Seed the global RNG this run forks: the CPU's and its CUDA device's, no other (torch.manual_seed
+        would reseed every CUDA device, which fork_rng does not put back)."""
+        torch.default_generator.manual_seed(seed)
+        for index in self.cuda_devices:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+
     def restore_rng(self, state: FitState | None) -> None:
         """Seed the module randomness (dropout), or put back a resumed run's."""
-        torch.manual_seed(self.config.seed)
+        self.seed(self.config.seed)
         if state is not None:
             torch.set_rng_state(state.torch_rng)
             if self.cuda_devices and state.cuda_rng is not None:
@@ -271,9 +279,8 @@ def fit(
         for epoch in run.epochs_to_run():
             set_learning_rate(run.optimizer, config, epoch)
             todo = _begin_epoch(run, n, n_batches)
-            if world > 1:  # each rank its own dropout stream, a function of (seed, epoch, batch, rank)
-                torch.manual_seed(((config.seed * 1_000_003 + epoch) * 100_003 + todo.order.first_batch) * 1009
-                                  + rank)
+            if world > 1:  # each rank its own dropout stream, a function of (seed, epoch, first batch, rank)
+                run.seed(((config.seed * 1_000_003 + epoch) * 100_003 + todo.order.first_batch) * 1009 + rank)
             start = time.perf_counter()
             for b, rows in todo.order.batches(batch):
                 if dynamics is not None:

@@ -55,7 +55,9 @@ def check_resumable(state: Mapping[str, Any], kind: str, config: Any, ignore: It
     current = asdict(config) if is_dataclass(config) else dict(config)
     saved = state.get("config")
     if isinstance(saved, Mapping) and is_dataclass(config):
-        saved = {**{f.name: f.default for f in fields(config) if f.default is not MISSING}, **saved}
+        defaults = {f.name: f.default if f.default is not MISSING else f.default_factory() for f in fields(config)
+                    if f.default is not MISSING or f.default_factory is not MISSING}
+        saved = {**defaults, **saved}
     if isinstance(saved, Mapping):
         saved = {key: value for key, value in saved.items() if key not in ignored}
     differing = differing_keys(saved, {key: value for key, value in current.items() if key not in ignored})
