@@ -33,10 +33,16 @@ def _loss(value: float) -> str:
     return "nan" if math.isnan(value) else f"{value:.4g}"
 
 
+def _eval_loss(row) -> str:
+    text = _loss(row.eval_loss)
+    if row.runs > 1 and not math.isnan(row.eval_loss):
+        text += f" ± {row.eval_loss_std:.3f}"
+    return text + (f" (diverged {row.diverged}/{row.runs})" if row.diverged else "")
+
+
 def _cells(summary: list, text: bool = False) -> list[tuple[str, ...]]:
     if text:
-        return [(r.init, _loss(r.eval_loss) + (f" (diverged {r.diverged}/{r.runs})" if r.diverged else ""),
-                 f"{100 * r.test_accuracy:.2f}%", _loss(r.initial_loss), _loss(r.first_epoch_loss),
+        return [(r.init, _eval_loss(r), _accuracy(r).split(" (")[0], _loss(r.initial_loss), _loss(r.first_epoch_loss),
                  _loss(r.final_train_loss), f"{r.seconds_per_epoch:.2f}") for r in summary]
     return [(r.init, _accuracy(r), _loss(r.initial_loss), _loss(r.first_epoch_loss), _loss(r.final_train_loss),
              f"{r.seconds_per_epoch:.2f}" + ("*" if r.batched else "")) for r in summary]

@@ -55,6 +55,7 @@ class InitSummary:
     diverged: int  # how many of its runs diverged
     batched: int = 0  # how many of its runs trained in the batched sweep
     eval_loss: float = math.nan  # mean loss on the evaluated split after the last epoch
+    eval_loss_std: float = 0.0  # its std over the runs (0 for one run)
 
 
 @dataclass
@@ -159,7 +160,9 @@ def summarize(runs: list[CompareRun], by_loss: bool = False) -> list[InitSummary
             seconds_per_epoch=statistics.fmean(run.seconds_per_epoch for run in mine),
             diverged=sum(run.diverged for run in mine),
             batched=sum(run.batched for run in mine),
-            eval_loss=statistics.fmean(math.nan if run.eval_loss is None else run.eval_loss for run in mine),
+            eval_loss=statistics.fmean(losses := [math.nan if run.eval_loss is None else run.eval_loss
+                                                  for run in mine]),
+            eval_loss_std=statistics.stdev(losses) if len(losses) > 1 else 0.0,
         ))
     return sorted(rows, key=_rank_by_loss if by_loss else _rank)
 
