@@ -91,6 +91,11 @@ class InitPlan:
     def apply(self, generator: torch.Generator | None = None) -> InitPlan:
         """Run the modules' own recipes, then fill every block (in plan order, every draw from
         ``generator``) and record its std."""
+        on_meta = [f"{row.module}.{row.parameter}".lstrip(".") for row, t in zip(self.rows, self.tensors) if t.is_meta]
+        if on_meta:
+            raise UserError(f"the model has parameters on the meta device ({', '.join(dict.fromkeys(on_meta[:3]))}"
+                            f"{', ...' if len(on_meta) > 3 else ''}), which hold no values to initialize; "
+                            "materialize it first (model.to_empty(device='cpu')), then initialize it")
         for recipe in self.recipes:
             recipe.run(generator)
         with torch.no_grad():
@@ -155,7 +160,8 @@ def plan_init(
     only: Any = None,
 ) -> InitPlan:
     """Decide how :func:`init_model` initializes each parameter of ``model``, changing nothing.
-    Arguments as for :func:`init_model`; ``scheme`` must be a per-layer scheme (not ``dbn``/``lsuv``)."""
+    Arguments as for :func:`init_model`; ``scheme`` must be a per-layer scheme (not ``dbn``/``lsuv``).
+    ``model`` may be on the meta device (a plan reads shapes only; :meth:`InitPlan.apply` needs values)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_choice("scheme", scheme, SCHEMES)
@@ -180,11 +186,6 @@ def plan_init(
                         "already; residual= would scale them a second time (drop it, or use a per-layer scheme)")
     if example_input is not None and not isinstance(example_input, torch.Tensor):
         raise TypeError(f"example_input must be a torch.Tensor, got {type(example_input).__name__}")
-    on_meta = [name for name, t in model.named_parameters() if t.is_meta]
-    if on_meta:
-        raise UserError(f"{type(model).__name__} has parameters on the meta device ({', '.join(on_meta[:3])}"
-                        f"{', ...' if len(on_meta) > 3 else ''}), which hold no values to initialize; "
-                        "materialize it first (model.to_empty(device='cpu')), then call init_model")
     if nonlinearity == "auto" and not spec.auto_gain:
         nonlinearity = "linear"  # Glorot's schemes as defined (gain 1), unless a nonlinearity is named
     context = RuleContext(

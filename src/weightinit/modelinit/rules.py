@@ -171,6 +171,8 @@ def linear_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]:
     fan_in, fan_out = layer_fans(module)
     gain, guessed = ctx.gain_of(name)
     blocks = packed_blocks(ctx, name, module) or [weight_block(ctx, name, "weight", fan_in, fan_out, gain, guessed)]
+    if ctx.scheme.name == "default":  # torch's bound read off this weight now, so the fill holds for any tensor
+        blocks[0].fill = uniform_fill(torch_default_bound(module.weight))  # (a base width's plan fills a wider model)
     if module.bias is not None:
         blocks += bias_blocks(ctx, name, "bias", torch_default_bound(module.weight))
     return blocks

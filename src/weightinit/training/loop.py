@@ -84,10 +84,10 @@ class _Run:
     best evaluated epoch so far (with ``keep_best``)."""
 
     def __init__(self, model: nn.Module, config: TrainConfig, device: torch.device, keep_best: bool,
-                 evaluated_on: str | None) -> None:
+                 evaluated_on: str | None, param_groups: list[dict] | None = None) -> None:
         self.model, self.config, self.device = model, config, device
         self.order = torch.Generator().manual_seed(config.seed)  # the data order
-        self.optimizer = make_optimizer(list(model.parameters()), config)
+        self.optimizer = make_optimizer(list(model.parameters()) if param_groups is None else param_groups, config)
         self.average = WeightAverage(model, config.ema) if config.ema else None
         self.history = History(evaluated_on=evaluated_on)
         self.best: dict | None = {"accuracy": -1.0, "epoch": 0, "state": None} if keep_best else None
@@ -224,6 +224,7 @@ def fit(
     checkpoint: Callable[[dict], None] | None = None,
     resume: dict | None = None,
     dynamics: Dynamics | None = None,
+    param_groups: list[dict] | None = None,
 ) -> History:
     """Train ``model`` (logits out) with cross-entropy on ``train``.
 
@@ -249,6 +250,9 @@ def fit(
             result is bit-identical to an uninterrupted run). Its config must equal ``config``.
         dynamics: a :class:`~weightinit.diagnostics.dynamics.Dynamics` of ``model`` that records per-layer
             statistics every few steps (records of a resumed run start where it resumed).
+        param_groups: the optimizer's parameter groups, each with an ``"lr_scale"`` (a
+            parametrization's: ``weightinit.param_groups(model, plan, lr=config.lr,
+            optimizer=config.optimizer)``); default: every parameter at the config's rate.
 
     Returns:
         The per-epoch history; ``diverged`` tells whether the run blew up, and where.
@@ -267,7 +271,7 @@ def fit(
         raise UserError(f"batch_size={config.batch_size} must be a multiple of the {world} processes (each takes "
                         f"batch_size / {world} samples of every batch)")
     net = _data_parallel(model, device) if world > 1 else model
-    run = _Run(model, config, device, keep_best, name)
+    run = _Run(model, config, device, keep_best, name, param_groups)
     state = None if resume is None else run.resume(resume, keep_best)
     n, batch = len(train), config.batch_size
     n_batches = math.ceil(min(n, config.epoch_rows or n) / batch)

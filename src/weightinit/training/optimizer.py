@@ -50,7 +50,8 @@ def make_optimizer(params_or_groups: Iterable[torch.Tensor] | Iterable[dict[str,
     Args:
         params_or_groups: parameters, or torch.optim parameter groups (dicts with ``"params"`` and
             any option of the optimizer, plus ``"lr_scale"``: the group trains with the schedule's
-            learning rate times this). A group may not set ``"lr"`` itself: the schedule sets it.
+            learning rate times this), such as :func:`weightinit.parametrize.param_groups` gives. A
+            group's ``"lr"`` is the schedule's to set: one without ``"lr_scale"`` may not carry one.
         config: ``optimizer`` ("adam" or "sgd"), ``lr`` and ``momentum`` (SGD only).
 
     Returns:
@@ -73,7 +74,7 @@ def make_optimizer(params_or_groups: Iterable[torch.Tensor] | Iterable[dict[str,
 
 def _group(group: dict[str, Any], lr: float) -> dict[str, Any]:
     """A copy of ``group`` with its parameters listed and, with ``lr_scale``, its starting learning rate."""
-    if "lr" in group:
+    if "lr" in group and "lr_scale" not in group:
         raise UserError("a parameter group scales the learning rate with 'lr_scale', it does not set 'lr': "
                         "the schedule sets every group's lr each epoch")
     params = group["params"]

@@ -1,0 +1,383 @@
+"""``parametrize``: a model initialized under a parametrization (``sp`` or ``mup``, with or without
+a depth rule), and the plan that says, parameter by parameter, its kind, its width and depth
+multipliers, its init std and its learning-rate, weight-decay and ε multipliers
+(:mod:`weightinit.parametrize.rules`). :func:`weightinit.parametrize.param_groups` turns the plan
+into torch.optim parameter groups.
+
+The init: the scheme's rules (:func:`weightinit.modelinit.plan_init`) are planned on the base
+model and on this one; every block of this model is filled by its base block's formula (the
+scheme's std at the base shapes) times the block's ``init`` multiplier. The plan lives here, not
+on the tensors: the model keeps ordinary parameters.
+
+Examples:
+    >>> from weightinit.models import mlp
+    >>> with torch.device("meta"):
+    ...     base = mlp([784, 64, 64, 10], "relu")
+    >>> model = mlp([784, 1024, 1024, 10], "relu")
+    >>> plan = parametrize(model, "mup", base=base, generator=torch.Generator().manual_seed(0))
+    >>> [row.kind for row in plan.rows]
+    ['input', 'vector', 'hidden', 'vector', 'readout', 'fixed']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._checks import check_choice, check_generator, check_number
+from ..errors import UserError
+from ..modelinit.depth import layer_roles, residual_branches
+from ..modelinit.plan import InitPlan, plan_init
+from ..modelinit.rules import Block
+from ..modelinit.schemes import SCHEMES
+from .base import StackMap, build_base
+from .rules import PARAMETRIZATIONS, Multipliers, absorb, depth_multipliers, kind_of, width_multipliers
+
+__all__ = ["ParamRow", "ParamPlan", "plan_parametrization", "parametrize"]
+
+_HEAD_ATTRIBUTES = ("num_heads", "n_head", "num_attention_heads", "heads", "n_heads")
+
+
+@dataclass
+class ParamRow:
+    """One parameter: its kind, shapes, width multipliers (``m_in``, ``m_out``), depth ratio
+    ``L / L_b`` (None outside a stack), the multipliers of its settings, what was absorbed
+    into it, and the std it was given (once applied)."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    base_shape: tuple[int, ...]
+    m_in: float
+    m_out: float
+    multipliers: Multipliers
+    depth_ratio: float | None = None
+    absorbed: list[str] = field(default_factory=list)  # "readout 1/m_in", "attention 0.5", "branch 0.25"
+    std: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "shape": list(self.shape), "base_shape": list(self.base_shape),
+                "m_in": self.m_in, "m_out": self.m_out, "depth_ratio": self.depth_ratio, "absorbed": self.absorbed,
+                "std": self.std, **{f"mult_{k}": v for k, v in self.multipliers.__dict__.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ParamRow:
+        mult = Multipliers(**{k[5:]: v for k, v in d.items() if k.startswith("mult_")})
+        return cls(d["name"], d["kind"], tuple(d["shape"]), tuple(d["base_shape"]), d["m_in"], d["m_out"], mult,
+                   d["depth_ratio"], list(d["absorbed"]), d["std"])
+
+
+@dataclass
+class ParamPlan:
+    """A parametrization of one model: a :class:`ParamRow` per parameter (in ``named_parameters``
+    order), the init plan that fills them (None for a plan read back with :meth:`from_dict`),
+    and notes (what was not absorbed, and why)."""
+
+    parametrization: str
+    scheme: str
+    rows: list[ParamRow]
+    init_plan: InitPlan | None = field(default=None, repr=False)
+    depth_alpha: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def apply(self, generator: torch.Generator | None = None) -> ParamPlan:
+        """Initialize the model (every draw from ``generator``) and record each parameter's std."""
+        if self.init_plan is None:
+            raise UserError("this plan was read back from a dict: it holds the multipliers, not the init; "
+                            "plan the model again with plan_parametrization to initialize it")
+        self.init_plan.apply(generator)
+        names = {f"{r.module}.{r.parameter}".lstrip("."): i for i, r in enumerate(self.init_plan.rows)}
+        for row in self.rows:
+            index = names.get(row.name)
+            tensor = None if index is None else self.init_plan.tensors[index]
+            if tensor is not None:  # the whole parameter's std (a packed one: its first block's tensor is a view)
+                whole = tensor._base if tensor._base is not None else tensor
+                row.std = float(whole.detach().double().std()) if whole.numel() > 1 else None
+        return self
+
+    def row(self, name: str) -> ParamRow:
+        """The row of parameter ``name``."""
+        for row in self.rows:
+            if row.name == name:
+                return row
+        raise UserError(f"the plan has no parameter {name!r}; it has {[r.name for r in self.rows][:6]}...")
+
+    def table(self, optimizer: str = "adam") -> str:
+        """The plan as a text table: each parameter's kind, shapes, width multipliers, std, and the
+        learning-rate, weight-decay and ε multipliers under ``optimizer``."""
+        from .rules import OPTIMIZER_FAMILIES
+
+        family = OPTIMIZER_FAMILIES[check_choice("optimizer", optimizer, tuple(OPTIMIZER_FAMILIES))]
+        header = ("parameter", "kind", "shape", "base", "m_in", "m_out", "init x", "std", "lr x", "wd x", "eps x")
+        lines = [header]
+        for r in self.rows:
+            m = r.multipliers
+            lines.append((r.name, r.kind, "x".join(map(str, r.shape)), "x".join(map(str, r.base_shape)),
+                          f"{r.m_in:g}", f"{r.m_out:g}", f"{m.init:.4g}", "" if r.std is None else f"{r.std:.3g}",
+                          f"{m.lr(family):.4g}", f"{m.weight_decay(family):.4g}",
+                          f"{m.eps:.4g}" if family == "adam" else ""))
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        text = ["  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+                for line in lines]
+        absorbed = [f"{r.name}: {', '.join(r.absorbed)}" for r in self.rows if r.absorbed]
+        if absorbed:
+            text.append("forward multipliers absorbed (init x a, Adam lr x a, SGD lr x a^2, eps / a): "
+                        + "; ".join(absorbed))
+        return "\n".join(text + self.notes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plan's rows and notes as plain data (JSON, or beside a checkpoint): enough for
+        :func:`~weightinit.parametrize.param_groups` after :meth:`from_dict`."""
+        return {"parametrization": self.parametrization, "scheme": self.scheme, "depth_alpha": self.depth_alpha,
+                "rows": [r.to_dict() for r in self.rows], "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ParamPlan:
+        return cls(d["parametrization"], d["scheme"], [ParamRow.from_dict(r) for r in d["rows"]],
+                   depth_alpha=d["depth_alpha"], notes=list(d["notes"]))
+
+
+def _block_key(block: Block) -> tuple[str, str, str]:
+    return block.module, block.parameter, block.label
+
+
+def _fans(block: Block | None, shape: tuple[int, ...]) -> tuple[float, float, bool]:
+    """``(fan_in, fan_out, is_vector)`` of a parameter: its first block's fans where its rule
+    has them, else read off its shape as torch reads a Linear's (out, in, ...)."""
+    if block is not None and block.fan_in is not None and block.fan_out is not None:
+        return float(block.fan_in), float(block.fan_out), False
+    if len(shape) >= 2:
+        return float(shape[1]), float(shape[0]), False
+    return 1.0, float(shape[0]) if shape else 1.0, True
+
+
+def _scaled(fill: Callable, factor: float) -> Callable:
+    if factor == 1.0:
+        return fill
+
+    def scaled(t: torch.Tensor, g: torch.Generator | None) -> None:
+        fill(t, g)
+        t.mul_(factor)
+
+    return scaled
+
+
+def _zeroed(t: torch.Tensor, g: torch.Generator | None) -> None:
+    t.zero_()
+
+
+def _head_count(model: nn.Module, layer: str) -> int | None:
+    """The number of attention heads of ``layer`` (a MultiheadAttention) or of a module above it."""
+    modules = dict(model.named_modules())
+    names = [layer]
+    while names[-1]:
+        names.append(names[-1].rpartition(".")[0])
+    for name in names:
+        module = modules.get(name)
+        for attribute in _HEAD_ATTRIBUTES:
+            value = getattr(module, attribute, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        config = getattr(module, "config", None)
+        value = getattr(config, "num_attention_heads", None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _attention_factors(model: nn.Module, base: nn.Module, stack_map: StackMap,
+                       notes: list[str]) -> dict[str, float]:
+    """Query module name -> the factor √(d_head_base / d_head) it absorbs (muP's 1/d attention)."""
+    factors: dict[str, float] = {}
+    base_modules = dict(base.named_modules())
+    for name, role in layer_roles(model).items():
+        if role.kind not in ("q", "qkv"):
+            continue
+        heads, base_heads = _head_count(model, name), _head_count(base, stack_map.base_name(name))
+        base_module = base_modules.get(stack_map.base_name(name))
+        if heads is None or base_heads is None or base_module is None:
+            notes.append(f"attention at {name}: the head count is not an attribute weightinit knows "
+                         f"({', '.join(_HEAD_ATTRIBUTES)}); its logits keep 1/sqrt(d_head)")
+            continue
+        width = role.width if role.kind == "qkv" else _out_features(dict(model.named_modules())[name])
+        base_width = _out_features(base_module) if role.kind != "qkv" else None
+        if base_width is None:
+            base_width = getattr(base_module, "embed_dim", None) or width
+        ratio = (base_width / base_heads) / (width / heads)
+        if math.isclose(ratio, 1.0):
+            continue
+        if role.kind == "qkv":
+            notes.append(f"attention at {name}: q, k and v are one tensor, so muP's 1/d_head cannot be absorbed "
+                         f"into the query alone; its logits keep 1/sqrt(d_head) (d_head {width // heads}, base "
+                         f"{base_width // base_heads}): keep d_head fixed as the width grows, or use separate "
+                         "projections")
+            continue
+        factors[name] = math.sqrt(ratio)
+    return factors
+
+
+def _out_features(module: nn.Module) -> int | None:
+    out = getattr(module, "out_features", None)
+    if out is None and getattr(module, "weight", None) is not None and module.weight.dim() == 2:
+        out = module.weight.shape[0]
+    return out
+
+
+def plan_parametrization(
+    model: nn.Module,
+    parametrization: str = "mup",
+    *,
+    base: nn.Module | Callable[[], nn.Module] | None = None,
+    scheme: str = "default",
+    depth_alpha: float | None = None,
+    zero_readout: bool = False,
+    zero_query: bool = False,
+    **init_options: Any,
+) -> ParamPlan:
+    """Plan ``model`` under ``parametrization``, changing nothing.
+
+    Args:
+        model: any ``nn.Module`` (on any device, the meta device included).
+        parametrization: ``"sp"`` (the scheme as it is, every multiplier 1) or ``"mup"``
+            (:mod:`weightinit.parametrize.rules`).
+        base: the base model (``mup`` only): the same architecture at the base width (and
+            depth), best built on the meta device, or a function that builds it (called under
+            the meta device). At the base width ``mup`` is ``sp``.
+        scheme: the per-layer scheme whose stds (at the base shapes) muP scales: ``default``
+            (PyTorch's own, which the ``mup`` package assumes), ``he_normal``, a preset
+            (``gpt2``, ``olmo2``, ...) and the rest of :data:`~weightinit.modelinit.SCHEMES`,
+            except those whose std depends on the tensor's shape (``orthogonal``), that draw
+            two layers together (``mimetic``), or that need data.
+        depth_alpha: α of the depth rule (0.5: depth-muP; 1: CompleteP), with a base of another
+            depth; None: no depth rule.
+        zero_readout, zero_query: start the readout (its weight) and the attention queries at 0,
+            as Tensor Programs V recommends.
+        init_options: the options of :func:`weightinit.init_model` (``nonlinearity``, ``bias``,
+            ``example_input``, ...), applied to the model and to the base.
+    """
+    check_choice("parametrization", parametrization, PARAMETRIZATIONS)
+    check_choice("scheme", scheme, SCHEMES)
+    spec = SCHEMES[scheme]
+    if spec.needs_data:
+        raise UserError(f"scheme={scheme!r} is data-driven; a parametrization scales a per-layer scheme's stds")
+    if depth_alpha is not None:
+        depth_alpha = check_number("depth_alpha", depth_alpha, minimum=0)
+    if parametrization == "sp":
+        if base is not None or depth_alpha is not None or zero_readout or zero_query:
+            raise UserError("parametrization='sp' is the scheme as it is: it takes no base=, depth_alpha=, "
+                            "zero_readout= or zero_query= (use parametrization='mup')")
+        base = model
+    else:
+        base = build_base(base)
+        if scheme == "orthogonal" or getattr(spec.preset, "joint", None) is not None:
+            what = "a matrix whose std its shape fixes" if scheme == "orthogonal" else "two layers together"
+            raise UserError(f"scheme={scheme!r} draws {what}; muP scales the std a scheme gives at the base "
+                            "width: use 'default', 'he_normal', 'gpt2', ...")
+    init_plan = plan_init(model, scheme, **init_options)
+    base_plan = init_plan if base is model else plan_init(base, scheme, **init_options)
+    stack_map = StackMap(model, base)
+    notes: list[str] = []
+    if any(b.recipe is not None for b in init_plan.blocks) and parametrization == "mup":
+        raise UserError(f"{type(model).__name__}'s own init code fills some parameters under scheme={scheme!r}; "
+                        "muP needs each std at the base width: pick a scheme weightinit draws itself "
+                        "(a preset such as 'gpt2', or 'normal', 'he_normal')")
+    base_blocks = {_block_key(b): b for b in base_plan.blocks}
+    blocks_of: dict[str, list[Block]] = {}
+    for block in init_plan.blocks:
+        blocks_of.setdefault(f"{block.module}.{block.parameter}".lstrip("."), []).append(block)
+    base_params = dict(base.named_parameters())
+
+    absorbed: dict[str, list[tuple[str, float]]] = {}  # parameter -> (what, factor)
+    if parametrization == "mup":
+        for name, factor in _attention_factors(model, base, stack_map, notes).items():
+            for parameter in ("weight", "bias"):
+                absorbed.setdefault(f"{name}.{parameter}", []).append(("attention 1/d", factor))
+        if depth_alpha is not None:
+            for branch in residual_branches(model):
+                ratio = stack_map.depth_ratio(branch.end)
+                if ratio is not None and not math.isclose(ratio, 1.0):
+                    for parameter in ("weight", "bias"):
+                        absorbed.setdefault(f"{branch.end}.{parameter}", []).append(("branch", ratio ** -depth_alpha))
+
+    rows: list[ParamRow] = []
+    for name, parameter in model.named_parameters():
+        base_name = stack_map.base_name(name)
+        if base_name not in base_params:
+            raise UserError(f"the base model has no parameter {base_name!r} (for {name!r}): the base must be the "
+                            "same architecture at another size")
+        shape, base_shape = tuple(parameter.shape), tuple(base_params[base_name].shape)
+        blocks = blocks_of.get(name, [])
+        base_block = base_blocks.get((stack_map.base_name(blocks[0].module), blocks[0].parameter,
+                                      blocks[0].label)) if blocks else None
+        fan_in, fan_out, is_vector = _fans(blocks[0] if blocks else None, shape)
+        base_in, base_out, _ = _fans(base_block, base_shape)
+        m_in, m_out = fan_in / base_in, fan_out / base_out
+        if parametrization == "sp":
+            kind, mult = kind_of(1.0, 1.0, is_vector), Multipliers()
+        else:
+            kind = kind_of(m_in, m_out, is_vector)
+            mult = width_multipliers(kind, m_in, m_out)
+            ratio = stack_map.depth_ratio(name)
+            if depth_alpha is not None and ratio is not None:
+                mult = depth_multipliers(mult, ratio, depth_alpha)
+            for _, factor in absorbed.get(name, []):
+                mult = absorb(mult, factor)
+        what = [f"readout 1/m_in = {1 / m_in:.4g}"] if kind == "readout" else []
+        what += [f"{label} {factor:.4g}" for label, factor in absorbed.get(name, [])]
+        row = ParamRow(name, kind, shape, base_shape, m_in, m_out, mult,
+                       stack_map.depth_ratio(name) if depth_alpha is not None else None, what)
+        rows.append(row)
+        if parametrization == "mup":
+            zero = (zero_readout and kind == "readout") or (zero_query and any(
+                label == "attention 1/d" for label, _ in absorbed.get(name, [])) and name.endswith("weight"))
+            _retarget(blocks, base_blocks, stack_map, mult.init, zero, name)
+    if parametrization == "mup" and zero_query and not any("attention" in " ".join(r.absorbed) for r in rows):
+        notes.append("zero_query: no separate query projection whose d_head changes was found; nothing zeroed")
+    return ParamPlan(parametrization, scheme, rows, init_plan, depth_alpha, notes)
+
+
+def _retarget(blocks: list[Block], base_blocks: dict, stack_map: StackMap, factor: float, zero: bool,
+              name: str) -> None:
+    """Fill each of a parameter's blocks with its base block's formula times ``factor`` (or zeros)."""
+    for block in blocks:
+        key = (stack_map.base_name(block.module), block.parameter, block.label)
+        if key not in base_blocks:
+            raise UserError(f"the base model's {name!r} is planned in other blocks than the model's "
+                            f"({block.label or 'whole'}): the base must be the same architecture at another size")
+        if zero:
+            block.fill, block.rule = _zeroed, f"zeros (muP; was {block.rule})"
+            continue
+        base = base_blocks[key]
+        block.fill = _scaled(base.fill, factor)
+        block.rule = base.rule if factor == 1.0 else f"{base.rule} x {factor:.4g} (muP)"
+        block.fan_in, block.fan_out = base.fan_in, base.fan_out
+
+
+def parametrize(
+    model: nn.Module,
+    parametrization: str = "mup",
+    *,
+    base: nn.Module | Callable[[], nn.Module] | None = None,
+    scheme: str = "default",
+    generator: torch.Generator | None = None,
+    depth_alpha: float | None = None,
+    zero_readout: bool = False,
+    zero_query: bool = False,
+    verbose: bool = False,
+    **init_options: Any,
+) -> ParamPlan:
+    """Initialize ``model`` under ``parametrization`` and return the plan (for
+    :func:`~weightinit.parametrize.param_groups`). Arguments as for :func:`plan_parametrization`;
+    every draw comes from ``generator``; ``verbose`` prints the plan's table."""
+    check_generator(generator)
+    plan = plan_parametrization(model, parametrization, base=base, scheme=scheme, depth_alpha=depth_alpha,
+                                zero_readout=zero_readout, zero_query=zero_query, **init_options)
+    plan.apply(generator)
+    if verbose:
+        print(plan.table())
+    return plan
