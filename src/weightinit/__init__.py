@@ -8,7 +8,6 @@
 from ._load import load
 from ._version import __version__
 from .boltzmann import dbn as _dbn  # noqa: F401  registers the "dbn" scheme
-from .theory import schemes as _theory_schemes  # noqa: F401  registers "critical", "critical_orthogonal", "delta_orthogonal"
 from .data.datasets import load_dataset
 from .diagnostics import diagnose
 from .errors import CorruptFileError, DataError, UserError
@@ -55,6 +54,7 @@ from .modelinit import (
 )
 from .models import mlp
 from .parametrize import param_groups, parametrize
+from .theory import schemes as _theory_schemes  # noqa: F401  registers "critical", "critical_orthogonal", "delta_orthogonal"
 from .training import TrainConfig, fit
 
 __all__ = [

@@ -58,6 +58,7 @@ __all__ = [
     "dirac_",
     "sparse_",
     "orthogonal_",
+    "delta_orthogonal_",
     "variance_scaling_",
     "xavier_uniform_",
     "xavier_normal_",
@@ -516,6 +517,58 @@ def orthogonal_(tensor: torch.Tensor, gain: float = 1.0, generator: torch.Genera
         q = q.T
     with torch.no_grad():
         return tensor.copy_(q.reshape(tensor.shape)).mul_(gain)
+
+
+def delta_orthogonal_(
+    tensor: torch.Tensor, gain: float = 1.0, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    r"""Fill a convolution weight with the delta-orthogonal kernel (Xiao et al. 2018, "Dynamical
+    isometry and a mean field theory of CNNs: how to train 10,000-layer vanilla convolutional
+    neural networks", Algorithm 1).
+
+    Every tap of the kernel is 0 except the centre one, which is a (semi-)orthogonal
+    ``(out_channels, in_channels)`` matrix times ``gain``:
+
+    .. math::
+        W[:, :, k_c] = \text{gain} \cdot H, \quad H H^\top = I \ (\text{or } H^\top H = I),
+        \quad W[:, :, k] = 0 \ (k \ne k_c)
+
+    so that the convolution maps the centre pixel of its receptive field by an orthogonal
+    matrix: its input-output Jacobian is orthogonal (all singular values ``gain``) at any depth,
+    Xiao et al.'s dynamical isometry for CNNs. With ``out_channels >= in_channels`` the map is an
+    isometry of the input channels (the paper's requirement); with fewer output channels it is
+    a projection. A 2-D tensor (a Linear weight, a 1x1 convolution) gets :func:`orthogonal_`.
+    The centre of an even kernel size k is tap k // 2, as in :func:`dirac_`.
+
+    Also known as: ``ConvolutionDeltaOrthogonal`` (TensorFlow).
+
+    Args:
+        tensor: a 2-, 3-, 4- or 5-D weight ``(out, in, *kernel)``.
+        gain: the scale of the orthogonal centre (the critical sigma_w of the activation after it).
+        generator: the torch.Generator the orthogonal matrix is drawn from.
+
+    Examples:
+        >>> w = torch.empty(16, 8, 3, 3)
+        >>> delta_orthogonal_(w, generator=torch.Generator().manual_seed(0))  # doctest: +SKIP
+    """
+    check_tensor(tensor)
+    if tensor.dim() not in (2, 3, 4, 5):
+        raise UserError(f"tensor must be 2-, 3-, 4- or 5-D (out, in, *kernel) for delta_orthogonal_, "
+                        f"got shape {tuple(tensor.shape)}")
+    gain = check_number("gain", gain, minimum=0)
+    check_generator(generator)
+    if tensor.dim() == 2:
+        return orthogonal_(tensor, gain, generator)
+    _check_fits(tensor, gain, f"gain={gain!r}")
+    if _is_empty(tensor):
+        return tensor
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    middle = torch.empty(tensor.shape[0], tensor.shape[1], dtype=tensor.dtype, device=tensor.device)
+    orthogonal_(middle, gain, generator)
+    with torch.no_grad():
+        tensor.zero_()
+        tensor[(slice(None), slice(None), *centre)] = middle
+        return tensor
 
 
 def variance_scaling_(

@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     dbn.add_parser(commands)
     reproduce.add_parser(commands, _Parser)
     diagnose.add_parser(commands)
+    from . import phase  # the mean-field phase diagram (weightinit.theory)
+
+    phase.add_parser(commands)
     data.add_parser(commands, _Parser)
     return parser
 

@@ -50,6 +50,9 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
     lecture_parser.set_defaults(run=run_lecture)
 
     add_hinton2006(papers)
+    from .signal_papers import add_signal_papers  # schoenholz2017: signal propagation theory
+
+    add_signal_papers(papers)
 
     # --quick's epochs (QUICK_PAPER_EPOCHS) on digits: the fewest at which the paper's finding shows
     # there (one seed, measured): glorot2010 tanh 3.9% test error from the normalized init against 23%
