@@ -180,3 +180,23 @@ def test_bad_input_names_the_parameter():
         param_groups(mlp([20, 65, 5], "relu"), plan, lr=0.1)
     with pytest.raises(UserError, match="meta device"):
         plan_parametrization(meta(lambda: mlp([20, 64, 5], "relu")), "mup", base=model).apply(gen())
+
+
+def test_a_batched_sweep_takes_the_groups_and_matches_each_run_alone():
+    from weightinit.data.datasets import Split
+    from weightinit.training import fit_batched
+
+    x = torch.randn(96, 20, generator=gen(1))
+    y = torch.randint(0, 5, (96,), generator=gen(2))
+    configs = [TrainConfig(epochs=2, batch_size=32, lr=0.01, seed=s, device="cpu") for s in (0, 1)]
+
+    def planned(seed):
+        model = mlp([20, 128, 128, 5], "relu")
+        return model, parametrize(model, "mup", base=lambda: mlp([20, 32, 32, 5], "relu"), generator=gen(seed))
+
+    runs = [planned(s) for s in (0, 1)]
+    groups = param_groups(runs[0][0], runs[0][1], lr=0.01, optimizer="adam")
+    batched = fit_batched([m for m, _ in runs], Split(x, y), configs, param_groups=groups)
+    for (model, plan), config, history in zip([planned(s) for s in (0, 1)], configs, batched):
+        alone = wi.fit(model, Split(x, y), config, param_groups=param_groups(model, plan, lr=0.01, optimizer="adam"))
+        assert [e.train_loss for e in alone.epochs] == pytest.approx([e.train_loss for e in history.epochs], rel=1e-5)

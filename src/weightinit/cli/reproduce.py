@@ -19,13 +19,15 @@ from .common import (
 from .execute import run_experiment
 from .hinton2006 import add_hinton2006
 from .run_folder import check_out_before_work
+from .signal_papers import add_signal_papers
+from .transfer import add_mup
 
 __all__ = ["add_parser"]
 
 
 def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
-    reproduce = commands.add_parser("reproduce",
-                                    help="reproduce an experiment: lecture, hinton2006, glorot2010, he2015")
+    reproduce = commands.add_parser("reproduce", help="reproduce an experiment: lecture, hinton2006, glorot2010, "
+                                                      "he2015, schoenholz2017, mup")
     papers = reproduce.add_subparsers(dest="paper", metavar="PAPER", parser_class=parser_class)
     papers.required = True
 
@@ -50,9 +52,8 @@ def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse
     lecture_parser.set_defaults(run=run_lecture)
 
     add_hinton2006(papers)
-    from .signal_papers import add_signal_papers  # schoenholz2017: signal propagation theory
-
     add_signal_papers(papers)
+    add_mup(papers)
 
     # --quick's epochs (QUICK_PAPER_EPOCHS) on digits: the fewest at which the paper's finding shows
     # there (one seed, measured): glorot2010 tanh 3.9% test error from the normalized init against 23%

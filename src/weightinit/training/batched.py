@@ -88,14 +88,25 @@ class _Run:
     saved: dict | None = None  # its last checkpointed state, which a frozen run goes on writing
 
 
+def _stacked_groups(groups: list[dict], first: nn.Module, stack: ParameterStack) -> list[dict]:
+    """``groups`` of the first run's parameters as groups of the stacked ones (same options)."""
+    position = {id(p): i for i, p in enumerate(first.parameters())}
+    unknown = [p for g in groups for p in g["params"] if id(p) not in position]
+    if unknown:
+        raise UserError(f"param_groups must hold the first model's parameters; {len(unknown)} are not its")
+    return [{**{k: v for k, v in g.items() if k not in ("params", "param_names")},
+             "params": [stack.params[position[id(p)]] for p in g["params"]]} for g in groups]
+
+
 class _Sweep:
     """The stacked model, its one optimizer, and one :class:`_Run` per run."""
 
     def __init__(self, models: Sequence[nn.Sequential], configs: Sequence[TrainConfig], device: torch.device,
-                 evaluated_on: str | None) -> None:
+                 evaluated_on: str | None, param_groups: list[dict] | None = None) -> None:
         self.device = device
         self.stack = ParameterStack(models, device)
-        self.optimizer = make_optimizer(self.stack.params, configs[0])
+        self.optimizer = make_optimizer(self.stack.params if param_groups is None else
+                                        _stacked_groups(param_groups, models[0], self.stack), configs[0])
         self.runs = [_Run(c, torch.Generator().manual_seed(c.seed), History(evaluated_on=evaluated_on))
                      for c in configs]
         self.mask = torch.ones(len(configs), dtype=torch.bool, device=device)  # the runs still training
@@ -224,13 +235,16 @@ def fit_batched(
     on_batch: Callable[[], None] | None = None,
     checkpoint: Callable[[list[dict]], None] | None = None,
     resume: Sequence[dict] | None = None,
+    param_groups: list[dict] | None = None,
 ) -> list[History]:
     """Train ``models`` (run r with ``configs[r]``) as one stacked model; each ends with its
     weights and the list holds each one's history, as :func:`~weightinit.training.fit` would
     return them one by one. ``checkpoint`` receives the list of the runs' states, each a
     :class:`~weightinit.training.FitState` dict (``fit``'s format), after every epoch (and on
     Ctrl-C, then :class:`~weightinit.runs.interrupt.Interrupted` is raised); ``resume`` continues
-    from such a list (the runs advance in lockstep). Devices as in ``fit``: the models end on the
+    from such a list (the runs advance in lockstep). ``param_groups``: the first model's parameter
+    groups (:func:`weightinit.parametrize.param_groups`: every run has the same shapes, so the
+    same multipliers), given to the stacked parameters. Devices as in ``fit``: the models end on the
     configs' device, the splits are copied there once, and on CUDA the losses and divergence
     verdicts are read once per epoch."""
     if not can_batch(models, configs):
@@ -247,7 +261,7 @@ def fit_batched(
     states = _resumed_states(started, configs) if started else []
     for model, state in zip(models, states):
         model.load_state_dict(state.model)
-    sweep = _Sweep(models, configs, device, name)
+    sweep = _Sweep(models, configs, device, name, param_groups)
     if states:
         sweep.resume(states, started)
     stops = Checkpointing(checkpoint, sweep.states)

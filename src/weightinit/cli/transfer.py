@@ -1,0 +1,47 @@
+"""``weightinit reproduce mup``: Tensor Programs V's Figure 1, learning-rate transfer across width
+under SP and under muP (:mod:`weightinit.experiments.reproduce.mup`)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from ..experiments.reproduce.mup import MODELS, MupConfig, mup_transfer
+from .common import add_output_options, add_quick_option
+from .execute import run_experiment
+from .run_folder import check_out_before_work
+
+__all__ = ["add_mup"]
+
+
+def _models(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def add_mup(papers: argparse._SubParsersAction) -> None:
+    defaults = MupConfig()
+    paper = papers.add_parser(
+        "mup", help="learning-rate transfer across width: SP against muP (Tensor Programs V, Figure 1)",
+        description="Yang et al. 2022, Figure 1: for each model, a grid of Adam learning rates (factor 2) at each "
+        f"width, under SP and under muP (base width 64): the MLP 784-w-w-10 on MNIST (widths "
+        f"{', '.join(map(str, defaults.mlp.widths))}; {defaults.mlp.steps} steps of {defaults.mlp.batch_size}) and a "
+        f"2-layer GPT on Shakespeare (widths {', '.join(map(str, defaults.gpt.widths))}; {defaults.gpt.steps} steps "
+        f"of {defaults.gpt.batch_size} windows of 64 characters). Each width's grid trains as one stacked model from "
+        "one initialization. Writes transfer.png (loss against log2 lr, a line per width, SP and muP side by side), "
+        "the best learning rate of each width, and how far it moved. Default: about 40 minutes on 2 cores; "
+        "--quick: about 4.")
+    paper.add_argument("--models", type=_models, default=MODELS,
+                       help="comma-separated: mlp, gpt (default both)")
+    paper.add_argument("--seed", type=int, default=0, help="the initialization's and the data order's seed "
+                                                           "(default %(default)s)")
+    add_quick_option(paper, "widths 64-256 (MLP) and 32-128 (GPT), short budgets")
+    add_output_options(paper, "mup")
+    paper.set_defaults(run=run_mup)
+
+
+def run_mup(args: argparse.Namespace) -> int:
+    base = MupConfig.quick() if args.quick else MupConfig()
+    config = replace(base, models=args.models, seed=args.seed)
+    check_out_before_work(args)
+    progress = None if args.no_progress else (lambda line: print(line, flush=True))
+    return run_experiment(args, "mup", lambda folder: mup_transfer(config, progress))
