@@ -29,7 +29,7 @@ def test_schemes_lists_every_scheme_with_its_formula_one_line_each(capsys):
         assert line.endswith(scheme.formula)
     # what --nonlinearity auto does to each scheme with a gain, said once below the list
     assert footer.startswith("gain with --nonlinearity auto") and len(footer.strip().splitlines()) == 1
-    assert "he_uniform, he_normal, orthogonal take the gain of the activation" in footer
+    assert "he_uniform, he_normal, orthogonal, delta_orthogonal take the gain of the activation" in footer
     assert "xavier_uniform, xavier_normal take gain 1" in footer
 
 

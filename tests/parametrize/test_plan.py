@@ -163,8 +163,6 @@ def test_bad_input_names_the_parameter():
         plan_parametrization(model, "ntk", base=model)
     with pytest.raises(UserError, match="takes no base"):
         plan_parametrization(model, "sp", base=model)
-    with pytest.raises(UserError, match="orthogonal"):
-        plan_parametrization(model, "mup", base=model, scheme="orthogonal")
     with pytest.raises(UserError, match="mimetic"):
         plan_parametrization(gpt(64), "mup", base=lambda: gpt(32), scheme="mimetic")
     with pytest.raises(UserError, match="same architecture"):
@@ -200,3 +198,21 @@ def test_a_batched_sweep_takes_the_groups_and_matches_each_run_alone():
     for (model, plan), config, history in zip([planned(s) for s in (0, 1)], configs, batched):
         alone = wi.fit(model, Split(x, y), config, param_groups=param_groups(model, plan, lr=0.01, optimizer="adam"))
         assert [e.train_loss for e in alone.epochs] == pytest.approx([e.train_loss for e in history.epochs], rel=1e-5)
+
+
+@pytest.mark.parametrize("build, scheme", [
+    (lambda w: PatchTransformer((28, 28), 10, dim=w, depth=1, heads=w // 16), "default"),  # packed xavier over 3E x E
+    (lambda w: mlp([20, w, w, 5], "relu"), "orthogonal"),
+    (lambda w: torch.nn.LSTM(8, w), "he_normal"),  # its recurrent weights are orthogonal
+])
+def test_formulas_that_read_their_tensor_are_drawn_at_the_base_std(build, scheme):
+    """A fill whose std the tensor's shape sets (torch's xavier over MultiheadAttention's packed
+    in_proj, an orthogonal matrix) must draw the base block's std on the wider tensor, times muP's
+    m^-1/2, not its own std times m^-1/2 again."""
+    base, model = build(64), build(256)
+    wi.init_model(base, scheme, generator=gen())
+    plan = parametrize(model, "mup", base=lambda: build(64), scheme=scheme, generator=gen())
+    for row in plan.rows:
+        if row.kind == "hidden":
+            expected = float(base.get_parameter(row.name).detach().std()) * row.multipliers.init
+            assert row.std == pytest.approx(expected, rel=0.05), row.name

@@ -83,6 +83,9 @@ class Block:
     gain: float | None = None  # the gain in the formula (None where the formula has none)
     gain_guessed: bool = False  # the gain was read from module order, not from a traced forward pass
     recipe: Any = None  # a module's own recipe (weightinit.modelinit.recipes) that fills it; ``fill`` is then a no-op
+    # a fill whose std the filled tensor's shape sets (an orthogonal matrix: gain/sqrt(max(rows, cols))): that
+    # std as a function of the shape, so that a plan made on one model can fill another (weightinit.parametrize)
+    shape_std: Callable[[tuple[int, ...]], float] | None = None
 
 
 @dataclass
@@ -110,6 +113,11 @@ def _scheme_fill(ctx: RuleContext, fan_in: float, fan_out: float, gain: float) -
     return lambda t, g: ctx.scheme.init_weight(t, fan_in, fan_out, gain, g)
 
 
+def orthogonal_std(gain: float) -> Callable[[tuple[int, ...]], float]:
+    """The std of ``gain`` times an orthogonal matrix of a shape: gain/sqrt(max(rows, columns))."""
+    return lambda shape: gain / math.sqrt(max(shape[0], math.prod(shape[1:]) if len(shape) > 1 else 1))
+
+
 def weight_block(ctx: RuleContext, name: str, parameter: str, fan_in: float, fan_out: float, gain: float,
                  guessed: bool = False, rows: slice | None = None, label: str = "", cols: slice | None = None,
                  rule: str | None = None) -> Block:
@@ -117,7 +125,8 @@ def weight_block(ctx: RuleContext, name: str, parameter: str, fan_in: float, fan
     used = gain if ctx.scheme.uses_gain else None
     return Block(name, parameter, rule or ctx.scheme.name, _scheme_fill(ctx, fan_in, fan_out, gain), rows=rows,
                  cols=cols, label=label, fan_in=fan_in, fan_out=fan_out, gain=used,
-                 gain_guessed=guessed and ctx.scheme.uses_gain)
+                 gain_guessed=guessed and ctx.scheme.uses_gain,
+                 shape_std=orthogonal_std(gain) if ctx.scheme.name == "orthogonal" else None)
 
 
 def packed_blocks(ctx: RuleContext, name: str, module: nn.Module, rule: str | None = None) -> list[Block] | None:
@@ -272,13 +281,21 @@ def recurrent_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
             gain = ctx.gains_fixed if ctx.gains_fixed is not None else init.calculate_gain(activation)
             if which == "hh" and ctx.recurrent == "orthogonal":
                 blocks.append(Block(name, parameter, "orthogonal", lambda t, g: init.orthogonal_(t, 1.0, g), rows=rows,
-                                    label=label, fan_in=float(tensor.shape[1]), fan_out=float(hidden), gain=1.0))
+                                    label=label, fan_in=float(tensor.shape[1]), fan_out=float(hidden), gain=1.0,
+                                    shape_std=orthogonal_std(1.0)))
             else:
                 blocks.append(weight_block(ctx, name, parameter, tensor.shape[1], hidden, gain, rows=rows, label=label))
     return blocks
 
 
 # ---------------------------------------------------------------- attention
+def _xavier_bound(weight: torch.Tensor) -> float:
+    """torch's xavier_uniform_ bound for ``weight``, sqrt(3)·sqrt(2/(fan_in + fan_out)) as torch
+    computes it, fixed now (not read off the tensor a fill is given)."""
+    fan_in, fan_out = init.fans(weight)
+    return math.sqrt(3.0) * math.sqrt(2.0 / float(fan_in + fan_out))
+
+
 def attention_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block]:
     """MultiheadAttention: q, k and v as three E×E (E×kdim, E×vdim) layers."""
     e = module.embed_dim
@@ -286,7 +303,7 @@ def attention_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
     if module.in_proj_weight is not None:
         if ctx.scheme.name == "default":  # torch: xavier_uniform_ over the packed (3E, E) matrix
             blocks.append(Block(name, "in_proj_weight", "xavier_uniform over 3E×E (torch)",
-                                lambda t, g: init.xavier_uniform_(t, generator=g)))
+                                uniform_fill(_xavier_bound(module.in_proj_weight))))
         else:
             for index, label in enumerate("qkv"):
                 blocks.append(weight_block(ctx, name, "in_proj_weight", e, e, 1.0,
@@ -296,7 +313,7 @@ def attention_rule(name: str, module: nn.Module, ctx: RuleContext) -> list[Block
             parameter = f"{label}_proj_weight"
             if ctx.scheme.name == "default":
                 blocks.append(Block(name, parameter, "xavier_uniform (torch)",
-                                    lambda t, g: init.xavier_uniform_(t, generator=g)))
+                                    uniform_fill(_xavier_bound(getattr(module, parameter)))))
             else:
                 blocks.append(weight_block(ctx, name, parameter, size, e, 1.0, label=label))
     if module.in_proj_bias is not None:

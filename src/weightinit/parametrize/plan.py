@@ -84,6 +84,7 @@ class ParamPlan:
     init_plan: InitPlan | None = field(default=None, repr=False)
     depth_alpha: float | None = None
     notes: list[str] = field(default_factory=list)
+    parameters: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)  # the model's, by name
 
     def apply(self, generator: torch.Generator | None = None) -> ParamPlan:
         """Initialize the model (every draw from ``generator``) and record each parameter's std."""
@@ -91,13 +92,10 @@ class ParamPlan:
             raise UserError("this plan was read back from a dict: it holds the multipliers, not the init; "
                             "plan the model again with plan_parametrization to initialize it")
         self.init_plan.apply(generator)
-        names = {f"{r.module}.{r.parameter}".lstrip("."): i for i, r in enumerate(self.init_plan.rows)}
         for row in self.rows:
-            index = names.get(row.name)
-            tensor = None if index is None else self.init_plan.tensors[index]
-            if tensor is not None:  # the whole parameter's std (a packed one: its first block's tensor is a view)
-                whole = tensor._base if tensor._base is not None else tensor
-                row.std = float(whole.detach().double().std()) if whole.numel() > 1 else None
+            tensor = self.parameters.get(row.name)
+            if tensor is not None and tensor.numel() > 1:
+                row.std = float(tensor.detach().double().std())
         return self
 
     def row(self, name: str) -> ParamRow:
@@ -251,8 +249,8 @@ def plan_parametrization(
         scheme: the per-layer scheme whose stds (at the base shapes) muP scales: ``default``
             (PyTorch's own, which the ``mup`` package assumes), ``he_normal``, a preset
             (``gpt2``, ``olmo2``, ...) and the rest of :data:`~weightinit.modelinit.SCHEMES`,
-            except those whose std depends on the tensor's shape (``orthogonal``), that draw
-            two layers together (``mimetic``), or that need data.
+            except those that draw layers together (``mimetic``, the mean-field ``critical``)
+            or need data.
         depth_alpha: α of the depth rule (0.5: depth-muP; 1: CompleteP), with a base of another
             depth; None: no depth rule.
         zero_readout, zero_query: start the readout (its weight) and the attention queries at 0,
@@ -274,10 +272,9 @@ def plan_parametrization(
         base = model
     else:
         base = build_base(base)
-        if scheme == "orthogonal" or getattr(spec.preset, "joint", None) is not None:
-            what = "a matrix whose std its shape fixes" if scheme == "orthogonal" else "two layers together"
-            raise UserError(f"scheme={scheme!r} draws {what}; muP scales the std a scheme gives at the base "
-                            "width: use 'default', 'he_normal', 'gpt2', ...")
+        if getattr(spec.preset, "joint", None) is not None:
+            raise UserError(f"scheme={scheme!r} draws layers together (or by its own pass over the model); muP "
+                            "scales the std each block gets at the base width: use 'default', 'he_normal', 'gpt2', ...")
     init_plan = plan_init(model, scheme, **init_options)
     base_plan = init_plan if base is model else plan_init(base, scheme, **init_options)
     stack_map = StackMap(model, base)
@@ -287,6 +284,7 @@ def plan_parametrization(
                         "muP needs each std at the base width: pick a scheme weightinit draws itself "
                         "(a preset such as 'gpt2', or 'normal', 'he_normal')")
     base_blocks = {_block_key(b): b for b in base_plan.blocks}
+    shapes = {id(b): row.shape for plan in (init_plan, base_plan) for b, row in zip(plan.blocks, plan.rows)}
     blocks_of: dict[str, list[Block]] = {}
     for block in init_plan.blocks:
         blocks_of.setdefault(f"{block.module}.{block.parameter}".lstrip("."), []).append(block)
@@ -335,15 +333,17 @@ def plan_parametrization(
         if parametrization == "mup":
             zero = (zero_readout and kind == "readout") or (zero_query and any(
                 label == "attention 1/d" for label, _ in absorbed.get(name, [])) and name.endswith("weight"))
-            _retarget(blocks, base_blocks, stack_map, mult.init, zero, name)
+            _retarget(blocks, base_blocks, shapes, stack_map, mult.init, zero, name)
     if parametrization == "mup" and zero_query and not any("attention" in " ".join(r.absorbed) for r in rows):
         notes.append("zero_query: no separate query projection whose d_head changes was found; nothing zeroed")
-    return ParamPlan(parametrization, scheme, rows, init_plan, depth_alpha, notes)
+    return ParamPlan(parametrization, scheme, rows, init_plan, depth_alpha, notes, dict(model.named_parameters()))
 
 
-def _retarget(blocks: list[Block], base_blocks: dict, stack_map: StackMap, factor: float, zero: bool,
-              name: str) -> None:
-    """Fill each of a parameter's blocks with its base block's formula times ``factor`` (or zeros)."""
+def _retarget(blocks: list[Block], base_blocks: dict, shapes: dict[int, tuple[int, ...]], stack_map: StackMap,
+              factor: float, zero: bool, name: str) -> None:
+    """Fill each of a parameter's blocks with its base block's formula times ``factor`` (or zeros).
+    A formula whose std the filled tensor's shape sets (orthogonal) is rescaled from this block's
+    shape to the base block's, so that it draws the base std."""
     for block in blocks:
         key = (stack_map.base_name(block.module), block.parameter, block.label)
         if key not in base_blocks:
@@ -353,8 +353,11 @@ def _retarget(blocks: list[Block], base_blocks: dict, stack_map: StackMap, facto
             block.fill, block.rule = _zeroed, f"zeros (muP; was {block.rule})"
             continue
         base = base_blocks[key]
-        block.fill = _scaled(base.fill, factor)
-        block.rule = base.rule if factor == 1.0 else f"{base.rule} x {factor:.4g} (muP)"
+        scale = factor
+        if base.shape_std is not None:
+            scale *= base.shape_std(shapes[id(base)]) / base.shape_std(shapes[id(block)])
+        block.fill = _scaled(base.fill, scale)
+        block.rule = base.rule if scale == 1.0 else f"{base.rule} x {scale:.4g} (muP)"
         block.fan_in, block.fan_out = base.fan_in, base.fan_out
 
 
