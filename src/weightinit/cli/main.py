@@ -26,7 +26,7 @@ from ..experiments._config import ConfigError
 from ..modelinit.schemes import SCHEMES
 from ..runs import distributed
 from ..runs.interrupt import Interrupted, stop_on_sigint
-from . import compare, data, dbn, diagnose, rbm, reproduce
+from . import compare, coordcheck, data, dbn, diagnose, phase, rbm, reproduce
 from .run_folder import check_resume, resume_command
 
 __all__ = ["build_parser", "main", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
@@ -111,8 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     dbn.add_parser(commands)
     reproduce.add_parser(commands, _Parser)
     diagnose.add_parser(commands)
-    from . import phase  # the mean-field phase diagram (weightinit.theory)
-
+    coordcheck.add_parser(commands)
     phase.add_parser(commands)
     data.add_parser(commands, _Parser)
     return parser
