@@ -33,6 +33,7 @@ def test_the_examples_are_there():
         "01_the_lecture.ipynb",
         "02_initialize_your_own_model.ipynb",
         "03_decision_boundaries.ipynb",
+        "04_signal_propagation.ipynb",
     ]
 
 

@@ -27,7 +27,7 @@ __all__ = ["add_parser"]
 
 def add_parser(commands: argparse._SubParsersAction, parser_class: type[argparse.ArgumentParser]) -> None:
     reproduce = commands.add_parser("reproduce", help="reproduce an experiment: lecture, hinton2006, glorot2010, "
-                                                      "he2015, schoenholz2017, mup")
+                                                      "he2015, schoenholz2017, pennington2017, mup")
     papers = reproduce.add_subparsers(dest="paper", metavar="PAPER", parser_class=parser_class)
     papers.required = True
 

@@ -17,7 +17,8 @@ from matplotlib.figure import Figure
 from ..runs.files import atomic_writer
 from ..theory.phase import PhaseDiagram
 
-__all__ = ["plot_phase_diagram", "plot_trainability", "plot_spectra", "save"]
+__all__ = ["plot_phase_diagram", "plot_trainability", "plot_spectra", "plot_signal_propagation",
+           "plot_training_and_spectra", "save"]
 
 XI_CAP = 1000.0  # xi_c drawn up to this many layers (it is infinite on the critical line)
 
@@ -103,36 +104,103 @@ def plot_trainability(sigma_w2: Sequence[float], depths: Sequence[int], accuracy
     return save(fig, path)
 
 
+SPECTRUM_LOW = 1e-4  # the spectra's left edge (the share of singular values below it is given in the legend)
+
+
+def _draw_spectra(ax, series: Sequence[dict], title: str) -> None:
+    """Each series' measured singular values as a histogram per decade on a log axis, and its
+    predicted density (or atom) as a line, on ``ax``."""
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
+    values = np.concatenate([np.asarray(s["singular_values"], dtype=float) for s in series])
+    high = max(float(values.max()) * 1.3, 2.5)
+    low = min(max(float(values.min()), SPECTRUM_LOW), 0.4)
+    edges = np.linspace(np.log10(low), np.log10(high), 46)
+    width = np.diff(edges)[0]
+    for colour, one in zip(colours, series):
+        raw = np.asarray(one["singular_values"], dtype=float)
+        counts, _ = np.histogram(np.log10(raw[raw >= low]), bins=edges)
+        below = float((raw < low).mean())
+        heights = counts / (len(raw) * width)
+        ax.stairs(heights, 10 ** edges, fill=True, alpha=0.3, color=colour)
+        ax.stairs(heights, 10 ** edges, color=colour, linewidth=1.2,
+                  label=f"{one['label']}: measured" + (f" ({100 * below:.0f}% below {low:.0e})" if below else ""))
+        predicted = one.get("predicted")
+        if predicted is not None and predicted[0] == "atom":
+            ax.axvline(predicted[1], color=colour, linewidth=2.5, linestyle="--",
+                       label=f"{one['label']}: predicted (all at {predicted[1]:.3g})")
+        elif predicted is not None:
+            s, density = (np.asarray(v, dtype=float) for v in predicted)
+            keep = (s >= low) & (s <= high)
+            ax.plot(s[keep], s[keep] * density[keep] * np.log(10), color=colour, linewidth=2.2, linestyle="--",
+                    label=f"{one['label']}: free probability")
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
+    ax.axvspan(0.5, 2.0, color="grey", alpha=0.08)
+    ax.set_xlabel("singular value s of the Jacobian (log scale; grey: within x2 of 1)")
+    ax.set_ylabel("share per decade of s")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+
+
 def plot_spectra(panels: Sequence[dict], path: str | Path, title: str) -> Path:
     """One panel per depth: each init's measured singular values of the input-output Jacobian
-    (histogram, density) and, where given, the free-probability prediction (a line).
+    (a histogram per decade, the grey band within a factor of 2 of 1) and, where given, the
+    free-probability prediction (dashed).
 
-    ``panels``: ``{"depth": L, "series": [{"label", "singular_values", "predicted": (s, density) | None}]}``."""
-    fig = Figure(figsize=(4.6 * len(panels), 4.2))
+    ``panels``: ``{"depth": L, "series": [{"label", "singular_values", "predicted"}]}``, ``predicted``
+    None, ``(s, p(s))`` or ``("atom", s)``."""
+    fig = Figure(figsize=(5.2 * len(panels), 4.8))
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
     for ax, panel in zip(axes, panels):
-        values = np.concatenate([np.asarray(s["singular_values"], dtype=float) for s in panel["series"]])
-        positive = values[values > 0]
-        low = max(float(positive.min()) if positive.size else 1e-3, 1e-4)
-        high = float(values.max()) if values.size else 10.0
-        bins = np.geomspace(low / 1.2, high * 1.2, 40)
-        for colour, series in zip(colours, panel["series"]):
-            ax.hist(np.asarray(series["singular_values"], dtype=float), bins=bins, density=True, alpha=0.45,
-                    color=colour, label=f"{series['label']}: measured")
-            if series.get("predicted") is not None:
-                s, density = series["predicted"]
-                ax.plot(s, density, color=colour, linewidth=2, label=f"{series['label']}: free probability")
-        ax.set_xscale("log")
+        _draw_spectra(ax, panel["series"], f"depth {panel['depth']}")
+    fig.suptitle(title)
+    return save(fig, path)
+
+
+def plot_signal_propagation(signals: dict[str, list[dict]], path: str | Path, title: str) -> Path:
+    """Brock et al. 2021's signal propagation plot: per init, the average channel squared mean,
+    the average channel variance and the residual branches' variance at each block's output."""
+    fig = Figure(figsize=(13.5, 4.2))
+    axes = fig.subplots(1, 3)
+    keys = [("squared_mean", "average channel squared mean"), ("variance", "average channel variance"),
+            ("residual_variance", "residual branches' variance (output - input)")]
+    for ax, (key, label) in zip(axes, keys):
+        for init, rows in signals.items():
+            points = [(r["depth"], r[key]) for r in rows if r[key] is not None]
+            ax.plot([d for d, _ in points], [v for _, v in points], marker="o", markersize=3, label=init)
         ax.set_yscale("log")
-        ax.set_xlabel("singular value of the input-output Jacobian")
-        ax.set_ylabel("density")
-        ax.axvline(1.0, color="grey", linestyle=":", linewidth=1)
-        ax.set_title(f"depth {panel['depth']}")
-        ax.legend(fontsize=7)
+        ax.set_xlabel("residual block (0: the stream entering the first)")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
     fig.suptitle(title)
     return save(fig, path)
 
 
 def finite_or(value: float, fallback: float) -> float:
     return value if math.isfinite(value) else fallback
+
+
+def plot_training_and_spectra(losses: dict[str, list[list[float]]], every: int, target: float, series: Sequence[dict],
+                              path: str | Path, title: str) -> Path:
+    """Pennington et al. 2017's figure: the training loss against steps of each init (a line per
+    seed, the target dashed) beside the singular values of their Jacobians at initialization
+    with the free-probability prediction."""
+    fig = Figure(figsize=(12.5, 4.8))
+    left, right = fig.subplots(1, 2)
+    colours = {"gaussian": "tab:blue", "orthogonal": "tab:orange"}
+    for init, rows in losses.items():
+        for k, row in enumerate(rows):
+            steps = [every * (i + 1) for i in range(len(row))]
+            left.plot(steps, row, color=colours.get(init), alpha=0.85, linewidth=1.5,
+                      label=f"{init} weights" if k == 0 else None)
+    left.axhline(target, color="grey", linestyle="--", linewidth=1, label=f"target {target:g}")
+    left.set_xlabel("SGD steps")
+    left.set_ylabel("training loss (mean over the last steps; one line per seed)")
+    left.set_title("training loss", fontsize=10)
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    _draw_spectra(right, series, "singular values of the Jacobian at initialization")
+    fig.suptitle(title)
+    return save(fig, path)

@@ -7,6 +7,7 @@ from . import schemes  # noqa: F401  registers "critical", "critical_orthogonal"
 from .activations import THEORY_ACTIVATIONS, TheoryActivation
 from .critical import CriticalPoint, critical_point, critical_sigma_w2
 from .meanfield import MeanField, mean_field
+from .spectra import JacobianSpectrum, jacobian_spectrum, spectrum_moments
 
 __all__ = ["mean_field", "MeanField", "critical_point", "critical_sigma_w2", "CriticalPoint", "THEORY_ACTIVATIONS",
-           "TheoryActivation"]
+           "TheoryActivation", "jacobian_spectrum", "JacobianSpectrum", "spectrum_moments"]
