@@ -58,9 +58,9 @@ class MupGrid:
             count(name, getattr(self, name))
 
 
-# measured on 2 cores: the MLP's grid at width 2048 (10 rates x 200 steps) ~ 2 min per parametrization
+# the grids: 10 rates (factor 2) each, around both parametrizations' optima at every width (SP's moves to 2^-13 on the GPT)
 MLP_GRID = MupGrid((128, 256, 512, 1024, 2048), tuple(range(-13, -3)), steps=200, batch_size=128, eval_rows=4096)
-GPT_GRID = MupGrid((64, 128, 256, 512), tuple(range(-12, -3)), steps=150, batch_size=8, eval_rows=64)
+GPT_GRID = MupGrid((64, 128, 256, 512), tuple(range(-15, -5)), steps=150, batch_size=8, eval_rows=64)
 QUICK_MLP_GRID = MupGrid((64, 128, 256), tuple(range(-12, -4)), steps=60, batch_size=64, eval_rows=1024)
 QUICK_GPT_GRID = MupGrid((32, 64, 128), tuple(range(-11, -4)), steps=40, batch_size=8, eval_rows=32)
 
