@@ -58,7 +58,8 @@ class MupGrid:
             count(name, getattr(self, name))
 
 
-# the grids: 10 rates (factor 2) each, around both parametrizations' optima at every width (SP's moves to 2^-13 on the GPT)
+# the grids: 10 rates (factor 2) each, around both parametrizations' optima at every width
+# (SP's moves to 2^-13 on the GPT at width 512)
 MLP_GRID = MupGrid((128, 256, 512, 1024, 2048), tuple(range(-13, -3)), steps=200, batch_size=128, eval_rows=4096)
 GPT_GRID = MupGrid((64, 128, 256, 512), tuple(range(-15, -5)), steps=150, batch_size=8, eval_rows=64)
 QUICK_MLP_GRID = MupGrid((64, 128, 256), tuple(range(-12, -4)), steps=60, batch_size=64, eval_rows=1024)
