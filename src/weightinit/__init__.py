@@ -54,6 +54,7 @@ from .modelinit import (
 )
 from .models import mlp
 from .parametrize import param_groups, parametrize
+from .scale import materialize
 from .theory import schemes as _theory_schemes  # noqa: F401  registers "critical", "critical_orthogonal", "delta_orthogonal"
 from .training import TrainConfig, fit
 
@@ -84,6 +85,7 @@ __all__ = [
     "he_normal_",
     "he_uniform_",
     "init_model",
+    "materialize",
     "plan_init",
     "InitPlan",
     "Residual",
