@@ -82,27 +82,23 @@ def add_pennington2017(papers: argparse._SubParsersAction) -> None:
     paper.set_defaults(run=run_pennington2017)
 
 
-def run_pennington2017(args: argparse.Namespace) -> int:
-    base = PENNINGTON_QUICK if args.quick else Pennington2017Config()
-    given = {name: getattr(args, name) for name in ("depth", "width", "epochs", "lr", "target", "seeds")
-             if getattr(args, name) is not None}
-    config = replace(base, **given, seed=args.seed, device=args.device)
+def _run_paper(args: argparse.Namespace, kind: str, config, fields: tuple[str, ...], experiment) -> int:
+    """Run ``experiment(dataset, config)`` with the ``fields`` given on the command line put into ``config``."""
+    given = {name: getattr(args, name) for name in fields if getattr(args, name) is not None}
+    config = replace(config, **given, seed=args.seed, device=args.device)
     check_device(args.device)
     check_out_before_work(args)
     dataset = load_dataset(args.dataset, args.data_dir)
     describe(dataset)
-    return run_experiment(args, "pennington2017", lambda folder: pennington2017(
-        dataset, config, checkpoint_dir=folder / "checkpoints"))
+    return run_experiment(args, kind, lambda folder: experiment(dataset, config,
+                                                                checkpoint_dir=folder / "checkpoints"))
+
+
+def run_pennington2017(args: argparse.Namespace) -> int:
+    return _run_paper(args, "pennington2017", PENNINGTON_QUICK if args.quick else Pennington2017Config(),
+                      ("depth", "width", "epochs", "lr", "target", "seeds"), pennington2017)
 
 
 def run_schoenholz2017(args: argparse.Namespace) -> int:
-    base = QUICK if args.quick else Schoenholz2017Config()
-    given = {name: getattr(args, name) for name in ("sigma_w2", "depths", "width", "train_rows")
-             if getattr(args, name) is not None}
-    config = replace(base, **given, seed=args.seed, device=args.device)
-    check_device(args.device)
-    check_out_before_work(args)
-    dataset = load_dataset(args.dataset, args.data_dir)
-    describe(dataset)
-    return run_experiment(args, "schoenholz2017", lambda folder: schoenholz2017(
-        dataset, config, checkpoint_dir=folder / "checkpoints"))
+    return _run_paper(args, "schoenholz2017", QUICK if args.quick else Schoenholz2017Config(),
+                      ("sigma_w2", "depths", "width", "train_rows"), schoenholz2017)
