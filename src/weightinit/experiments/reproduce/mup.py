@@ -62,7 +62,7 @@ class MupGrid:
 # (SP's moves to 2^-13 on the GPT at width 512)
 MLP_GRID = MupGrid((128, 256, 512, 1024, 2048), tuple(range(-13, -3)), steps=200, batch_size=128, eval_rows=4096)
 GPT_GRID = MupGrid((64, 128, 256, 512), tuple(range(-15, -5)), steps=150, batch_size=8, eval_rows=64)
-QUICK_MLP_GRID = MupGrid((64, 128, 256), tuple(range(-12, -4)), steps=60, batch_size=64, eval_rows=1024)
+QUICK_MLP_GRID = MupGrid((128, 256, 512), tuple(range(-12, -4)), steps=200, batch_size=128, eval_rows=4096)
 QUICK_GPT_GRID = MupGrid((32, 64, 128), tuple(range(-11, -4)), steps=40, batch_size=8, eval_rows=32)
 
 
@@ -85,7 +85,8 @@ class MupConfig:
 
     @classmethod
     def quick(cls, **fields) -> MupConfig:
-        """Small grids (widths to 256 and 128) that show the shift in about two minutes."""
+        """Smaller grids (the MLP at widths 128-512 with the default budget, the GPT at 32-128 for 40
+        steps) that show the shift in under a minute."""
         return replace(cls(mlp=QUICK_MLP_GRID, gpt=QUICK_GPT_GRID), **fields)
 
 
