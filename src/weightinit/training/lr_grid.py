@@ -42,6 +42,7 @@ from .evaluation import token_cross_entropy
 __all__ = ["GridResult", "train_lr_grid"]
 
 BETAS = (0.9, 0.999)
+EVAL_CHUNK = 1024  # rows evaluated at once, by every run
 
 
 @dataclass
@@ -148,9 +149,8 @@ def train_lr_grid(
             window.zero_()
     with torch.no_grad():
         final = torch.zeros(runs, dtype=torch.float64)
-        chunk = max(1, 4096 // max(1, evaluate_on.x[0].numel() // 784 or 1))
-        for start in range(0, len(evaluate_on), chunk):
-            x, y = evaluate_on.x[start:start + chunk], evaluate_on.y[start:start + chunk]
+        for start in range(0, len(evaluate_on), EVAL_CHUNK):
+            x, y = evaluate_on.x[start:start + EVAL_CHUNK], evaluate_on.y[start:start + EVAL_CHUNK]
             final += _loss(forward(x), y).double() * len(y)
         final /= len(evaluate_on)
     final = torch.where(alive, final, torch.nan)
