@@ -203,6 +203,7 @@ def test_a_batched_sweep_takes_the_groups_and_matches_each_run_alone():
 @pytest.mark.parametrize("build, scheme", [
     (lambda w: PatchTransformer((28, 28), 10, dim=w, depth=1, heads=w // 16), "default"),  # packed xavier over 3E x E
     (lambda w: mlp([20, w, w, 5], "relu"), "orthogonal"),
+    (lambda w: mlp([20, w, w, 5], "tanh"), "delta_orthogonal"),
     (lambda w: torch.nn.LSTM(8, w), "he_normal"),  # its recurrent weights are orthogonal
 ])
 def test_formulas_that_read_their_tensor_are_drawn_at_the_base_std(build, scheme):
@@ -216,3 +217,44 @@ def test_formulas_that_read_their_tensor_are_drawn_at_the_base_std(build, scheme
         if row.kind == "hidden":
             expected = float(base.get_parameter(row.name).detach().std()) * row.multipliers.init
             assert row.std == pytest.approx(expected, rel=0.05), row.name
+
+
+def test_zero_readout_and_query_hold_at_the_base_width_too():
+    """The model the rate is tuned on (the base width, where no fan grows) starts as the wide ones do."""
+    model = gpt(32)
+    parametrize(model, "mup", base=lambda: gpt(32), scheme="gpt2", zero_readout=True, zero_query=True,
+                generator=gen())
+    assert float(model.head.weight.detach().abs().max()) == 0
+    assert float(model.blocks[0].attention.query.weight.detach().abs().max()) == 0
+
+
+def test_a_tied_embedding_and_readout_is_refused():
+    class Tied(nn.Module):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.embed, self.head = nn.Embedding(30, width), nn.Linear(width, 30, bias=False)
+            self.head.weight = self.embed.weight
+
+        def forward(self, x):
+            return self.head(self.embed(x))
+
+    with pytest.raises(UserError, match="ties embed.weight and head.weight"):
+        plan_parametrization(Tied(64), "mup", base=lambda: Tied(32))
+
+
+def test_adams_coupled_weight_decay_counts_an_absorbed_multiplier_twice():
+    """torch.optim.Adam's weight_decay is L2 in the gradient, which Adam normalizes: for a weight
+    that absorbed a (the readout: a = 1/m) the same training needs wd / (lr x a); AdamW's decoupled
+    decay needs wd / lr."""
+    model = mlp([20, 256, 5], "relu")
+    plan = parametrize(model, "mup", base=lambda: mlp([20, 64, 5], "relu"), generator=gen())
+    decay = {optimizer: {n: g["weight_decay"] for g in param_groups(model, plan, lr=1e-3, optimizer=optimizer,
+                                                                     weight_decay=0.1) for n in g["param_names"]}
+             for optimizer in ("adam", "adamw")}
+    assert decay["adamw"]["2.weight"] == pytest.approx(0.1 * 4) and decay["adam"]["2.weight"] == pytest.approx(0.1 * 16)
+    assert decay["adam"]["0.weight"] == decay["adamw"]["0.weight"] == pytest.approx(0.1)
+
+
+def test_a_base_of_another_depth_without_a_depth_rule_is_said():
+    plan = plan_parametrization(gpt(64, layers=4), "mup", base=lambda: gpt(32, layers=2), scheme="gpt2")
+    assert any("depth_alpha is None" in note for note in plan.notes)

@@ -56,7 +56,7 @@ from torch import nn
 from .. import init
 from ..errors import UserError
 from .fans import layer_fans
-from .schemes import Scheme, torch_default_bound
+from .schemes import Scheme, orthogonal_std, torch_default_bound
 from .structure import packed_qkv
 
 __all__ = ["Block", "RuleContext", "Rule", "RULES", "register_rule", "rule_for", "NORMS", "RECURRENT_CHOICES"]
@@ -113,11 +113,6 @@ def _scheme_fill(ctx: RuleContext, fan_in: float, fan_out: float, gain: float) -
     return lambda t, g: ctx.scheme.init_weight(t, fan_in, fan_out, gain, g)
 
 
-def orthogonal_std(gain: float) -> Callable[[tuple[int, ...]], float]:
-    """The std of ``gain`` times an orthogonal matrix of a shape: gain/sqrt(max(rows, columns))."""
-    return lambda shape: gain / math.sqrt(max(shape[0], math.prod(shape[1:]) if len(shape) > 1 else 1))
-
-
 def weight_block(ctx: RuleContext, name: str, parameter: str, fan_in: float, fan_out: float, gain: float,
                  guessed: bool = False, rows: slice | None = None, label: str = "", cols: slice | None = None,
                  rule: str | None = None) -> Block:
@@ -126,7 +121,7 @@ def weight_block(ctx: RuleContext, name: str, parameter: str, fan_in: float, fan
     return Block(name, parameter, rule or ctx.scheme.name, _scheme_fill(ctx, fan_in, fan_out, gain), rows=rows,
                  cols=cols, label=label, fan_in=fan_in, fan_out=fan_out, gain=used,
                  gain_guessed=guessed and ctx.scheme.uses_gain,
-                 shape_std=orthogonal_std(gain) if ctx.scheme.name == "orthogonal" else None)
+                 shape_std=None if ctx.scheme.shape_std is None else ctx.scheme.shape_std(gain))
 
 
 def packed_blocks(ctx: RuleContext, name: str, module: nn.Module, rule: str | None = None) -> list[Block] | None:

@@ -21,7 +21,8 @@ from .. import init
 from .._checks import check_choice
 from ..errors import UserError
 
-__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "register_scheme", "check_schemes", "torch_default_bound"]
+__all__ = ["Scheme", "SCHEMES", "BIAS_RULES", "register_scheme", "check_schemes", "torch_default_bound",
+           "orthogonal_std", "delta_orthogonal_std"]
 
 WeightInit = Callable[[torch.Tensor, float, float, float, "torch.Generator | None"], None]
 
@@ -60,6 +61,9 @@ class Scheme:
     init_model: ModelInit | None = None
     auto_gain: bool = True
     preset: Any = None  # a recipe by role (weightinit.modelinit.presets.Preset), applied over the rules' blocks
+    # for a formula whose std its tensor's shape sets (orthogonal): gain -> (shape -> that std), so that a plan made
+    # on one model can fill another (weightinit.parametrize); None for a formula whose std its fans fix
+    shape_std: Callable[[float], Callable[[tuple[int, ...]], float]] | None = None
 
     @property
     def needs_data(self) -> bool:
@@ -100,6 +104,18 @@ def _variance_scaling(mode: str, distribution: str, gain_power: int) -> WeightIn
 
 def _orthogonal(w: torch.Tensor, fi: float, fo: float, gain: float, g: torch.Generator | None) -> None:
     init.orthogonal_(w, gain, g)
+
+
+def orthogonal_std(gain: float) -> Callable[[tuple[int, ...]], float]:
+    """The std of ``gain`` times an orthogonal matrix of a shape (a kernel flattened to (out, in·k...),
+    as ``torch.nn.init.orthogonal_`` draws it): gain/sqrt(max(rows, columns))."""
+    return lambda shape: gain / math.sqrt(max(shape[0], math.prod(shape[1:]) if len(shape) > 1 else 1))
+
+
+def delta_orthogonal_std(gain: float) -> Callable[[tuple[int, ...]], float]:
+    """The std over a whole (out, in, k...) kernel of a delta-orthogonal one (``gain`` times an
+    orthogonal (out, in) matrix at the centre tap, 0 elsewhere): gain/sqrt(max(out, in)·k...)."""
+    return lambda shape: gain / math.sqrt(max(shape[0], shape[1] if len(shape) > 1 else 1) * math.prod(shape[2:]))
 
 
 SCHEMES: dict[str, Scheme] = {
@@ -160,6 +176,7 @@ SCHEMES: dict[str, Scheme] = {
             "gain·Q, Q from the QR of a Gaussian matrix (W Wᵀ = gain² I): Saxe et al. 2014",
             _orthogonal,
             uses_gain=True,
+            shape_std=orthogonal_std,
         ),
     )
 }

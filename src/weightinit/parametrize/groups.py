@@ -53,7 +53,8 @@ def param_groups(
         lr: the base learning rate (the one tuned at the base width).
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"``: which rule of learning rates applies.
         weight_decay: the base weight decay; each group's is divided by its learning-rate
-            multiplier (the decay per step stays the base's).
+            multiplier (the decay per step stays the base's; for ``"adam"``, whose decay is L2 in the
+            gradient, an absorbed multiplier counts twice: :meth:`Multipliers.weight_decay`).
         eps: Adam's base ε (each group's is scaled as the plan says); not set for SGD.
         decay_vectors: decay biases and norms (1-D parameters) too; by default they are not
             decayed, as in GPT-2, nanoGPT and OLMo.
@@ -83,7 +84,8 @@ def param_groups(
             raise UserError(f"parameter {name!r} has shape {tuple(parameter.shape)}, the plan's {row.shape}: "
                             "plan this model")
         mult = row.multipliers
-        decay = weight_decay * mult.weight_decay(family) if (decay_vectors or parameter.dim() >= 2) else 0.0
+        coupled = optimizer == "adam"  # torch.optim.Adam's weight_decay is L2 in the gradient; AdamW's is decoupled
+        decay = weight_decay * mult.weight_decay(family, coupled) if (decay_vectors or parameter.dim() >= 2) else 0.0
         scale = mult.lr(family)
         key = (scale, decay, mult.eps if family == "adam" else 1.0)
         if key not in groups:

@@ -31,7 +31,7 @@ from torch import nn
 
 from .._checks import check_choice, check_generator, check_number
 from ..errors import UserError
-from ..modelinit.depth import layer_roles, residual_branches
+from ..modelinit.depth import layer_roles, linear_io, residual_branches
 from ..modelinit.plan import InitPlan, plan_init
 from ..modelinit.rules import Block
 from ..modelinit.schemes import SCHEMES
@@ -41,6 +41,7 @@ from .rules import PARAMETRIZATIONS, Multipliers, absorb, depth_multipliers, kin
 __all__ = ["ParamRow", "ParamPlan", "plan_parametrization", "parametrize"]
 
 _HEAD_ATTRIBUTES = ("num_heads", "n_head", "num_attention_heads", "heads", "n_heads")
+_QUERY_NORMS = ("q_norm", "q_layernorm", "query_norm", "q_ln")  # OLMo 2, Qwen 3, Gemma 3: a norm after the query
 
 
 @dataclass
@@ -193,21 +194,30 @@ def _attention_factors(model: nn.Module, base: nn.Module, stack_map: StackMap,
     """Query module name -> the factor √(d_head_base / d_head) it absorbs (muP's 1/d attention)."""
     factors: dict[str, float] = {}
     base_modules = dict(base.named_modules())
+    base_roles = layer_roles(base)
+    modules = dict(model.named_modules())
     for name, role in layer_roles(model).items():
         if role.kind not in ("q", "qkv"):
             continue
         heads, base_heads = _head_count(model, name), _head_count(base, stack_map.base_name(name))
-        base_module = base_modules.get(stack_map.base_name(name))
-        if heads is None or base_heads is None or base_module is None:
+        base_module, base_role = base_modules.get(stack_map.base_name(name)), base_roles.get(stack_map.base_name(name))
+        if heads is None or base_heads is None or base_module is None or base_role is None:
             notes.append(f"attention at {name}: the head count is not an attribute weightinit knows "
                          f"({', '.join(_HEAD_ATTRIBUTES)}); its logits keep 1/sqrt(d_head)")
             continue
-        width = role.width if role.kind == "qkv" else _out_features(dict(model.named_modules())[name])
-        base_width = _out_features(base_module) if role.kind != "qkv" else None
-        if base_width is None:
-            base_width = getattr(base_module, "embed_dim", None) or width
+        if role.kind == "qkv":  # q, k and v of width d each, d the residual stream's
+            width, base_width = role.width, base_role.width
+        else:
+            width, base_width = _out_features(modules[name]), _out_features(base_module)
         ratio = (base_width / base_heads) / (width / heads)
         if math.isclose(ratio, 1.0):
+            continue
+        parent = modules.get(name.rpartition(".")[0])
+        norms = [child for child, _ in (parent.named_children() if parent is not None else ())
+                 if child in _QUERY_NORMS]
+        if norms:
+            notes.append(f"attention at {name}: a norm ({norms[0]}) follows the query and would cancel a factor "
+                         "absorbed into it; its logits keep 1/sqrt(d_head)")
             continue
         if role.kind == "qkv":
             notes.append(f"attention at {name}: q, k and v are one tensor, so muP's 1/d_head cannot be absorbed "
@@ -289,6 +299,11 @@ def plan_parametrization(
     for block in init_plan.blocks:
         blocks_of.setdefault(f"{block.module}.{block.parameter}".lstrip("."), []).append(block)
     base_params = dict(base.named_parameters())
+    if parametrization == "mup":
+        _check_untied(model)
+        if depth_alpha is None and any(ours != theirs for ours, theirs in stack_map.depths.values()):
+            notes.append("the base has another depth but depth_alpha is None: every block keeps the base's "
+                         "depth-dependent draws and rates as they are (give depth_alpha to scale with depth)")
 
     absorbed: dict[str, list[tuple[str, float]]] = {}  # parameter -> (what, factor)
     if parametrization == "mup":
@@ -302,6 +317,8 @@ def plan_parametrization(
                     for parameter in ("weight", "bias"):
                         absorbed.setdefault(f"{branch.end}.{parameter}", []).append(("branch", ratio ** -depth_alpha))
 
+    readout = _readout_weight(model)  # by role, so that the base width (where no fan grows) is zeroed alike
+    queries = {f"{name}.weight" for name, role in layer_roles(model).items() if role.kind == "q"}
     rows: list[ParamRow] = []
     for name, parameter in model.named_parameters():
         base_name = stack_map.base_name(name)
@@ -331,12 +348,33 @@ def plan_parametrization(
                        stack_map.depth_ratio(name) if depth_alpha is not None else None, what)
         rows.append(row)
         if parametrization == "mup":
-            zero = (zero_readout and kind == "readout") or (zero_query and any(
-                label == "attention 1/d" for label, _ in absorbed.get(name, [])) and name.endswith("weight"))
+            zero = (zero_readout and name == readout) or (zero_query and name in queries)
             _retarget(blocks, base_blocks, shapes, stack_map, mult.init, zero, name)
-    if parametrization == "mup" and zero_query and not any("attention" in " ".join(r.absorbed) for r in rows):
-        notes.append("zero_query: no separate query projection whose d_head changes was found; nothing zeroed")
+    if parametrization == "mup" and zero_query and not queries:
+        notes.append("zero_query: no separate query projection was found; nothing zeroed")
     return ParamPlan(parametrization, scheme, rows, init_plan, depth_alpha, notes, dict(model.named_parameters()))
+
+
+def _check_untied(model: nn.Module) -> None:
+    """Refuse a parameter under two names (an embedding tied to the readout): muP gives the two roles
+    different multipliers, which one tensor cannot hold absorbed."""
+    names: dict[int, list[str]] = {}
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(parameter), []).append(name)
+    tied = [found for found in names.values() if len(found) > 1]
+    if tied:
+        raise UserError(f"{type(model).__name__} ties {' and '.join(tied[0])} (one tensor): muP gives an "
+                        "embedding and a readout different multipliers, so untie them (the mup package needs "
+                        "MuSharedReadout, an output multiplier in the forward pass, for this case)")
+
+
+def _readout_weight(model: nn.Module) -> str | None:
+    """The weight of the model's last linear layer (the one that makes its output), by module order."""
+    last = None
+    for name, module in model.named_modules():
+        if linear_io(module) is not None and getattr(module, "weight", None) is not None:
+            last = f"{name}.weight"
+    return last
 
 
 def _retarget(blocks: list[Block], base_blocks: dict, shapes: dict[int, tuple[int, ...]], stack_map: StackMap,

@@ -67,14 +67,20 @@ class Multipliers:
     eps: float = 1.0
     depth_adam: float = 1.0
     depth_sgd: float = 1.0
+    absorbed: float = 1.0  # the product of the forward multipliers absorbed into the weight
 
     def lr(self, family: str) -> float:
         """The learning-rate multiplier under ``family`` ("adam" or "sgd"), depth's part included."""
         return self.adam * self.depth_adam if family == "adam" else self.sgd * self.depth_sgd
 
-    def weight_decay(self, family: str) -> float:
-        """The weight-decay multiplier: 1 over the width part of the learning rate's."""
-        return 1.0 / (self.adam if family == "adam" else self.sgd)
+    def weight_decay(self, family: str, coupled: bool = False) -> float:
+        """The weight-decay multiplier: 1 over the width part of the learning rate's. With Adam's
+        coupled L2 decay (``torch.optim.Adam``'s ``weight_decay``, which Adam normalizes with the
+        gradient), an absorbed multiplier a counts twice: 1/(lr x a); AdamW's decoupled decay and
+        SGD's are multiplied by the rate itself."""
+        if family == "adam":
+            return 1.0 / (self.adam * (self.absorbed if coupled else 1.0))
+        return 1.0 / self.sgd
 
 
 def kind_of(m_in: float, m_out: float, is_vector: bool) -> str:
@@ -104,7 +110,7 @@ def absorb(multipliers: Multipliers, a: float) -> Multipliers:
     """``multipliers`` of a weight whose forward multiplier ``a`` is absorbed into it: init × a,
     Adam lr × a, SGD lr × a², ε / a (module docstring)."""
     m = multipliers
-    return replace(m, init=m.init * a, adam=m.adam * a, sgd=m.sgd * a * a, eps=m.eps / a)
+    return replace(m, init=m.init * a, adam=m.adam * a, sgd=m.sgd * a * a, eps=m.eps / a, absorbed=m.absorbed * a)
 
 
 def depth_multipliers(multipliers: Multipliers, depth_ratio: float, alpha: float) -> Multipliers:

@@ -32,7 +32,7 @@ from ..errors import UserError
 from ..modelinit.fans import layer_nonlinearities
 from ..modelinit.presets import Draw, Preset, register_preset
 from ..modelinit.rules import Block
-from ..modelinit.schemes import Scheme, register_scheme
+from ..modelinit.schemes import Scheme, delta_orthogonal_std, register_scheme
 from .activations import THEORY_ACTIVATIONS
 from .critical import CriticalPoint, scheme_point
 
@@ -95,5 +95,5 @@ CRITICAL_SCHEMES = {
         lambda role: Draw(1.0), joint=_joint(True))),
     "delta_orthogonal": register_scheme(Scheme(
         "delta_orthogonal", "gain·H at the kernel's centre tap (H orthogonal), 0 elsewhere; Linear: gain·Q "
-        "(Xiao et al. 2018)", _delta_orthogonal, uses_gain=True)),
+        "(Xiao et al. 2018)", _delta_orthogonal, uses_gain=True, shape_std=delta_orthogonal_std)),
 }
