@@ -305,6 +305,20 @@ def test_a_gated_mlp_tells_its_gate_from_its_up_projection_even_after_to_empty()
     assert torch.equal(state, torch.random.get_rng_state())
 
 
+def test_identical_mlps_are_probed_once_and_a_different_one_again(monkeypatch):
+    from weightinit.modelinit import depth
+    calls = []
+    probe = depth._probe_gate_and_up
+    monkeypatch.setattr(depth, "_probe_gate_and_up", lambda *args: calls.append(args[1]) or probe(*args))
+    model = llama(32, 3)
+    kinds = {n: r.kind for n, r in depth.layer_roles(model).items() if r.kind in ("mlp_gate", "mlp_up")}
+    assert calls == ["model.layers.0.mlp"]
+    assert kinds == {f"model.layers.{i}.mlp.{p}_proj": f"mlp_{p}" for i in range(3) for p in ("gate", "up")}
+    model.model.layers[2].mlp.act_fn = nn.GELU()  # another activation: another signature, another probe
+    depth.layer_roles(model)
+    assert calls[1:] == ["model.layers.0.mlp", "model.layers.2.mlp"]
+
+
 def test_torchtitan_scales_the_output_down_and_up_projections_by_block():
     d, layers = 256, 4
     model = wi.init_model(llama(d, layers), "torchtitan", generator=g())

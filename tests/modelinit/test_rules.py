@@ -392,7 +392,7 @@ def test_dtype_is_kept_and_a_meta_model_is_refused():
     assert all(p.dtype == torch.float64 for p in model.parameters())
     with torch.device("meta"):
         meta = nn.Linear(3, 3)
-    with pytest.raises(UserError, match="meta device"):
+    with pytest.raises(UserError, match=r"meta device \(weight, bias\); initialize it with weightinit.materialize"):
         wi.init_model(meta, "he_normal")
 
 

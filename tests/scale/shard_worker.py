@@ -11,6 +11,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+import weightinit as wi
+from weightinit.errors import UserError
 from weightinit.scale import materialize
 
 BLOCK = 64  # small stream blocks: every shard boundary cuts through some
@@ -63,13 +65,18 @@ def main(how: str, model_name: str, scheme: str, out: str) -> None:
         model = build(model_name)
         shard_dtensor(model, mesh)
         materialize(model, scheme, seed=7, block_size=BLOCK)
+    try:  # one generator in plan order cannot fill a shard alone: init_model says so and changes nothing
+        wi.init_model(model, "he_normal")
+        refused = ""
+    except UserError as error:
+        refused = str(error)
     full = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone()
             for k, v in model.state_dict().items()}
     locals_ok = all((p.to_local() if hasattr(p, "to_local") else p).isfinite().all() for p in model.parameters())
     buffers = {k: v.clone() for k, v in model.named_buffers()}  # not sharded: rotary inv_freq recomputed
     if dist.get_rank() == 0:
-        torch.save({"state": full, "buffers": buffers, "finite": bool(locals_ok), "world": dist.get_world_size()},
-                   out)
+        torch.save({"state": full, "buffers": buffers, "finite": bool(locals_ok), "world": dist.get_world_size(),
+                    "refused": refused}, out)
     dist.barrier()
     dist.destroy_process_group()
 

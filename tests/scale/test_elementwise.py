@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy import stats
 
+import weightinit as wi
 from weightinit import init
 from weightinit.scale import streamed_fill
 
@@ -77,3 +78,21 @@ def test_embedding_padding_row_is_whole_and_zero():
 
 def test_an_empty_piece_draws_nothing():
     assert streamed_fill(FILLS["normal"][0], torch.empty(0, 9), 0, SHAPE, [(13, 13), (0, 9)]).kind == "deterministic"
+
+
+@pytest.mark.parametrize("scheme", [s for s, v in wi.SCHEMES.items() if not v.needs_data])
+def test_no_schemes_fill_reads_its_shape_off_the_piece(scheme):
+    """A fill that took its fan from the tensor it is given would draw a column shard with the
+    shard's fan: every scheme's fill, on every box, gives the whole block's elements."""
+    model = wi.mlp("12-20-6", activation="tanh")
+    for block in wi.plan_init(model, scheme).blocks:
+        shape = tuple(getattr(dict(model.named_modules())[block.module], block.parameter).shape)
+        whole = torch.empty(shape)
+        streamed_fill(block.fill, whole, 5, shape, block_size=16)
+        boxes = [[(0, shape[0] // 2 + 1)] + [(0, m) for m in shape[1:]]]
+        if len(shape) == 2:
+            boxes += [[(0, shape[0]), (1, shape[1] // 2)], [(shape[0] // 3, shape[0]), (shape[1] // 2, shape[1])]]
+        for box in boxes:
+            piece = torch.empty([b - a for a, b in box])
+            streamed_fill(block.fill, piece, 5, shape, box, block_size=16)
+            assert torch.equal(piece, whole[tuple(slice(a, b) for a, b in box)]), (block.module, block.parameter, box)

@@ -82,8 +82,9 @@ def test_meta_built_equals_cpu_built(name, scheme):
 
 
 @pytest.mark.parametrize("scheme", PER_LAYER)
-def test_llama_on_meta_under_every_scheme(scheme):
-    assert_same(materialize(build("llama"), scheme, seed=1), materialize(build("llama", meta=True), scheme, seed=1))
+@pytest.mark.parametrize("name", ["gpt2", "llama", "bert", "vit"])
+def test_transformers_models_on_meta_under_every_scheme(name, scheme):
+    assert_same(materialize(build(name), scheme, seed=1), materialize(build(name, meta=True), scheme, seed=1))
 
 
 def test_computed_buffers_are_the_models_own():
@@ -134,6 +135,16 @@ def test_the_scheme_draws_its_std():
     assert float(model.bias.abs().max()) == 0.0
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("scheme", ["he_normal", "xavier_uniform", "gpt2"])
+def test_a_16_bit_model_holds_the_float32_draws_rounded(scheme, dtype):
+    # (a truncated normal decides its rejections in the tensor's own dtype: not this rule)
+    wide = materialize(build("llama"), scheme, seed=4, block_size=100)
+    narrow = materialize(build("llama").to(dtype), scheme, seed=4, block_size=100)
+    rounded = {k: v.to(dtype) for k, v in wide.state_dict().items()}
+    assert [k for k, v in narrow.state_dict().items() if not torch.equal(v, rounded[k])] == []
+
+
 def test_batchnorm_running_statistics_are_reset_on_meta():
     with torch.device("meta"):
         model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
@@ -170,3 +181,53 @@ def test_refusals_come_before_anything_is_allocated():
         materialize(wi.mlp("4-4"), "he_normal", seed=1.5)
     with pytest.warns(UserWarning, match="no initialization rule"):
         materialize(Scale(), "he_normal")
+
+
+# ---------------------------------------------------------------- other CPUs' kernels
+DIGEST = """
+import hashlib, json, sys, warnings
+import torch
+from tests.scale.test_materialize import PER_LAYER, build
+from weightinit.scale import materialize
+warnings.simplefilter("ignore")
+out = {}
+for scheme in PER_LAYER:
+    digest = hashlib.blake2b(digest_size=8)
+    for name, t in sorted(materialize(build("llama", meta=True), scheme, seed=9, block_size=100).state_dict().items()):
+        digest.update(name.encode() + t.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    out[scheme] = digest.hexdigest()
+print(torch.backends.cpu.get_cpu_capability().lower(), json.dumps(out))
+"""
+
+
+def _vector_capabilities() -> list[str]:
+    """The vectorized kernel families (AVX2, AVX-512) this CPU can run besides the one in use: every
+    x86 CPU of the last decade runs one of them. (The scalar ``default`` kernels round a fused
+    multiply-add and a logarithm otherwise, so they, and other architectures, draw other bits.)"""
+    best = torch.backends.cpu.get_cpu_capability().lower()
+    usable = {"avx2": ["avx2"], "avx512": ["avx2", "avx512"]}.get(best, [])
+    return [c for c in usable if c != best]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("capability", _vector_capabilities())
+def test_the_weights_are_the_same_on_an_avx2_and_an_avx512_cpu(capability):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    runs = {}
+    for family in (capability, torch.backends.cpu.get_cpu_capability().lower()):
+        env = {**os.environ, "ATEN_CPU_CAPABILITY": family, "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": os.pathsep.join([str(root), str(root / "src"), os.environ.get("PYTHONPATH", "")])}
+        done = subprocess.run([sys.executable, "-c", DIGEST], capture_output=True, text=True, env=env, cwd=root,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        used, digests = done.stdout.strip().splitlines()[-1].split(" ", 1)
+        assert used == family  # the run really took that family's kernels
+        runs[family] = json.loads(digests)
+    first, second = runs.values()
+    assert [s for s in first if first[s] != second[s]] == []

@@ -48,6 +48,7 @@ def test_sharded_init_equals_one_process(tmp_path, how, ranks, model, scheme):
     assert done.returncode == 0, done.stderr[-3000:]
     got = torch.load(out, weights_only=True)
     assert got["world"] == ranks and got["finite"]
+    assert "sharded (DTensor)" in got["refused"] and "weightinit.materialize" in got["refused"]
     single = reference(model, scheme)
     state = single.state_dict()
     assert state.keys() == got["state"].keys()

@@ -32,6 +32,7 @@ from .presets import apply_preset
 from .residual import Residual, apply_residual, branch_factors
 from .rules import RECURRENT_CHOICES, Block, RuleContext
 from .schemes import BIAS_RULES, SCHEMES
+from .standins import ShapeStandIns, is_dtensor
 from .tracing import traced_nonlinearities
 from .walk import buffer_recipes, collect_blocks
 
@@ -91,11 +92,13 @@ class InitPlan:
     def apply(self, generator: torch.Generator | None = None) -> InitPlan:
         """Run the modules' own recipes, then fill every block (in plan order, every draw from
         ``generator``) and record its std."""
-        on_meta = [f"{row.module}.{row.parameter}".lstrip(".") for row, t in zip(self.rows, self.tensors) if t.is_meta]
-        if on_meta:
-            raise UserError(f"the model has parameters on the meta device ({', '.join(dict.fromkeys(on_meta[:3]))}"
-                            f"{', ...' if len(on_meta) > 3 else ''}), which hold no values to initialize; "
-                            "materialize it first (model.to_empty(device='cpu')), then initialize it")
+        for where, test in (("on the meta device", lambda t: t.is_meta), ("sharded (DTensor)", is_dtensor)):
+            held = [f"{row.module}.{row.parameter}".lstrip(".") for row, t in zip(self.rows, self.tensors) if test(t)]
+            if held:  # one generator in plan order cannot give a shard or a meta tensor its own values
+                raise UserError(f"the model has parameters {where} ({', '.join(dict.fromkeys(held[:3]))}"
+                                f"{', ...' if len(held) > 3 else ''}); initialize it with "
+                                "weightinit.materialize(model, scheme, seed=0, device='cpu'), whose block streams "
+                                "give every shard and every meta tensor its values alone, the same on any world size")
         for recipe in self.recipes:
             recipe.run(generator)
         with torch.no_grad():
@@ -161,7 +164,9 @@ def plan_init(
 ) -> InitPlan:
     """Decide how :func:`init_model` initializes each parameter of ``model``, changing nothing.
     Arguments as for :func:`init_model`; ``scheme`` must be a per-layer scheme (not ``dbn``/``lsuv``).
-    ``model`` may be on the meta device (a plan reads shapes only; :meth:`InitPlan.apply` needs values)."""
+    ``model`` may be on the meta device or sharded (DTensor, FSDP2): the plan reads shapes, on CPU
+    stand-ins (:mod:`.standins`); :meth:`InitPlan.apply` needs values (``weightinit.materialize``
+    fills such a model)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     check_choice("scheme", scheme, SCHEMES)
@@ -188,6 +193,18 @@ def plan_init(
         raise TypeError(f"example_input must be a torch.Tensor, got {type(example_input).__name__}")
     if nonlinearity == "auto" and not spec.auto_gain:
         nonlinearity = "linear"  # Glorot's schemes as defined (gain 1), unless a nonlinearity is named
+    with ShapeStandIns(model) as real:  # a meta or sharded parameter: planned on a CPU stand-in of its shape
+        plan = _plan(model, scheme, spec, nonlinearity=nonlinearity, bias=bias, example_input=example_input,
+                     recurrent=recurrent, forget_bias=forget_bias, residual=residual, only=only)
+    if real:
+        _point_at_the_model(plan, model, real)
+    return plan
+
+
+def _plan(model: nn.Module, scheme: str, spec: Any, *, nonlinearity: str, bias: str | float,
+          example_input: torch.Tensor | None, recurrent: str, forget_bias: float | None, residual: Residual | None,
+          only: Any) -> InitPlan:
+    """:func:`plan_init` once its arguments are checked."""
     context = RuleContext(
         scheme=spec, gain_of=_gains(model, nonlinearity, example_input), bias=spec.bias if bias == "auto" else bias,
         recurrent=recurrent, forget_bias=forget_bias,
@@ -234,6 +251,22 @@ def plan_init(
         rows.append(PlanRow(block.module, block.parameter, block.label, tuple(tensor.shape), block.rule, block.fan_in,
                             block.fan_out, block.gain, block.gain_guessed))
     return InitPlan(scheme, rows, [n for n, _ in missing], blocks, tensors, recipes=recipes, notes=notes)
+
+
+def _point_at_the_model(plan: InitPlan, model: nn.Module, real: dict[int, nn.Parameter]) -> None:
+    """After planning on stand-ins (:class:`~.standins.ShapeStandIns`): each block's tensor and
+    each recipe's targets are the model's own parameters again (a meta block is its meta view; a
+    DTensor, which is never sliced here, the whole parameter)."""
+    modules = dict(model.named_modules())
+    for i, block in enumerate(plan.blocks):
+        parameter = getattr(modules[block.module], block.parameter)
+        if is_dtensor(parameter):
+            plan.tensors[i] = parameter
+        elif parameter.is_meta:
+            tensor = parameter if block.rows is None else parameter[block.rows]
+            plan.tensors[i] = tensor if block.cols is None else tensor[:, block.cols]
+    for recipe in plan.recipes:
+        recipe.targets = {id(real[i]) if i in real else i for i in recipe.targets}
 
 
 def init_model(

@@ -10,7 +10,8 @@ operation it makes:
   piece's shape (the piece itself, or a scratch tensor made in its image, as
   :func:`weightinit.init.trunc_normal_` draws its candidates) is replaced by the same draw
   from the block streams of :mod:`.streams`, for the elements of the piece: the ``i``-th draw
-  of the fill is stream ``op = i``;
+  of the fill is stream ``op = i``; a draw of real values on a bfloat16 or float16 tensor is
+  made in float32 and rounded (torch's own bfloat16 ``normal_`` is 1.7x slower);
 * pointwise arithmetic, copies, fills and scalar reads (a rejection loop's ``any()``) run as
   they are, on the piece: they give each element what they would give it in the whole tensor;
 * anything else (a QR decomposition, a sort, an index into rows, a reduction that feeds back
@@ -28,6 +29,7 @@ numbered differently on different pieces.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -49,6 +51,24 @@ _ALLOWED = {
     aten.detach.default, aten.alias.default, aten.lift_fresh.default, aten.lift_fresh_copy.default,
     aten.scalar_tensor.default, aten._local_scalar_dense.default, aten.any.default, aten.is_nonzero.default,
 }
+
+
+# draws of real values: on a 16-bit float tensor they are made in float32 and rounded, 1.7x faster
+# than torch's bfloat16 normal_ (and a distribution rounded once, the same on any path)
+_REDUCED = (torch.bfloat16, torch.float16)
+_FLOAT_DRAWS = {aten.normal_, aten.uniform_, aten.log_normal_, aten.exponential_, aten.cauchy_}
+
+
+_scratch = threading.local()
+
+
+def _float32_scratch(numel: int) -> torch.Tensor:
+    """A float32 buffer of ``numel`` elements, this thread's own, kept for the next block (a
+    fresh megabyte per block would fault its pages in each time)."""
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or buffer.numel() < numel:
+        buffer = _scratch.buffer = torch.empty(numel, dtype=torch.float32)  # not the default dtype: it may be bfloat16
+    return buffer[:numel]
 
 
 class NeedsWholeTensor(Exception):
@@ -93,7 +113,10 @@ class StreamedDraws(TorchDispatchMode):
             rest = args[1:]
 
             def draw(t: torch.Tensor, g: torch.Generator) -> None:
-                func(t, *rest, **{**kwargs, "generator": g})
+                if t.dtype in _REDUCED and func.overloadpacket in _FLOAT_DRAWS:  # drawn in float32, then rounded
+                    t.copy_(func(_float32_scratch(t.numel()), *rest, **{**kwargs, "generator": g}))
+                else:
+                    func(t, *rest, **{**kwargs, "generator": g})
 
             fill_box(target, draw, stream_seed(self.seed, op), self.shape, self.box, block_size=self.block_size,
                      threads=self.threads)

@@ -11,9 +11,10 @@ numbers from the same distributions; ``init_model(..., generator=g)`` is unchang
 
 What happens, in order:
 
-1. the plan, made as for a CPU model (a meta or sharded parameter stands in as an untouched CPU
-   tensor of its global shape while it is made: no shard is gathered); a model with a parameter no
-   rule covers, or a meta buffer nothing recomputes, is refused here, before any allocation;
+1. the plan, :func:`~weightinit.plan_init`'s (a meta or sharded parameter stands in as an
+   untouched CPU tensor of its global shape while it is made: no shard is gathered); a model with
+   a parameter no rule covers, or a meta buffer nothing recomputes, is refused here, before any
+   allocation;
 2. meta tensors get storage on ``device`` (``to_empty``: untouched memory, no values), tied
    weights tied again;
 3. the modules' own recipes run with the global RNG forked and seeded from ``seed``: a
@@ -87,35 +88,6 @@ def fill_streams(model: nn.Module, plan: InitPlan, *, seed: int = 0, block_size:
                                threads=threads)
         records.append(FillRecord(key, row.block, shape, result.kind, result.draws, result.reason))
     return records
-
-
-class _PlanningView:
-    """While planning, every parameter without values here (on the meta device, or a DTensor)
-    stands in for itself as a CPU tensor of its global shape: the plan reads shapes, and probes a
-    few modules with a forward pass (a norm it recognizes by structure, a gated MLP's gate and up
-    projections: :mod:`weightinit.modelinit.depth`), which a meta tensor cannot run. A vector
-    stands in as zeros, anything larger as ``torch.empty`` (address space, not memory: pages are
-    never touched, except a probed MLP's copy). One stand-in per tensor, so tied weights stay
-    tied; everything is put back after, and no shard is ever gathered."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model, self.swapped = model, []
-
-    def __enter__(self) -> None:
-        stand_in: dict[int, nn.Parameter] = {}
-        for module in self.model.modules():
-            for name, p in list(module._parameters.items()):
-                if p is None or not (is_sharded(p) or _on_meta(p)):
-                    continue
-                if id(p) not in stand_in:
-                    make = torch.zeros if p.dim() <= 1 else torch.empty
-                    stand_in[id(p)] = nn.Parameter(make(p.shape, dtype=p.dtype), requires_grad=p.requires_grad)
-                module._parameters[name] = stand_in[id(p)]
-                self.swapped.append((module, name, p))
-
-    def __exit__(self, *exc: object) -> None:
-        for module, name, p in self.swapped:
-            module._parameters[name] = p
 
 
 def _on_meta(tensor: torch.Tensor) -> bool:
@@ -217,8 +189,7 @@ def materialize(
             raise UserError(f"device={str(device)!r}, but the model's tensors are on "
                             f"{', '.join(sorted(map(str, held)))}; materialize never moves a model "
                             "(device= is for a model on the meta device)")
-    with _PlanningView(model):
-        plan = plan_init(model, scheme, **options)
+    plan = plan_init(model, scheme, **options)  # on CPU stand-ins of the meta and sharded parameters
     _check(model, plan, meta=meta, sharded=sharded, strict=strict)
     if meta:
         _allocate(model, device)

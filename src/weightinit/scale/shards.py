@@ -19,23 +19,15 @@ import torch
 
 from ..errors import UserError
 from ..modelinit import Block
+from ..modelinit.standins import is_dtensor
 from .streams import Box
 
 __all__ = ["Piece", "local_piece", "block_piece", "is_sharded"]
 
 
-def _dtensor_type() -> type | None:
-    try:
-        from torch.distributed.tensor import DTensor
-    except ImportError:  # a torch built without distributed
-        return None
-    return DTensor
-
-
 def is_sharded(tensor: torch.Tensor) -> bool:
     """Whether ``tensor`` is a ``DTensor`` (sharded or replicated over a device mesh)."""
-    kind = _dtensor_type()
-    return kind is not None and isinstance(tensor, kind)
+    return is_dtensor(tensor)
 
 
 @dataclass

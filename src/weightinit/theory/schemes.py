@@ -41,14 +41,17 @@ __all__ = ["CRITICAL_SCHEMES", "critical_fill"]
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
-def critical_fill(point: CriticalPoint, orthogonal: bool):
+def critical_fill(point: CriticalPoint, orthogonal: bool, fan_in: float):
     """The fill ``(weight, generator) -> None`` of a layer at ``point``: N(0, sigma_w²/fan_in), or
-    sigma_w times an orthogonal (delta-orthogonal for a convolution) matrix."""
+    sigma_w times an orthogonal (delta-orthogonal for a convolution) matrix. ``fan_in`` is the
+    layer's, fixed when the plan is made (a shard of the weight has a fan of its own)."""
+    std = point.sigma_w / math.sqrt(fan_in)
+
     def fill(w: torch.Tensor, g: torch.Generator | None) -> None:
         if orthogonal:
             init.delta_orthogonal_(w, point.sigma_w, g)
         else:
-            init.normal_(w, 0.0, point.sigma_w / math.sqrt(init.fans(w)[0]), g)
+            init.normal_(w, 0.0, std, g)
     return fill
 
 
@@ -72,7 +75,8 @@ def _joint(orthogonal: bool):
             point = points.setdefault(name, scheme_point(name))
             if block.parameter == "weight":
                 draw = f"{point.sigma_w:.4g}·orthogonal" if orthogonal else f"N(0, {point.sigma_w2:.4g}/fan_in)"
-                block.fill, block.rule = critical_fill(point, orthogonal), f"{draw} ({point.text()})"
+                block.fill = critical_fill(point, orthogonal, init.fans(view(block))[0])
+                block.rule = f"{draw} ({point.text()})"
                 block.gain, block.gain_guessed = point.sigma_w, False
             elif block.parameter == "bias":
                 bias = Draw(point.sigma_b)
