@@ -13,9 +13,9 @@ memory is its own) and times:
   meta+hf       built on the meta device, ``to_empty(device="cpu")``, the model's own ``init_weights()``
   normal_       ``torch.empty(n).normal_()`` of the model's value count: one call of torch's generator
   floor         the same count drawn as ``materialize`` draws, with nothing else: torch's ``normal_``
-                on every thread (``--threads``), a fresh generator per block of 2^18 values (a
-                16-bit tensor's blocks drawn in float32 and rounded), into fresh memory; what
-                this CPU's generator and first-touch page faults allow for this design
+                on every thread (``--threads``), a fresh generator per block of 2^18 values, each
+                block drawn in a float32 buffer that stays in the core's cache and copied into
+                fresh memory; what this CPU's generator and first-touch page faults allow
   weightinit    built on the meta device, ``weightinit.materialize(model, scheme, seed=0)``:
                 block streams on every thread (``--threads``, default all cores), then on one thread;
                 the two must hold the same bits (a blake2b digest of every tensor is compared)
@@ -66,8 +66,8 @@ def _digest(model) -> str:
 
 
 def _floor(values, threads: int) -> None:
-    """Blocks of 2^18 values, each from its own generator, on ``threads`` threads: materialize's
-    draws with no plan, no names, no dispatch."""
+    """Blocks of 2^18 values, each from its own generator, drawn in a cached float32 buffer and
+    copied in, on ``threads`` threads: materialize's draws with no plan, no names, no dispatch."""
     from concurrent.futures import ThreadPoolExecutor
 
     blocks = values.split(1 << 18)
@@ -75,14 +75,11 @@ def _floor(values, threads: int) -> None:
 
     def one(k: int) -> None:
         generator = torch.Generator().manual_seed(k)
-        if values.dtype == torch.float32:
-            blocks[k].normal_(0, 0.02, generator=generator)
-        else:
-            if getattr(local, "scratch", None) is None:
-                local.scratch = torch.empty(1 << 18, dtype=torch.float32)
-            blocks[k].copy_(local.scratch[:blocks[k].numel()].normal_(0, 0.02, generator=generator))
+        if getattr(local, "scratch", None) is None:  # drawn in a block that stays in the cache, then copied
+            local.scratch = torch.empty(1 << 18, dtype=torch.float32)
+        blocks[k].copy_(local.scratch[:blocks[k].numel()].normal_(0, 0.02, generator=generator))
 
-    with ThreadPoolExecutor(threads) as pool:
+    with ThreadPoolExecutor(threads, initializer=torch.set_num_threads, initargs=(1,)) as pool:  # no oversubscription
         list(pool.map(one, range(len(blocks))))
 
 

@@ -81,8 +81,12 @@ def _map(function: Callable, jobs: list, threads: int) -> None:
         for job in jobs:
             function(job)
         return
-    with ThreadPoolExecutor(min(threads, len(jobs))) as pool:
-        list(pool.map(function, jobs))  # each block writes its own slice: no order to keep
+    saved = torch.get_num_threads()
+    try:  # each worker runs its ops on one thread: two workers each forking torch's 2 threads would oversubscribe
+        with ThreadPoolExecutor(min(threads, len(jobs)), initializer=torch.set_num_threads, initargs=(1,)) as pool:
+            list(pool.map(function, jobs))  # each block writes its own slice: no order to keep
+    finally:
+        torch.set_num_threads(saved)  # the workers' setting is partly process-wide: put back
 
 
 def _draw_block(draw: Draw, seed: int, k: int, length: int, dtype: torch.dtype) -> torch.Tensor:
