@@ -24,12 +24,12 @@ from ..modelinit.plan import init_model
 from ..modelinit.schemes import SCHEMES, check_schemes
 from ..models.builders import MODELS, NAMED_ARCHS, PatchTransformer, build_model, describe_model, mlp, parse_arch
 from ..reporting.plots import plot_histograms, plot_std_by_layer
+from ..reporting.theory import plot_signal_propagation, plot_spectra
 from ..theory.activations import THEORY_ACTIVATIONS
 from ..theory.critical import scheme_point
 from ..theory.spectra import JacobianSpectrum, jacobian_spectrum
 from ._config import ConfigError, check_seed, count, literal, param
 from ._result import ResultBase, artifact, output_folder, write_json
-from ._theory_figures import plot_signal_propagation, plot_spectra
 
 __all__ = ["DiagnoseConfig", "DiagnoseResult", "diagnose_inits", "HIDDEN", "DIAGNOSE_INITS", "STUDIES",
            "JACOBIAN_INITS", "SIGNAL_INITS", "JacobianResult", "SignalResult", "predicted_spectrum", "spectrum_series"]
@@ -190,7 +190,7 @@ def predicted_spectrum(init: str, activation: str, depth: int) -> JacobianSpectr
 
 
 def spectrum_series(label: str, singular_values: list[float], spectrum: JacobianSpectrum | None) -> dict:
-    """One series of :func:`~weightinit.experiments._theory_figures.plot_spectra`."""
+    """One series of :func:`~weightinit.reporting.theory.plot_spectra`."""
     if spectrum is None:
         predicted = None
     elif spectrum.atom is not None:

@@ -12,13 +12,13 @@ import torch
 
 from .._checks import check_choice
 from ..errors import UserError
+from ..reporting.theory import plot_phase_diagram
 from ..theory.activations import THEORY_ACTIVATIONS
 from ..theory.critical import critical_point, critical_sigma_w2
 from ..theory.meanfield import MeanField, mean_field
 from ..theory.phase import PhaseDiagram, phase_diagram
 from ._config import count, number
 from ._result import ResultBase, output_folder, write_json
-from ._theory_figures import plot_phase_diagram
 
 __all__ = ["PhaseConfig", "PhaseResult", "phase", "TABLE_SIGMA_B2"]
 

@@ -33,6 +33,7 @@ from ...data.datasets import Dataset, Split
 from ...diagnostics.jacobian import JacobianSpread, hidden_stack, jacobian_singular_values
 from ...init import normal_, orthogonal_
 from ...models.builders import mlp
+from ...reporting.theory import plot_training_and_spectra
 from ...theory.critical import critical_point
 from ...theory.spectra import jacobian_spectrum
 from ...training.batched import fit_batched
@@ -40,7 +41,6 @@ from ...training.config import TrainConfig
 from .._common import checkpoint_in, versions
 from .._config import check_seed, count, number
 from .._result import artifact, output_folder, write_json, write_texts
-from .._theory_figures import plot_training_and_spectra
 from ..diagnose import spectrum_series
 from ._paper import PaperResult
 

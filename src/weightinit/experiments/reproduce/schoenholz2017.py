@@ -23,6 +23,7 @@ from ..._checks import check_positive_int
 from ...data.datasets import Dataset, Split
 from ...init import normal_
 from ...models.builders import mlp
+from ...reporting.theory import plot_trainability
 from ...theory.critical import critical_sigma_w2
 from ...theory.meanfield import depth_scales, fixed_point_c, fixed_point_q
 from ...training.batched import fit_batched
@@ -30,7 +31,6 @@ from ...training.config import TrainConfig
 from .._common import checkpoint_in, versions
 from .._config import ConfigError, check_seed, count, number, param
 from .._result import output_folder, write_json, write_texts
-from .._theory_figures import plot_trainability
 from ._paper import PaperResult
 
 __all__ = ["Schoenholz2017Config", "Schoenholz2017Result", "schoenholz2017", "six_xi_c", "QUICK"]

@@ -1,8 +1,8 @@
 """The theory's figures, drawn on matplotlib ``Figure`` objects (no pyplot): the phase diagram
 (phase.png), the trainability heat map with the 6 xi_c curve (schoenholz2017), the Jacobian's
-singular values beside the free-probability prediction (pennington2017, diagnose --jacobian).
-They live here, beside the experiments that draw them, rather than in ``reporting.plots``
-(the shared figure module) to keep that module one concern: the training runs' figures."""
+singular values beside the free-probability prediction (pennington2017, diagnose --jacobian),
+Brock et al. 2021's signal propagation plot (diagnose --signal-propagation). A module of their
+own rather than part of :mod:`.plots`, which keeps to one concern: the training runs' figures."""
 
 from __future__ import annotations
 
