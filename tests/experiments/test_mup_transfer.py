@@ -43,11 +43,20 @@ def test_findings_count_grid_steps():
                    {"sp": {"128": [0.5, 0.4, 0.3, 0.35], "2048": [0.2, 0.3, 0.4, None]},
                     "mup": {"128": [0.5, 0.3, 0.4, 0.6], "2048": [0.4, 0.1, 0.2, 0.3]}},
                    {"sp": {"128": -7, "2048": -9}, "mup": {"128": -8, "2048": -8}}, {"sp": 1.0, "mup": 1.0})
-    assert part.shift("sp") == -2 and part.shift("mup") == 0
+    assert part.shift("sp") == -2 and part.shift("mup") == 0 and part.spread("mup") == 0
     findings = MupResult([part], 64, 0).findings()
-    assert "moves 0 grid step(s)" in findings[0] and "transfers" in findings[0]
-    assert "moves 2 step(s) over 4 doublings" in findings[1] and "at least two" in findings[1]
-    assert "wider is better" in findings[2]
+    assert "(2^-8, 2^-8) lie within 0 grid step(s)" in findings[0] and "transfers" in findings[0]
+    assert "moves 2 step(s) down, to smaller rates, over 4 doublings (2^-7, 2^-9" in findings[1]
+    assert "at least two" in findings[1]
+    assert "wider is better" in findings[2] and "at width 2048 SP tuned at that width reaches 0.200" in findings[2]
+
+
+def test_transfer_is_judged_over_every_width_not_the_ends():
+    best = {"sp": {"64": -6, "128": -7, "256": -8}, "mup": {"64": -8, "128": -5, "256": -8}}
+    losses = {name: {w: [0.5, 0.4, 0.3] for w in ("64", "128", "256")} for name in ("sp", "mup")}
+    part = MupPart("mlp", "mnist", [64, 128, 256], [-8, -7, -6], 10, 8, losses, best, {"sp": 1.0, "mup": 1.0})
+    assert part.shift("mup") == 0 and part.spread("mup") == 3
+    assert "does NOT transfer" in MupResult([part], 64, 0).findings()[0]
 
 
 def test_bad_config():

@@ -111,6 +111,17 @@ class MupPart:
         first, last = best[str(self.widths[0])], best[str(self.widths[-1])]
         return None if first is None or last is None else last - first
 
+    def spread(self, parametrization: str) -> int | None:
+        """How many grid steps lie between the smallest and the largest best learning rate over
+        all widths (not only the two ends); None if some width diverged at every rate."""
+        best = [self.best_log2_lr[parametrization][str(w)] for w in self.widths]
+        return None if None in best else max(best) - min(best)
+
+    def best_rates(self, parametrization: str) -> str:
+        """Each width's best learning rate, as text: "2^-7, 2^-8, -" (- where every rate diverged)."""
+        return ", ".join("-" if k is None else f"2^{k}" for k in
+                         (self.best_log2_lr[parametrization][str(w)] for w in self.widths))
+
     def best_losses(self, parametrization: str) -> list[float | None]:
         """Each width's loss at its best learning rate."""
         return [min((v for v in self.losses[parametrization][str(w)] if v is not None), default=None)
@@ -147,20 +158,25 @@ class MupResult(ResultBase):
         for part in self.parts:
             span = f"from width {part.widths[0]} to {part.widths[-1]}"
             doublings = math.log2(part.widths[-1] / part.widths[0])
-            mu, sp = part.shift("mup"), part.shift("sp")
+            mu, sp = part.spread("mup"), part.shift("sp")
             if mu is not None:
-                found.append(f"{part.model}: under muP the best learning rate moves {abs(mu)} grid step(s) (x2 each) "
-                             f"{span}: {'transfers (at most one step)' if abs(mu) <= 1 else 'does NOT transfer'}")
+                found.append(f"{part.model}: under muP the best learning rates {span} "
+                             f"({part.best_rates('mup')}) lie within {mu} grid step(s) (x2 each): "
+                             + ("transfers (at most one step)" if mu <= 1 else "does NOT transfer"))
             if sp is not None:
-                found.append(f"{part.model}: under SP it moves {abs(sp)} step(s) over {doublings:g} doublings "
-                             f"({'at least two, as expected' if abs(sp) >= 2 else 'less than the two expected'}; "
-                             "the paper's SP optimum moves about one step per doubling)")
-            losses = [v for v in part.best_losses("mup") if v is not None]
-            if len(losses) == len(part.widths):
-                better = all(b <= a for a, b in zip(losses, losses[1:]))
+                way = "down, to smaller rates" if sp < 0 else "up, to larger rates" if sp > 0 else "nowhere"
+                found.append(f"{part.model}: under SP the best learning rate moves {abs(sp)} step(s) {way}, over "
+                             f"{doublings:g} doublings ({part.best_rates('sp')}; "
+                             f"{'at least two, as expected' if sp <= -2 else 'not the two or more expected'}; "
+                             "the paper's SP optimum moves about one step down per doubling)")
+            mus, sps = part.best_losses("mup"), part.best_losses("sp")
+            if None not in mus:
+                better = all(b <= a for a, b in zip(mus, mus[1:]))
                 found.append(f"{part.model}: under muP the best loss per width is "
-                             + ", ".join(f"{v:.3f}" for v in losses)
-                             + (": wider is better at every width" if better else ": not monotone in width"))
+                             + ", ".join(f"{v:.3f}" for v in mus)
+                             + (": wider is better at every width" if better else ": not monotone in width")
+                             + ("" if sps[-1] is None else
+                                f"; at width {part.widths[-1]} SP tuned at that width reaches {sps[-1]:.3f}"))
         return found
 
     def write(self, folder: str | os.PathLike) -> list[str]:
