@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from weightinit.data.datasets import Split
 from weightinit.errors import UserError
@@ -58,6 +59,45 @@ def test_stacked_equals_one_after_another_and_a_diverging_run_leaves_the_others_
     with_blowup = train_lr_grid(model(), [*rates, 1e9], train, held, steps=10, batch_size=16, seed=1)
     assert with_blowup.diverged == [False, False, True] and math.isnan(with_blowup.final_loss[2])
     assert with_blowup.final_loss[:2] == pytest.approx(stacked.final_loss, rel=1e-5)
+
+
+class OverflowingGain(nn.Module):
+    """``tanh(h cosh(s))``: once a step throws s far from 0, cosh(s) is inf, the output still
+    ±1 (a finite loss), and the gradient 0 x inf = NaN: an overflow in the backward pass alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.s = nn.Parameter(torch.ones(()))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(h * torch.cosh(self.s))
+
+
+def gained() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(12, 16), OverflowingGain(), nn.Linear(16, 3))
+
+
+def test_a_run_whose_gradient_overflows_diverges_and_the_others_train_as_alone():
+    """Its loss stays finite (a few thousand), its gradient is NaN from step 2: diverged (its loss NaN,
+    its curve NaN from there), not trained on with the NaN entries read as 0."""
+    train, held = data()
+    grid = train_lr_grid(gained(), [1e-3, 1e-2, 1e3], train, held, steps=8, batch_size=16, seed=1, every=1)
+    assert grid.diverged == [False, False, True] and math.isnan(grid.final_loss[2])
+    assert math.isfinite(grid.curves[2][0]) and all(math.isnan(v) for v in grid.curves[2][1:])
+    for r, lr in enumerate([1e-3, 1e-2]):
+        alone = train_lr_grid(gained(), [lr], train, held, steps=8, batch_size=16, seed=1, every=1)
+        assert grid.final_loss[r] == pytest.approx(alone.final_loss[0], rel=1e-6)
+        assert grid.curves[r] == pytest.approx(alone.curves[0], rel=1e-6)
+
+
+def test_a_run_blown_up_by_its_last_update_is_diverged():
+    """The evaluation after the last step reads its loss: inf or NaN there is a divergence too."""
+    train, held = data()
+    grid = train_lr_grid(model(), [1e-3, 1e20], train, held, steps=1, batch_size=16, seed=1)
+    alone = train_lr_grid(model(), [1e-3], train, held, steps=1, batch_size=16, seed=1)
+    assert grid.diverged == [False, True] and math.isnan(grid.final_loss[1])
+    assert grid.final_loss[0] == pytest.approx(alone.final_loss[0], rel=1e-6)
 
 
 def test_multipliers_scale_each_parameters_rate():

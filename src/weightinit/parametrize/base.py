@@ -69,6 +69,14 @@ class StackMap:
         prefix = f"{stack}." if stack else ""
         return f"{prefix}{index * theirs // ours}" + (f".{rest}" if rest else "")
 
+    def block_name(self, name: str) -> str | None:
+        """The qualified name of the block (``stack.index``) that ``name`` is inside; None outside every stack."""
+        split = self._split(name)
+        if split is None:
+            return None
+        stack, index, _ = split
+        return f"{stack}.{index}" if stack else str(index)
+
     def depth_ratio(self, name: str) -> float | None:
         """``L / L_b`` of the stack ``name`` is inside a block of; None outside every stack."""
         split = self._split(name)

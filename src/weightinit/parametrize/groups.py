@@ -5,11 +5,18 @@ groups, one per distinct (learning rate, weight decay, ε), so that
 
 trains ``model`` under the plan's parametrization. Parameters are matched by name, after the
 prefixes that wrappers add are taken off (``torch.compile``'s ``_orig_mod.``, DDP's and
-DataParallel's ``module.``): a compiled, distributed or reloaded model gets the same groups.
+DataParallel's ``module.``): a compiled, distributed or reloaded model gets the same groups. A
+prefix comes off only where the model given is that wrapper, so a model whose own submodule is
+called ``module`` keeps its names.
+
+Each group records the optimizer it was made for (``"made_for"``: ``"adam"``, ``"adamw"`` or
+``"sgd"``), since Adam's and SGD's rules differ (:mod:`.rules`);
+:func:`weightinit.training.make_optimizer` refuses groups made for another family.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from torch import nn
@@ -19,20 +26,37 @@ from ..errors import UserError
 from .plan import ParamPlan
 from .rules import OPTIMIZER_FAMILIES
 
-__all__ = ["param_groups", "plain_name"]
+__all__ = ["param_groups", "plain_name", "wrapper_prefix", "MADE_FOR"]
 
-_WRAPPER_PREFIXES = ("_orig_mod.", "module.")
+MADE_FOR = "made_for"  # the key of a group that names the optimizer its multipliers are for
 
 
-def plain_name(name: str) -> str:
-    """``name`` without the prefixes torch.compile, DDP and DataParallel put before a parameter's name."""
-    stripped = True
-    while stripped:
-        stripped = False
-        for prefix in _WRAPPER_PREFIXES:
-            if name.startswith(prefix):
-                name, stripped = name[len(prefix):], True
-    return name
+def _compiled_class() -> type | None:
+    """torch.compile's wrapper class, if torch._dynamo is loaded (a model can be one only then:
+    importing it here would cost a second)."""
+    return getattr(sys.modules.get("torch._dynamo.eval_frame"), "OptimizedModule", None)
+
+
+def wrapper_prefix(model: nn.Module) -> str:
+    """The prefix that the wrappers ``model`` is made of (torch.compile's ``_orig_mod.``, DDP's and
+    DataParallel's ``module.``, nested in any order) put before the wrapped model's parameter
+    names; "" for a model that is no wrapper. Read off the classes, not the names: a model's own
+    submodule may be called ``module``."""
+    compiled, prefix = _compiled_class(), ""
+    while True:
+        if compiled is not None and isinstance(model, compiled):
+            prefix, model = prefix + "_orig_mod.", model._orig_mod
+        elif isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
+            prefix, model = prefix + "module.", model.module
+        else:
+            return prefix
+
+
+def plain_name(name: str, model: nn.Module) -> str:
+    """``name``, a parameter name of ``model``, without the prefix that wrapping put before it
+    (:func:`wrapper_prefix`): only a real wrapper's prefix comes off."""
+    prefix = wrapper_prefix(model)
+    return name[len(prefix):] if prefix and name.startswith(prefix) else name
 
 
 def param_groups(
@@ -62,7 +86,9 @@ def param_groups(
     Returns:
         A list of dicts with ``"params"``, ``"lr"``, ``"lr_scale"`` (the learning-rate
         multiplier, which :func:`weightinit.fit`'s schedule reads), ``"weight_decay"``, for Adam
-        ``"eps"``, and ``"param_names"``. Every trainable parameter is in exactly one group.
+        ``"eps"``, ``"param_names"`` and ``"made_for"`` (``optimizer``: torch.optim keeps the
+        extra key, and :func:`weightinit.training.make_optimizer` refuses groups made for
+        another optimizer). Every trainable parameter is in exactly one group.
     """
     check_choice("optimizer", optimizer, tuple(OPTIMIZER_FAMILIES))
     family = OPTIMIZER_FAMILIES[optimizer]
@@ -72,7 +98,7 @@ def param_groups(
     if not isinstance(plan, ParamPlan):
         raise TypeError(f"plan must be a weightinit.parametrize.ParamPlan, got {type(plan).__name__}")
     rows = {row.name: row for row in plan.rows}
-    named = [(plain_name(name), p) for name, p in model.named_parameters() if p.requires_grad]
+    named = [(plain_name(name, model), p) for name, p in model.named_parameters() if p.requires_grad]
     unknown = [name for name, _ in named if name not in rows]
     if unknown:
         raise UserError(f"the plan does not cover {len(unknown)} parameter(s) of {type(model).__name__} "
@@ -90,7 +116,8 @@ def param_groups(
         key = (scale, decay, mult.eps if family == "adam" else 1.0)
         if key not in groups:
             groups[key] = {"params": [], "param_names": [], "lr": lr * scale, "lr_scale": scale,
-                           "weight_decay": decay, **({"eps": eps * mult.eps} if family == "adam" else {})}
+                           "weight_decay": decay, **({"eps": eps * mult.eps} if family == "adam" else {}),
+                           MADE_FOR: optimizer}
         groups[key]["params"].append(parameter)
         groups[key]["param_names"].append(name)
     return list(groups.values())

@@ -32,6 +32,7 @@ from torch import nn
 from .._checks import check_choice, check_generator, check_number
 from ..errors import UserError
 from ..modelinit.depth import layer_roles, linear_io, residual_branches
+from ..modelinit.fans import forward_checked
 from ..modelinit.plan import InitPlan, plan_init
 from ..modelinit.rules import Block
 from ..modelinit.schemes import SCHEMES
@@ -42,6 +43,13 @@ __all__ = ["ParamRow", "ParamPlan", "plan_parametrization", "parametrize"]
 
 _HEAD_ATTRIBUTES = ("num_heads", "n_head", "num_attention_heads", "heads", "n_heads")
 _QUERY_NORMS = ("q_norm", "q_layernorm", "query_norm", "q_ln")  # OLMo 2, Qwen 3, Gemma 3: a norm after the query
+# a norm on a branch's output before the residual addition (OLMo 2, Gemma 2 and 3), by the role of the branch's end;
+# the attention's names count only beside the MLP's: Llama's "post_attention_layernorm" is the norm before its MLP
+_POST_NORMS = {"attn_out": ("post_attention_layernorm", "post_attention_norm", "post_attn_norm", "attn_post_norm"),
+               "mlp_out": ("post_feedforward_layernorm", "post_ffn_norm", "post_mlp_norm", "ffn_post_norm",
+                           "mlp_post_norm")}
+_NORM_LAYERS = (nn.LayerNorm, nn.RMSNorm, nn.GroupNorm)
+_SHOWN = 4  # names a note lists before "and N more"
 
 
 @dataclass
@@ -147,12 +155,20 @@ def _block_key(block: Block) -> tuple[str, str, str]:
 
 def _fans(block: Block | None, shape: tuple[int, ...]) -> tuple[float, float, bool]:
     """``(fan_in, fan_out, is_vector)`` of a parameter: its first block's fans where its rule
-    has them, else read off its shape as torch reads a Linear's (out, in, ...)."""
+    has them, else read off its shape. A tensor with at most one dimension over 1 is a vector
+    over its length (a bias; MultiheadAttention's ``bias_k``/``bias_v`` and a class token, both
+    (1, 1, E): read as (out, in) = (1, 1) they would never grow); any other as torch reads a
+    Linear's weight, (out, in, ...) (:func:`_assumed_fans_note` says so where no rule knows it)."""
     if block is not None and block.fan_in is not None and block.fan_out is not None:
         return float(block.fan_in), float(block.fan_out), False
-    if len(shape) >= 2:
-        return float(shape[1]), float(shape[0]), False
-    return 1.0, float(shape[0]) if shape else 1.0, True
+    if _is_vector_shape(shape):
+        return 1.0, float(math.prod(shape)), True
+    return float(shape[1]), float(shape[0]), False
+
+
+def _is_vector_shape(shape: tuple[int, ...]) -> bool:
+    """True for a shape with at most one dimension over 1: (E,), (1, 1, E), a scalar."""
+    return sum(size != 1 for size in shape) <= 1
 
 
 def _scaled(fill: Callable, factor: float) -> Callable:
@@ -229,6 +245,90 @@ def _attention_factors(model: nn.Module, base: nn.Module, stack_map: StackMap,
     return factors
 
 
+def _branch_factors(model: nn.Module, stack_map: StackMap, depth_alpha: float, notes: list[str],
+                    example_input: torch.Tensor | None) -> dict[str, float]:
+    """Branch end (a module name) -> the depth multiplier L_m^-α it absorbs. A branch whose output
+    goes through a norm before the residual addition (OLMo 2's post-norm) absorbs none: the norm
+    divides any factor on its input out again, as a ``q_norm`` does the query's 1/d, so the
+    multiplier (and the learning rate and ε that come with it) would do nothing; the plan says so
+    in a note instead. The norm is found by its name (:data:`_POST_NORMS`) and, with an
+    ``example_input``, by a forward pass (:func:`_traced_post_norms`: any name)."""
+    ends: dict[str, float] = {}
+    for branch in residual_branches(model):
+        ratio = stack_map.depth_ratio(branch.end)
+        if ratio is not None and not math.isclose(ratio, 1.0):
+            ends[branch.end] = ratio ** -depth_alpha
+    if not ends:
+        return ends
+    post = _named_post_norms(model, list(ends), stack_map)
+    if example_input is not None and not any(p.is_meta for p in model.parameters()):
+        post = {**_traced_post_norms(model, list(ends), example_input), **post}
+    for end in ends:
+        if end in post:
+            notes.append(f"residual branch ending at {end}: a norm ({post[end]}) follows it and would cancel the "
+                         f"depth multiplier {ends[end]:.4g} absorbed into it; the branch keeps the base's output "
+                         "scale (its parameters keep the depth rule's learning rates)")
+    return {end: factor for end, factor in ends.items() if end not in post}
+
+
+def _named_post_norms(model: nn.Module, ends: list[str], stack_map: StackMap) -> dict[str, str]:
+    """Branch end -> the norm after it, a child of its block named as in :data:`_POST_NORMS` for
+    the end's role (the attention's output or the MLP's)."""
+    roles, modules = layer_roles(model), dict(model.named_modules())
+    found: dict[str, str] = {}
+    for end in ends:
+        block, role = stack_map.block_name(end), roles.get(end)
+        if block is None or role is None or role.kind not in _POST_NORMS or block not in modules:
+            continue
+        children = {name for name, _ in modules[block].named_children()}
+        if not children & set(_POST_NORMS["mlp_out"]):
+            continue  # a post-attention name without a post-MLP norm is Llama's norm before the MLP
+        names = [name for name in _POST_NORMS[role.kind] if name in children]
+        if names:
+            found[end] = f"{block}.{names[0]}"
+    return found
+
+
+def _is_norm(module: nn.Module) -> bool:
+    """torch's norm layers, and any class named ``...Norm`` (transformers' ``LlamaRMSNorm``, ``T5LayerNorm``)."""
+    return isinstance(module, _NORM_LAYERS) or type(module).__name__.endswith("Norm")
+
+
+def _traced_post_norms(model: nn.Module, ends: list[str], example_input: torch.Tensor) -> dict[str, str]:
+    """Branch end -> the norm whose input is the end's very output in ``model(example_input)``
+    (eval mode, no gradients, the global RNG forked; the model is left as it was). A residual
+    addition in between makes a new tensor, so a post-LN block (BERT's norm of the sum) is not one."""
+    modules = dict(model.named_modules())
+    outputs: dict[int, tuple[torch.Tensor, str]] = {}  # id -> (the tensor, kept alive so its id is not reused; end)
+    found: dict[str, str] = {}
+
+    def record(end: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple, output: Any) -> None:
+            if isinstance(output, torch.Tensor):
+                outputs[id(output)] = (output, end)
+        return hook
+
+    def check(norm: str) -> Callable:
+        def hook(module: nn.Module, inputs: tuple) -> None:
+            kept = outputs.get(id(inputs[0])) if inputs else None
+            if kept is not None and kept[0] is inputs[0]:
+                found.setdefault(kept[1], norm)
+        return hook
+
+    hooks = [modules[end].register_forward_hook(record(end)) for end in ends if end in modules]
+    hooks += [module.register_forward_pre_hook(check(name)) for name, module in modules.items() if _is_norm(module)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            forward_checked(model, example_input)
+    finally:
+        model.train(was_training)
+        for hook in hooks:
+            hook.remove()
+    return found
+
+
 def _out_features(module: nn.Module) -> int | None:
     out = getattr(module, "out_features", None)
     if out is None and getattr(module, "weight", None) is not None and module.weight.dim() == 2:
@@ -266,7 +366,13 @@ def plan_parametrization(
         zero_readout, zero_query: start the readout (its weight) and the attention queries at 0,
             as Tensor Programs V recommends.
         init_options: the options of :func:`weightinit.init_model` (``nonlinearity``, ``bias``,
-            ``example_input``, ...), applied to the model and to the base.
+            ``example_input``, ...), applied to the model and to the base; ``only=`` (initialize some
+            parameters, leave the rest as loaded) applies to the model alone. muP's rules need no
+            draw of a parameter, so the ones only= leaves keep their kind and multipliers, read off
+            the whole model's plan; a note names them, since their learning rates assume muP's init
+            at this width. That is right for a muP checkpoint of this model (resumed, or fine-tuned
+            with a new head), wrong for one trained under SP or at another width, and weightinit
+            cannot tell which it is: a note, not a refusal.
     """
     check_choice("parametrization", parametrization, PARAMETRIZATIONS)
     check_choice("scheme", scheme, SCHEMES)
@@ -285,8 +391,10 @@ def plan_parametrization(
         if getattr(spec.preset, "joint", None) is not None:
             raise UserError(f"scheme={scheme!r} draws layers together (or by its own pass over the model); muP "
                             "scales the std each block gets at the base width: use 'default', 'he_normal', 'gpt2', ...")
-    init_plan = plan_init(model, scheme, **init_options)
-    base_plan = init_plan if base is model else plan_init(base, scheme, **init_options)
+    only = init_options.pop("only", None)
+    init_plan = plan_init(model, scheme, only=only, **init_options)
+    whole_plan = init_plan if only is None else plan_init(model, scheme, **init_options)  # every parameter's rule
+    base_plan = whole_plan if base is model else plan_init(base, scheme, **init_options)  # only= names the model's
     stack_map = StackMap(model, base)
     notes: list[str] = []
     if any(b.recipe is not None for b in init_plan.blocks) and parametrization == "mup":
@@ -295,9 +403,7 @@ def plan_parametrization(
                         "(a preset such as 'gpt2', or 'normal', 'he_normal')")
     base_blocks = {_block_key(b): b for b in base_plan.blocks}
     shapes = {id(b): row.shape for plan in (init_plan, base_plan) for b, row in zip(plan.blocks, plan.rows)}
-    blocks_of: dict[str, list[Block]] = {}
-    for block in init_plan.blocks:
-        blocks_of.setdefault(f"{block.module}.{block.parameter}".lstrip("."), []).append(block)
+    blocks_of, rules_of = _blocks_by_name(init_plan), _blocks_by_name(whole_plan)  # what is filled; every rule
     base_params = dict(base.named_parameters())
     if parametrization == "mup":
         _check_untied(model)
@@ -311,11 +417,10 @@ def plan_parametrization(
             for parameter in ("weight", "bias"):
                 absorbed.setdefault(f"{name}.{parameter}", []).append(("attention 1/d", factor))
         if depth_alpha is not None:
-            for branch in residual_branches(model):
-                ratio = stack_map.depth_ratio(branch.end)
-                if ratio is not None and not math.isclose(ratio, 1.0):
-                    for parameter in ("weight", "bias"):
-                        absorbed.setdefault(f"{branch.end}.{parameter}", []).append(("branch", ratio ** -depth_alpha))
+            branches = _branch_factors(model, stack_map, depth_alpha, notes, init_options.get("example_input"))
+            for end, factor in branches.items():
+                for parameter in ("weight", "bias"):
+                    absorbed.setdefault(f"{end}.{parameter}", []).append(("branch", factor))
 
     readout = _readout_weight(model)  # by role, so that the base width (where no fan grows) is zeroed alike
     queries = {f"{name}.weight" for name, role in layer_roles(model).items() if role.kind == "q"}
@@ -326,10 +431,10 @@ def plan_parametrization(
             raise UserError(f"the base model has no parameter {base_name!r} (for {name!r}): the base must be the "
                             "same architecture at another size")
         shape, base_shape = tuple(parameter.shape), tuple(base_params[base_name].shape)
-        blocks = blocks_of.get(name, [])
-        base_block = base_blocks.get((stack_map.base_name(blocks[0].module), blocks[0].parameter,
-                                      blocks[0].label)) if blocks else None
-        fan_in, fan_out, is_vector = _fans(blocks[0] if blocks else None, shape)
+        blocks, rule = blocks_of.get(name, []), (rules_of.get(name) or [None])[0]
+        base_block = None if rule is None else base_blocks.get((stack_map.base_name(rule.module), rule.parameter,
+                                                                 rule.label))
+        fan_in, fan_out, is_vector = _fans(rule, shape)
         base_in, base_out, _ = _fans(base_block, base_shape)
         m_in, m_out = fan_in / base_in, fan_out / base_out
         if parametrization == "sp":
@@ -352,7 +457,56 @@ def plan_parametrization(
             _retarget(blocks, base_blocks, shapes, stack_map, mult.init, zero, name)
     if parametrization == "mup" and zero_query and not queries:
         notes.append("zero_query: no separate query projection was found; nothing zeroed")
+    if parametrization == "mup":
+        notes += _unfilled_notes(rows, set(blocks_of), set(rules_of)) + _assumed_fans_note(rows, set(rules_of))
     return ParamPlan(parametrization, scheme, rows, init_plan, depth_alpha, notes, dict(model.named_parameters()))
+
+
+def _blocks_by_name(plan: InitPlan) -> dict[str, list[Block]]:
+    """The blocks of ``plan`` by the qualified name of the parameter each fills."""
+    found: dict[str, list[Block]] = {}
+    for block in plan.blocks:
+        found.setdefault(f"{block.module}.{block.parameter}".lstrip("."), []).append(block)
+    return found
+
+
+def _listed(names: list[str]) -> str:
+    """``names`` for a note: the first :data:`_SHOWN`, then how many more."""
+    more = len(names) - _SHOWN
+    return ", ".join(names[:_SHOWN]) + (f" and {more} more" if more > 0 else "")
+
+
+def _unfilled_notes(rows: list[ParamRow], filled: set[str], ruled: set[str]) -> list[str]:
+    """Notes naming the parameters the plan does not draw although muP's std for them is not the
+    scheme's (init multiplier not 1: hidden and readout weights, branch ends): the ones ``only=``
+    leaves as loaded, and the ones no rule covers (left as their module made them). Their
+    learning-rate, weight-decay and ε multipliers assume muP's init at this width. (A vector's or an
+    input layer's muP std is the scheme's: whatever it holds, its multipliers fit as well as SP's would.)"""
+    changed = [r for r in rows if r.name not in filled and not math.isclose(r.multipliers.init, 1.0)]
+    left = [r.name for r in changed if r.name in ruled]
+    unknown = [r.name for r in changed if r.name not in ruled]
+    notes = []
+    if left:
+        notes.append(f"only= leaves {len(left)} parameter(s) as they were ({_listed(left)}), yet gives them muP's "
+                     "learning-rate, weight-decay and eps multipliers, which assume muP's init at this width: right "
+                     "for a muP checkpoint of this model and base, wrong for one trained under SP or at another width")
+    if unknown:
+        notes.append(f"no rule initializes {len(unknown)} parameter(s) ({_listed(unknown)}): they keep the values "
+                     "their module gave them, not muP's std, yet get muP's learning-rate multipliers, which assume it")
+    return notes
+
+
+def _assumed_fans_note(rows: list[ParamRow], ruled: set[str]) -> list[str]:
+    """A note naming the parameters of modules no rule knows whose fans were read off the shape as
+    (out, in), torch's Linear layout: a weight used as ``x @ w`` is (in, out), and its kind (input
+    against readout) would be the wrong one. Only where a fan grew, so that the guess matters."""
+    guessed = [f"{r.name} ({r.kind})" for r in rows if r.name not in ruled and not _is_vector_shape(r.shape)
+               and r.shape != r.base_shape]
+    if not guessed:
+        return []
+    return [f"fans read off the shape as (out, in), torch's Linear layout, for {len(guessed)} parameter(s) of modules "
+            f"weightinit has no rule for ({_listed(guessed)}): a weight used as x @ w is (in, out) and then has the "
+            "wrong kind; hold it in an nn.Linear, or check its row of the table"]
 
 
 def _check_untied(model: nn.Module) -> None:

@@ -19,8 +19,12 @@ is one number per parameter group and here every run has its own:
 
 with run r's rate ``η_r`` and parameter p's learning-rate and ε multipliers ``s_p``, ``e_p`` (a
 parametrization's, :func:`weightinit.parametrize.param_groups`). A run whose loss becomes NaN/inf
-or exceeds :data:`~weightinit.training.divergence.DIVERGENCE_LOSS` is frozen at zero (its loss
-is then NaN) and the others go on.
+or exceeds :data:`~weightinit.training.divergence.DIVERGENCE_LOSS`, or whose gradient has a NaN/inf
+entry (the loss can still be finite: an overflow in the backward pass), has diverged: it is frozen
+at zero before that step's update, and the others go on as if it were not there (each run's
+gradient and moments are its own). So does a run whose loss on the evaluation rows, after the
+last step, is non-finite or above that bound (its last update blew it up). A diverged run's loss
+is NaN (``reproduce mup`` records it as None).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ EVAL_CHUNK = 1024  # rows evaluated at once, by every run
 @dataclass
 class GridResult:
     """Each run's loss on the evaluation rows after training (NaN where it diverged), its
-    training loss every ``every`` steps (R, points), and whether it diverged."""
+    training loss every ``every`` steps (R, points; NaN from its divergence on), and whether it diverged."""
 
     lrs: list[float]
     final_loss: list[float]
@@ -62,6 +66,21 @@ def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     runs = logits.shape[0]
     per = token_cross_entropy(logits.flatten(0, 1), y.repeat(runs, *([1] * (y.dim() - 1))), reduction="none")
     return per.view(runs, -1).mean(1)
+
+
+def _bad(losses: torch.Tensor) -> torch.Tensor:
+    """(R,) True where a run's loss is NaN/inf or above :data:`DIVERGENCE_LOSS`."""
+    return ~torch.isfinite(losses) | (losses > DIVERGENCE_LOSS)
+
+
+def _bad_gradients(params: Mapping[str, torch.Tensor], runs: int) -> torch.Tensor:
+    """(R,) True where any entry of a run's gradient is NaN/inf. Such a run has diverged even with
+    a finite loss: zeroing the entries instead (the run going on as if they were 0) would hide it."""
+    bad = torch.zeros(runs, dtype=torch.bool)
+    for p in params.values():
+        if p.grad is not None:
+            bad |= ~torch.isfinite(p.grad).reshape(runs, -1).all(1)
+    return bad
 
 
 def train_lr_grid(
@@ -128,11 +147,11 @@ def train_lr_grid(
             p.grad = None
         losses.sum().backward()
         with torch.no_grad():
-            bad = alive & (~torch.isfinite(losses) | (losses > DIVERGENCE_LOSS))
-            alive &= ~bad
+            alive &= ~(_bad(losses.detach()) | _bad_gradients(params, runs))
             window += torch.where(alive, losses.double(), torch.nan)
             for name, p in params.items():
                 lr_mult, eps_mult = scale[name]
+                # the non-finite entries are a diverged run's alone (frozen at zero below): kept out of its moments
                 g = torch.nan_to_num(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
                 m[name].mul_(BETAS[0]).add_(g, alpha=1 - BETAS[0])
                 v2[name].mul_(BETAS[1]).addcmul_(g, g, value=1 - BETAS[1])
@@ -153,5 +172,6 @@ def train_lr_grid(
             x, y = evaluate_on.x[start:start + EVAL_CHUNK], evaluate_on.y[start:start + EVAL_CHUNK]
             final += _loss(forward(x), y).double() * len(y)
         final /= len(evaluate_on)
+    alive &= ~_bad(final)  # the last update blew it up: diverged, as at any step before
     final = torch.where(alive, final, torch.nan)
     return GridResult(list(lrs), [float(f) for f in final], curves, [not bool(a) for a in alive], every)

@@ -8,6 +8,10 @@ each epoch, to the epoch's rate times the group's ``"lr_scale"`` (default 1.0). 
 per-parameter learning rates (muP's per-layer multipliers, say) are given:
 ``[{"params": hidden, "lr_scale": 1 / width}, {"params": readout}]``.
 
+Groups from :func:`weightinit.parametrize.param_groups` name the optimizer their multipliers were
+made for (``"made_for"``); :func:`make_optimizer` refuses them under another family (groups made
+for SGD under Adam, say, would train every layer at the wrong rate, silently).
+
 Where every parameter is a floating-point tensor on the CPU or a GPU, the optimizer is the fused
 implementation: one kernel updates every parameter (on 2 CPU cores it takes Adam's share of an
 MNIST epoch from about 0.3 s to 0.1 s), with the same maths as the default implementation
@@ -24,6 +28,8 @@ import torch
 
 from .._checks import check_choice
 from ..errors import UserError
+from ..parametrize.groups import MADE_FOR
+from ..parametrize.rules import OPTIMIZER_FAMILIES
 from .config import OPTIMIZERS, TrainConfig
 
 __all__ = ["OptimizerSettings", "make_optimizer"]
@@ -52,6 +58,7 @@ def make_optimizer(params_or_groups: Iterable[torch.Tensor] | Iterable[dict[str,
             any option of the optimizer, plus ``"lr_scale"``: the group trains with the schedule's
             learning rate times this), such as :func:`weightinit.parametrize.param_groups` gives. A
             group's ``"lr"`` is the schedule's to set: one without ``"lr_scale"`` may not carry one.
+            Groups made for another optimizer (their ``"made_for"``) are refused (:func:`_check_made_for`).
         config: ``optimizer`` ("adam" or "sgd"), ``lr`` and ``momentum`` (SGD only).
 
     Returns:
@@ -62,6 +69,7 @@ def make_optimizer(params_or_groups: Iterable[torch.Tensor] | Iterable[dict[str,
     """
     items = list(params_or_groups)
     if items and isinstance(items[0], dict):
+        _check_made_for(items, config.optimizer)
         items = [_group(group, config.lr) for group in items]
         params = [p for group in items for p in group["params"]]
     else:
@@ -82,3 +90,23 @@ def _group(group: dict[str, Any], lr: float) -> dict[str, Any]:
     if "lr_scale" in group:
         group["lr"] = lr * group["lr_scale"]
     return group
+
+
+def _check_made_for(groups: list[dict[str, Any]], optimizer: str) -> None:
+    """Refuse groups that :func:`weightinit.parametrize.param_groups` made for another optimizer:
+    Adam's and SGD's learning-rate multipliers differ (muP's hidden layer trains at 1/m of the rate
+    under Adam, at 1 under SGD), and groups made for AdamW carry decoupled weight decay, whose
+    multipliers are not those of torch.optim.Adam's L2 decay (the Adam made here). Groups without
+    the key (a user's own) are taken as they are."""
+    for group in groups:
+        made_for = group.get(MADE_FOR)
+        if made_for is None:
+            continue
+        if OPTIMIZER_FAMILIES.get(made_for) != OPTIMIZER_FAMILIES[optimizer]:
+            raise UserError(f"the parameter groups were made for optimizer={made_for!r} (param_groups' optimizer=), "
+                            f"but the optimizer is {optimizer!r}: their learning-rate multipliers follow another "
+                            f"rule; make them with param_groups(..., optimizer={optimizer!r})")
+        if made_for == "adamw" and group.get("weight_decay", 0.0) and optimizer == "adam":
+            raise UserError("the parameter groups were made for optimizer='adamw' with weight_decay (decoupled), but "
+                            "the optimizer is torch.optim.Adam, whose weight_decay is L2 in the gradient and needs "
+                            "other multipliers; make them with param_groups(..., optimizer='adam')")
