@@ -71,3 +71,10 @@ def test_the_command_refuses_an_unknown_model_in_one_line(tmp_path):
                            "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "cnn" in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_command_refuses_a_budget_of_no_steps_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "weightinit", "reproduce", "mup", "--steps", "0",
+                           "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "steps" in done.stderr
+    assert not (tmp_path / "run").exists()

@@ -34,6 +34,10 @@ def add_mup(papers: argparse._SubParsersAction) -> None:
                        help="comma-separated: mlp, gpt (default both)")
     paper.add_argument("--seed", type=int, default=0, help="the initialization's and the data order's seed "
                                                            "(default %(default)s)")
+    paper.add_argument("--steps", type=int, default=None,
+                       help=f"Adam steps at every width and rate (default: the MLP's {defaults.mlp.steps}, the GPT's "
+                            f"{defaults.gpt.steps}); the budget decides how far a wider model can pull ahead, and "
+                            "the time grows with it")
     paper.add_argument("--quick", action="store_true",
                        help="under a minute: the MLP at widths 128-512 (the default budget), the GPT at 32-128 "
                             "for 40 steps; the same data as the default (MNIST, Shakespeare)")
@@ -44,6 +48,8 @@ def add_mup(papers: argparse._SubParsersAction) -> None:
 def run_mup(args: argparse.Namespace) -> int:
     base = MupConfig.quick() if args.quick else MupConfig()
     config = replace(base, models=args.models, seed=args.seed)
+    if args.steps is not None:  # MupGrid checks it: a bad count is one line and exit 2
+        config = replace(config, mlp=replace(config.mlp, steps=args.steps), gpt=replace(config.gpt, steps=args.steps))
     check_out_before_work(args)
     progress = None if args.no_progress else (lambda line: print(line, flush=True))
     return run_experiment(args, "mup", lambda folder: mup_transfer(config, progress))
