@@ -55,6 +55,9 @@ def main(how: str, model_name: str, scheme: str, out: str) -> None:
     from torch.distributed.device_mesh import init_device_mesh
     mesh = init_device_mesh("cpu", (dist.get_world_size(),))
     warnings.simplefilter("ignore")
+    said: list[str] = []
+    warnings.showwarning = lambda message, *rest: said.append(str(message))  # what materialize says, kept
+    warnings.filterwarnings("always", message="materialize:")
     if how == "fsdp":  # the large-model path: meta, shard, then each rank allocates and fills its shard
         with torch.device("meta"):
             model = build(model_name)
@@ -76,7 +79,7 @@ def main(how: str, model_name: str, scheme: str, out: str) -> None:
     buffers = {k: v.clone() for k, v in model.named_buffers()}  # not sharded: rotary inv_freq recomputed
     if dist.get_rank() == 0:
         torch.save({"state": full, "buffers": buffers, "finite": bool(locals_ok), "world": dist.get_world_size(),
-                    "refused": refused}, out)
+                    "refused": refused, "said": said}, out)
     dist.barrier()
     dist.destroy_process_group()
 

@@ -49,6 +49,8 @@ def test_sharded_init_equals_one_process(tmp_path, how, ranks, model, scheme):
     got = torch.load(out, weights_only=True)
     assert got["world"] == ranks and got["finite"]
     assert "sharded (DTensor)" in got["refused"] and "weightinit.materialize" in got["refused"]
+    whole = [line for line in got["said"] if "need the whole matrix" in line]  # orthogonal's QR: each rank draws it all
+    assert bool(whole) == (scheme == "orthogonal"), got["said"]
     single = reference(model, scheme)
     state = single.state_dict()
     assert state.keys() == got["state"].keys()

@@ -27,6 +27,7 @@ What happens, in order:
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -201,8 +202,24 @@ def materialize(
         for module in model.modules():
             if callable(getattr(module, "reset_running_stats", None)):
                 module.reset_running_stats()
-    fill_streams(model, plan, seed=seed, block_size=block_size, threads=threads)
+    records = fill_streams(model, plan, seed=seed, block_size=block_size, threads=threads)
+    if sharded:
+        _say_what_whole_blocks_cost(records)
     return model
+
+
+def _say_what_whole_blocks_cost(records: list[FillRecord]) -> None:
+    """On a sharded model, warn (once, in one line) about the blocks each rank drew whole because
+    their fill needs the whole matrix: their full size in memory and their full draw on every
+    rank that holds a piece of them."""
+    whole = [r for r in records if r.kind == "whole"]
+    if not whole:
+        return
+    values = sum(math.prod(r.shape) for r in whole)
+    reasons = sorted({r.reason for r in whole})
+    warnings.warn(f"materialize: {len(whole)} block(s) ({values / 1e6:,.1f} M values) need the whole matrix "
+                  f"({'; '.join(reasons[:3])}{'; ...' if len(reasons) > 3 else ''}): this rank drew each of them "
+                  f"whole and kept its shard, e.g. {whole[0].name} {tuple(whole[0].shape)}", stacklevel=3)
 
 
 def _check(model: nn.Module, plan: InitPlan, *, meta: bool, sharded: bool, strict: bool) -> None:
