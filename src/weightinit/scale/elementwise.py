@@ -78,8 +78,9 @@ def _scratch(numel: int, dtype: torch.dtype) -> Iterator[torch.Tensor]:
     try:
         yield buffer[:numel]
     finally:
-        with _spare_lock:
-            _spare[dtype].append(buffer)
+        if buffer.numel() <= BLOCK_SIZE:  # a larger block_size's buffers are not kept for good
+            with _spare_lock:
+                _spare[dtype].append(buffer)
 
 
 class NeedsWholeTensor(Exception):
