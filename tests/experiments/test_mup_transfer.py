@@ -73,8 +73,12 @@ def test_the_command_refuses_an_unknown_model_in_one_line(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_the_command_refuses_a_budget_of_no_steps_in_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "weightinit", "reproduce", "mup", "--steps", "0",
+@pytest.mark.slow
+@pytest.mark.parametrize(("option", "value", "named"), [("--steps", "0", "steps"), ("--widths", "12x", "--widths"),
+                                                     ("--widths", "64", "2 widths"), ("--log2-lrs", "-5", "--log2-lrs"),
+                                                     ("--log2-lrs", "-5:-9", "3 learning rates")])
+def test_the_command_refuses_a_bad_grid_in_one_line(tmp_path, option, value, named):
+    done = subprocess.run([sys.executable, "-m", "weightinit", "reproduce", "mup", f"{option}={value}",
                            "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "steps" in done.stderr
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and named in done.stderr
     assert not (tmp_path / "run").exists()
