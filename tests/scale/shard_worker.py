@@ -4,6 +4,7 @@ in place by ``weightinit.scale.materialize()`` (each rank its own shard), then g
 saves the full state dict. ``python -m torch.distributed.run --standalone --nproc_per_node=4
 tests/scale/shard_worker.py fsdp|dtensor MODEL SCHEME OUT``."""
 
+import os
 import sys
 import warnings
 
@@ -82,6 +83,12 @@ def main(how: str, model_name: str, scheme: str, out: str) -> None:
                     "refused": refused, "said": said}, out)
     dist.barrier()
     dist.destroy_process_group()
+    # Done, and rank 0's file written: leave without the interpreter's teardown, where gloo's threads
+    # could race the process's exit on a loaded machine ("terminate called without an active exception",
+    # about one run in four with two pytest workers on 2 cores, on this code and before it).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

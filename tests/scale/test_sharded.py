@@ -20,7 +20,7 @@ from . import shard_worker as worker
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("torchrun")]
 
 WORKER = Path(__file__).with_name("shard_worker.py")
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1",  # a crash's stacks
        "PYTHONPATH": os.pathsep.join([str(WORKER.parent.parent.parent / "src"), os.environ.get("PYTHONPATH", "")])}
 CASES = [
     ("fsdp", 2, "gpt", "he_normal"),
